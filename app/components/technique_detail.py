@@ -1,0 +1,183 @@
+"""A node's detail view: every field of the taxonomy, references as links, reported results."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import selection
+from app.components.filters import GOALS, HARDWARE
+from taxonomy.catalog import Catalog, ReportedResultView, TechniqueView
+
+SAVES_LABELS = {
+    "memory": "Memory",
+    "prefill_latency": "Prefill latency",
+    "decode_latency": "Decode latency",
+    "throughput": "Throughput",
+    "energy": "Energy",
+}
+COSTS_LABELS = {
+    "calibration_data": "Calibration data",
+    "training_compute": "Training compute",
+    "accuracy_risk": "Accuracy risk",
+}
+PRACTICAL_LABELS = {
+    "hardware": "Hardware and kernels",
+    "when_to_use": "When to choose it",
+    "when_not_to_use": "When not to",
+}
+# Jobs arrive with the job runner; until then the entry point explains itself.
+JOBS_UNAVAILABLE = "Launching jobs is not available in this version of OptAtlas yet."
+
+
+def run_entry_reason(node: TechniqueView) -> str:
+    """Why the "Run this technique" entry point is disabled for this node."""
+    if node.runnable_recipe:
+        return f"OptAtlas recipe `{node.runnable_recipe}`. {JOBS_UNAVAILABLE}"
+    if node.not_runnable_reason:
+        return f"Not runnable in OptAtlas: {node.not_runnable_reason}"
+    return "Choose a method under this node to run it."
+
+
+def _badges(node: TechniqueView) -> None:
+    parts = [f":blue-badge[{node.kind}]"]
+    parts += [f":green-badge[{GOALS.get(g, g)}]" for g in node.goals]
+    parts += [f":gray-badge[{HARDWARE.get(h, h)}]" for h in node.hardware]
+    if node.needs_calibration:
+        parts.append(":orange-badge[needs calibration data]")
+    if node.needs_training:
+        parts.append(":red-badge[needs training]")
+    st.markdown(" ".join(parts))
+
+
+def _breadcrumb(catalog: Catalog, node: TechniqueView) -> None:
+    trail = catalog.ancestors(node.slug)
+    if trail:
+        st.caption(" › ".join(a.name for a in trail))
+
+
+def _labelled_table(values: dict[str, str] | None, labels: dict[str, str]) -> None:
+    if not values:
+        return
+    lines = [f"- **{label}:** {values[key]}" for key, label in labels.items() if values.get(key)]
+    st.markdown("\n".join(lines))
+
+
+def _relative_change(result: ReportedResultView) -> str:
+    if result.baseline in (None, 0):
+        return ""
+    change = (result.value - result.baseline) / abs(result.baseline) * 100
+    return f"{change:+.1f}%"
+
+
+def reported_results_frame(node: TechniqueView) -> pd.DataFrame:
+    """The node's reported results as a table, each row naming its source."""
+    return pd.DataFrame(
+        [
+            {
+                "Model": r.model,
+                "Metric": f"{r.metric} ({r.unit})" if r.unit else r.metric,
+                "Setting": r.setting,
+                "Baseline": r.baseline,
+                "Reported": r.value,
+                "Change": _relative_change(r),
+                "Better": "lower" if r.lower_is_better else "higher",
+                "Protocol": r.protocol,
+                "Source": r.source.link,
+                "Paper": f"{r.source.title} ({r.source.year})",
+            }
+            for r in node.reported_results
+        ]
+    )
+
+
+def _reported_results(node: TechniqueView) -> None:
+    st.markdown("##### Reported results")
+    if not node.reported_results:
+        st.caption("No paper reports a number for this node that fits the table.")
+        return
+    st.caption(
+        "Reported: numbers as the cited papers give them, under their own protocols. "
+        "OptAtlas did not measure these."
+    )
+    st.dataframe(
+        reported_results_frame(node),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Source": st.column_config.LinkColumn("Source", display_text="paper"),
+            "Baseline": st.column_config.NumberColumn(format="%.4g"),
+            "Reported": st.column_config.NumberColumn(format="%.4g"),
+        },
+    )
+
+
+def _references(node: TechniqueView) -> None:
+    st.markdown("##### References")
+    lines = []
+    for i, ref in enumerate(node.references, 1):
+        ident = f"arXiv:{ref.arxiv}" if ref.arxiv else (f"doi:{ref.doi}" if ref.doi else "link")
+        lines.append(
+            f"{i}. {ref.author_line} ({ref.year}). [{ref.title}]({ref.link}). "
+            f"*{ref.venue}*. {ident}"
+        )
+    st.markdown("\n".join(lines))
+
+
+def _children(catalog: Catalog, node: TechniqueView) -> None:
+    st.markdown("##### In this branch")
+    for child in catalog.children(node.slug):
+        st.button(
+            child.name,
+            key=f"child-{child.slug}",
+            type="tertiary",
+            icon=":material/subdirectory_arrow_right:",
+            on_click=selection.select,
+            args=(child.slug,),
+        )
+        st.caption(child.summary)
+
+
+def render(catalog: Catalog, node: TechniqueView) -> None:
+    """Show every field of one node."""
+    _breadcrumb(catalog, node)
+    st.header(node.name, anchor=False)
+    _badges(node)
+    st.write(node.summary)
+    st.button(
+        "Run this technique",
+        key="run-technique",
+        icon=":material/play_arrow:",
+        disabled=True,
+        help=run_entry_reason(node),
+    )
+    st.caption(run_entry_reason(node))
+    if node.mechanism:
+        st.markdown("##### How it works")
+        st.write(node.mechanism)
+    if node.saves:
+        st.markdown("##### What it saves")
+        _labelled_table(node.saves, SAVES_LABELS)
+    if node.costs:
+        st.markdown("##### What it costs")
+        _labelled_table(node.costs, COSTS_LABELS)
+    if node.challenges:
+        st.markdown("##### Challenges")
+        st.markdown("\n".join(f"- {c}" for c in node.challenges))
+    if node.practical:
+        st.markdown("##### Practical considerations")
+        _labelled_table(node.practical, PRACTICAL_LABELS)
+    if node.implementations:
+        st.markdown("##### Implementations")
+        st.markdown(
+            "\n".join(
+                f"- [{i.name}]({i.url})" + (f": {i.note}" if i.note else "")
+                for i in node.implementations
+            )
+        )
+    if node.children:
+        _children(catalog, node)
+    if node.references:
+        _references(node)
+    if node.is_leaf or node.reported_results:
+        _reported_results(node)

@@ -1,0 +1,76 @@
+"""The taxonomy as an expandable hierarchy: families and categories expand, methods open."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import selection
+from taxonomy.catalog import Catalog, TechniqueView
+
+
+def _icon(node: TechniqueView) -> str:
+    if not node.is_leaf:
+        return ":material/account_tree:"
+    return ":material/play_circle:" if node.runnable_recipe else ":material/menu_book:"
+
+
+def _node_button(node: TechniqueView, selected: str | None) -> None:
+    label = f"**{node.name}**" if node.slug == selected else node.name
+    st.button(
+        label,
+        key=f"tree-{node.slug}",
+        icon=_icon(node),
+        type="tertiary",
+        on_click=selection.select,
+        args=(node.slug,),
+        help="Runnable in OptAtlas" if node.runnable_recipe else None,
+    )
+
+
+def _branch(
+    catalog: Catalog,
+    node: TechniqueView,
+    *,
+    selected: str | None,
+    open_slugs: set[str],
+    visible: set[str],
+) -> None:
+    for child in catalog.children(node.slug):
+        if child.slug not in visible:
+            continue
+        if child.is_leaf:
+            _node_button(child, selected)
+            continue
+        with st.expander(child.name, expanded=child.slug in open_slugs, icon=_icon(child)):
+            _node_button(child, selected)
+            _branch(
+                catalog,
+                child,
+                selected=selected,
+                open_slugs=open_slugs,
+                visible=visible,
+            )
+
+
+def render(
+    catalog: Catalog, *, selected: str | None, visible: set[str], searching: bool
+) -> None:
+    """Draw the tree, limited to `visible` (a search's hits and their ancestors)."""
+    # Open the branches leading to the selected node, and every branch while a search runs.
+    open_slugs = set(visible) if searching else set()
+    if selected and catalog.get(selected):
+        open_slugs.update(a.slug for a in catalog.ancestors(selected))
+        open_slugs.add(selected)
+    for slug in catalog.roots:
+        family = catalog.nodes[slug]
+        if slug not in visible:
+            continue
+        with st.expander(family.name, expanded=slug in open_slugs, icon=":material/hub:"):
+            _node_button(family, selected)
+            _branch(
+                catalog,
+                family,
+                selected=selected,
+                open_slugs=open_slugs,
+                visible=visible,
+            )

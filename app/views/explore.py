@@ -1,0 +1,79 @@
+"""Explore: the tree, the sunburst, search and filters, and a node's details."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import charts, selection, services
+from app.components import filters, technique_detail, tree
+from taxonomy.catalog import Catalog, SearchFilter
+
+SUNBURST_KEY = "sunburst"
+
+
+def _open_chart_selection() -> None:
+    # Runs before the rerun: the clicked segment becomes the selected node.
+    event = st.session_state.get(SUNBURST_KEY)
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        slug = selection.slug_from_chart_point(points[0])
+        if slug:
+            selection.select(slug)
+
+
+def _overview(catalog: Catalog) -> None:
+    st.header("An atlas of LLM inference optimizations", anchor=False)
+    st.write(
+        "OptAtlas maps the taxonomy of the survey *Inference Optimizations for Large "
+        "Language Models: Effects, Challenges, and Practical Considerations* (Donisch, "
+        "Schacht, Lanquillon, 2024, [arXiv:2408.03130](https://arxiv.org/abs/2408.03130)) "
+        "and the established methods beside it. Open a family in the tree or click a "
+        "segment of the chart to read how a technique works, what it saves, what it costs "
+        "and what its papers report."
+    )
+    columns = st.columns(3)
+    columns[0].metric("Techniques", len(catalog.nodes))
+    columns[1].metric("References", catalog.reference_count)
+    columns[2].metric("Reported results", catalog.reported_result_count())
+
+
+def _search_summary(catalog: Catalog, query: SearchFilter) -> None:
+    hits = catalog.matches(query)
+    if not hits:
+        st.info("No technique matches this search. Loosen a filter or try other words.")
+        return
+    st.caption(f"{len(hits)} of {len(catalog.nodes)} nodes match.")
+
+
+def render() -> None:
+    """The Explore page."""
+    catalog = services.get_catalog()
+    query = filters.sidebar_filter()
+    node = selection.current(catalog)
+    visible = catalog.visible_slugs(query)
+    tree_column, main_column = st.columns([1, 2.2], gap="large")
+    with tree_column:
+        st.subheader("Taxonomy", anchor=False)
+        if not query.is_empty:
+            _search_summary(catalog, query)
+        tree.render(
+            catalog,
+            selected=node.slug if node else None,
+            visible=visible,
+            searching=not query.is_empty,
+        )
+    with main_column:
+        frame = charts.taxonomy_frame(catalog)
+        frame = frame[frame["slug"].isin(visible)]
+        if not frame.empty:
+            st.plotly_chart(
+                charts.taxonomy_sunburst(frame, highlight=node.slug if node else None),
+                key=SUNBURST_KEY,
+                on_select=_open_chart_selection,
+                selection_mode="points",
+                config={"displayModeBar": False},
+            )
+        if node is None:
+            _overview(catalog)
+        else:
+            technique_detail.render(catalog, node)

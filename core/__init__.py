@@ -1,0 +1,1 @@
+"""The engine (models, data, techniques, measurement) and the job layer."""

@@ -1,0 +1,302 @@
+"""A read-only, in-memory view of the seeded taxonomy: the tree, node details and search.
+
+The UI loads one Catalog per database change and answers every question from memory, so
+that a page render costs no queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import selectinload
+
+from db import models
+from db.engine import session_factory
+
+
+@dataclass(frozen=True)
+class ReferenceView:
+    """A cited work, ready to show."""
+
+    key: str
+    title: str
+    authors: tuple[str, ...]
+    et_al: bool
+    year: int
+    venue: str
+    arxiv: str | None
+    doi: str | None
+    url: str | None
+
+    @property
+    def link(self) -> str:
+        """arXiv abstract, then DOI, then the given URL."""
+        if self.arxiv:
+            return f"https://arxiv.org/abs/{self.arxiv}"
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        return self.url or ""
+
+    @property
+    def author_line(self) -> str:
+        """Authors as a reader expects them: 'A, B and C' or 'A, B, C et al.'."""
+        names = list(self.authors)
+        if self.et_al:
+            return ", ".join(names) + " et al."
+        if len(names) == 1:
+            return names[0]
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class ReportedResultView:
+    """A number a paper reports (never an OptAtlas measurement)."""
+
+    model: str
+    metric: str
+    baseline: float | None
+    value: float
+    unit: str
+    lower_is_better: bool
+    setting: str
+    protocol: str
+    note: str
+    source: ReferenceView
+
+
+@dataclass(frozen=True)
+class ImplementationView:
+    """A library that implements a technique."""
+
+    name: str
+    url: str
+    note: str
+
+
+@dataclass(frozen=True)
+class TechniqueView:
+    """Everything the UI shows about one node."""
+
+    slug: str
+    name: str
+    parent: str | None
+    family: str
+    kind: str
+    summary: str
+    mechanism: str | None
+    saves: dict[str, str] | None
+    costs: dict[str, str] | None
+    practical: dict[str, str] | None
+    challenges: tuple[str, ...]
+    runnable_recipe: str | None
+    not_runnable_reason: str | None
+    needs_calibration: bool | None
+    needs_training: bool | None
+    goals: tuple[str, ...]
+    hardware: tuple[str, ...]
+    references: tuple[ReferenceView, ...]
+    implementations: tuple[ImplementationView, ...]
+    reported_results: tuple[ReportedResultView, ...]
+    children: tuple[str, ...] = ()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for nodes with no children (the methods)."""
+        return not self.children
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What the user asked for: free text and facets. Empty means 'anything'."""
+
+    text: str = ""
+    goals: frozenset[str] = frozenset()
+    hardware: frozenset[str] = frozenset()
+    needs_calibration: bool | None = None
+    needs_training: bool | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the filter lets every node through."""
+        return self == SearchFilter()
+
+    @property
+    def has_facets(self) -> bool:
+        """True when any facet (beyond free text) is set."""
+        return bool(
+            self.goals
+            or self.hardware
+            or self.needs_calibration is not None
+            or self.needs_training is not None
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The whole taxonomy, indexed for the UI."""
+
+    nodes: dict[str, TechniqueView]
+    roots: tuple[str, ...]
+    reference_count: int
+    _search_text: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def get(self, slug: str) -> TechniqueView | None:
+        """The node with this slug, or None."""
+        return self.nodes.get(slug)
+
+    def children(self, slug: str) -> list[TechniqueView]:
+        """A node's children in content order."""
+        return [self.nodes[child] for child in self.nodes[slug].children]
+
+    def ancestors(self, slug: str) -> list[TechniqueView]:
+        """From the family down to the node's parent."""
+        chain: list[TechniqueView] = []
+        parent = self.nodes[slug].parent
+        while parent is not None:
+            chain.append(self.nodes[parent])
+            parent = self.nodes[parent].parent
+        return chain[::-1]
+
+    def walk(self) -> list[tuple[TechniqueView, int]]:
+        """Every node with its depth, in tree order (depth first, content order)."""
+        ordered: list[tuple[TechniqueView, int]] = []
+        stack = [(slug, 0) for slug in reversed(self.roots)]
+        while stack:
+            slug, depth = stack.pop()
+            ordered.append((self.nodes[slug], depth))
+            stack.extend((child, depth + 1) for child in reversed(self.nodes[slug].children))
+        return ordered
+
+    def leaves(self) -> list[TechniqueView]:
+        """The methods, in tree order."""
+        return [node for node, _ in self.walk() if node.is_leaf]
+
+    def reported_result_count(self) -> int:
+        """How many reported numbers the taxonomy carries."""
+        return sum(len(node.reported_results) for node in self.nodes.values())
+
+    def matches(self, query: SearchFilter) -> list[TechniqueView]:
+        """Nodes that satisfy the filter, in tree order."""
+        words = query.text.lower().split()
+        found = []
+        for node, _ in self.walk():
+            if words and not all(word in self._search_text[node.slug] for word in words):
+                continue
+            if query.has_facets and not _facets_hold(node, query):
+                continue
+            found.append(node)
+        return found
+
+    def visible_slugs(self, query: SearchFilter) -> set[str]:
+        """Matching nodes plus their ancestors: what the tree shows under a filter."""
+        if query.is_empty:
+            return set(self.nodes)
+        visible: set[str] = set()
+        for node in self.matches(query):
+            visible.add(node.slug)
+            visible.update(a.slug for a in self.ancestors(node.slug))
+        return visible
+
+
+def _facets_hold(node: TechniqueView, query: SearchFilter) -> bool:
+    if query.goals and not query.goals & set(node.goals):
+        return False
+    if query.hardware and not query.hardware & set(node.hardware):
+        return False
+    if query.needs_calibration is not None and node.needs_calibration != query.needs_calibration:
+        return False
+    if query.needs_training is not None and node.needs_training != query.needs_training:
+        return False
+    return True
+
+
+def _reference_view(row: models.Reference) -> ReferenceView:
+    return ReferenceView(
+        key=row.key,
+        title=row.title,
+        authors=tuple(row.authors),
+        et_al=row.et_al,
+        year=row.year,
+        venue=row.venue,
+        arxiv=row.arxiv,
+        doi=row.doi,
+        url=row.url,
+    )
+
+
+def _technique_view(row: models.Technique, refs: dict[int, ReferenceView]) -> TechniqueView:
+    return TechniqueView(
+        slug=row.slug,
+        name=row.name,
+        parent=row.parent.slug if row.parent else None,
+        family=row.family,
+        kind=row.kind,
+        summary=row.summary,
+        mechanism=row.mechanism,
+        saves=row.saves,
+        costs=row.costs,
+        practical=row.practical,
+        challenges=tuple(row.challenges or ()),
+        runnable_recipe=row.runnable_recipe,
+        not_runnable_reason=row.not_runnable_reason,
+        needs_calibration=row.needs_calibration,
+        needs_training=row.needs_training,
+        goals=tuple(t.value for t in row.tags if t.kind == "goal"),
+        hardware=tuple(t.value for t in row.tags if t.kind == "hardware"),
+        references=tuple(refs[c.reference_id] for c in row.citations),
+        implementations=tuple(
+            ImplementationView(i.name, i.url, i.note) for i in row.implementations
+        ),
+        reported_results=tuple(
+            ReportedResultView(
+                model=r.model,
+                metric=r.metric,
+                baseline=r.baseline,
+                value=r.value,
+                unit=r.unit,
+                lower_is_better=r.lower_is_better,
+                setting=r.setting,
+                protocol=r.protocol,
+                note=r.note,
+                source=refs[r.reference_id],
+            )
+            for r in row.reported_results
+        ),
+        children=tuple(child.slug for child in row.children),
+    )
+
+
+def _search_text(node: TechniqueView) -> str:
+    parts = [node.slug, node.name, node.summary, node.family, *node.goals, *node.hardware]
+    parts += [ref.title for ref in node.references]
+    parts += [impl.name for impl in node.implementations]
+    return " ".join(parts).lower()
+
+
+def load_catalog(engine: Engine) -> Catalog:
+    """Read the whole taxonomy in a handful of queries."""
+    with session_factory(engine)() as session:
+        refs = {
+            row.id: _reference_view(row) for row in session.scalars(select(models.Reference))
+        }
+        rows = session.scalars(
+            select(models.Technique)
+            .order_by(models.Technique.position)
+            .options(
+                selectinload(models.Technique.children),
+                selectinload(models.Technique.parent),
+                selectinload(models.Technique.citations),
+                selectinload(models.Technique.implementations),
+                selectinload(models.Technique.reported_results),
+                selectinload(models.Technique.tags),
+            )
+        ).all()
+        nodes = {row.slug: _technique_view(row, refs) for row in rows}
+    roots = tuple(slug for slug, node in nodes.items() if node.parent is None)
+    return Catalog(
+        nodes=nodes,
+        roots=roots,
+        reference_count=len(refs),
+        _search_text={slug: _search_text(node) for slug, node in nodes.items()},
+    )

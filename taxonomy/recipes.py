@@ -1,0 +1,36 @@
+"""The OptAtlas recipe slugs a taxonomy node may name as `runnable.recipe`.
+
+The engine's technique registry implements these; a node naming any other slug is a
+content error caught when the taxonomy loads.
+"""
+
+RECIPE_SLUGS = frozenset(
+    {
+        # quantization
+        "rtn",
+        "gptq",
+        "awq",
+        "w8a8",
+        "smoothquant",
+        "llm-int8",
+        "bnb-nf4",
+        "fp8",
+        "quantized-kv-cache",
+        # pruning
+        "magnitude-pruning",
+        "wanda",
+        "sparsegpt",
+        "nm-sparsity",
+        "head-pruning",
+        "mlp-channel-pruning",
+        "layer-drop",
+        # distillation
+        "logit-distillation",
+        # architecture and inference time
+        "svd-lowrank",
+        "attention-implementation",
+        "static-cache-compile",
+        "speculative-decoding",
+        "prompt-lookup-decoding",
+    }
+)

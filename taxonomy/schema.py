@@ -1,0 +1,191 @@
+"""The schema of the taxonomy's data files: what a node, a reference and a reported result hold.
+
+Every model forbids unknown keys, so a typo in a data file is an error naming the field,
+not a silently dropped value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Goal = Literal["memory", "latency", "throughput", "energy"]
+Hardware = Literal["cpu", "consumer_gpu", "datacenter_gpu"]
+NodeKind = Literal["family", "category", "method"]
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+REFERENCE_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+# New-style arXiv identifiers (April 2007 on): YYMM.NNNN (to 2014) or YYMM.NNNNN (2015 on).
+ARXIV_PATTERN = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Reference(_Strict):
+    """A paper, report or documentation page that a node cites."""
+
+    key: str = Field(pattern=REFERENCE_KEY_PATTERN)
+    title: str = Field(min_length=3)
+    authors: list[str] = Field(min_length=1)
+    # True when `authors` lists only the first authors of a long author list.
+    et_al: bool = False
+    year: int = Field(ge=1950, le=2030)
+    venue: str = Field(min_length=2)
+    arxiv: str | None = None
+    doi: str | None = Field(default=None, pattern=r"^10\.\d{4,9}/\S+$")
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+    @field_validator("arxiv")
+    @classmethod
+    def _arxiv_is_well_formed(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        match = ARXIV_PATTERN.match(value)
+        if not match:
+            raise ValueError(f"arXiv id {value!r} is not of the form YYMM.NNNNN")
+        yy, mm, num = int(match["yy"]), int(match["mm"]), match["num"]
+        if not 1 <= mm <= 12:
+            raise ValueError(f"arXiv id {value!r} names month {mm:02d}")
+        if (yy >= 15) != (len(num) == 5):
+            raise ValueError(f"arXiv id {value!r}: ids from 2015 on have five digits, before four")
+        return value
+
+    @model_validator(mode="after")
+    def _locatable_and_consistent(self) -> Reference:
+        if not (self.arxiv or self.doi or self.url):
+            raise ValueError(f"reference {self.key!r} needs an arxiv id, a doi or a url")
+        # The year is the year of first public appearance, so it must match the arXiv id's.
+        if self.arxiv and 2000 + int(self.arxiv[:2]) != self.year:
+            raise ValueError(
+                f"reference {self.key!r}: year {self.year} disagrees with arXiv id {self.arxiv}"
+            )
+        return self
+
+    @property
+    def link(self) -> str:
+        """The best URL for a reader: arXiv abstract, then DOI, then the given URL."""
+        if self.arxiv:
+            return f"https://arxiv.org/abs/{self.arxiv}"
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        return self.url or ""
+
+
+class Savings(_Strict):
+    """What a technique saves, in words, per resource."""
+
+    memory: str
+    prefill_latency: str
+    decode_latency: str
+    throughput: str
+    energy: str
+
+
+class Costs(_Strict):
+    """What a technique costs to apply."""
+
+    calibration_data: str
+    training_compute: str
+    accuracy_risk: str
+
+
+class Practical(_Strict):
+    """Practical considerations for a practitioner choosing a technique."""
+
+    hardware: str
+    when_to_use: str
+    when_not_to_use: str
+
+
+class Implementation(_Strict):
+    """A library or engine that implements a technique."""
+
+    name: str
+    url: str = Field(pattern=r"^https?://\S+$")
+    note: str = ""
+
+
+class ReportedResult(_Strict):
+    """A number as a paper reports it; never an OptAtlas measurement."""
+
+    model: str
+    metric: str
+    baseline: float | None = None
+    value: float
+    unit: str = ""
+    lower_is_better: bool
+    setting: str = Field(min_length=1, description="bits, sparsity or configuration")
+    protocol: str = Field(min_length=3, description="dataset, split, sequence length, ...")
+    source: str = Field(pattern=REFERENCE_KEY_PATTERN, description="key of the citing reference")
+    note: str = ""
+
+
+class Runnable(_Strict):
+    """Either the OptAtlas recipe that runs a node, or why none does."""
+
+    recipe: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Runnable:
+        if (self.recipe is None) == (self.reason is None):
+            raise ValueError("runnable needs exactly one of 'recipe' or 'reason'")
+        return self
+
+
+class Tags(_Strict):
+    """Filterable facets of a node."""
+
+    goals: list[Goal] = Field(min_length=1)
+    needs_calibration: bool
+    needs_training: bool
+    hardware: list[Hardware] = Field(min_length=1)
+
+
+class Node(_Strict):
+    """One node of the taxonomy: a family, a category or a method."""
+
+    slug: str = Field(pattern=SLUG_PATTERN)
+    name: str = Field(min_length=2)
+    parent: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    kind: NodeKind
+    summary: str = Field(min_length=40)
+    mechanism: str | None = None
+    saves: Savings | None = None
+    costs: Costs | None = None
+    challenges: list[str] = Field(default_factory=list)
+    practical: Practical | None = None
+    implementations: list[Implementation] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    reported_results: list[ReportedResult] = Field(default_factory=list)
+    runnable: Runnable | None = None
+    tags: Tags | None = None
+
+
+class TaxonomyFile(_Strict):
+    """One data file: a family's nodes and the references they cite."""
+
+    schema_version: Literal[1]
+    family: str = Field(pattern=SLUG_PATTERN)
+    references: list[Reference] = Field(default_factory=list)
+    nodes: list[Node] = Field(min_length=1)
+
+
+# Fields every leaf must carry (TAXONOMY.md, "What each node holds").
+LEAF_REQUIRED_FIELDS = (
+    "mechanism",
+    "saves",
+    "costs",
+    "challenges",
+    "practical",
+    "implementations",
+    "references",
+    "runnable",
+    "tags",
+)

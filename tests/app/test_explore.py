@@ -1,0 +1,106 @@
+"""The Explore page, driven as a user would with Streamlit's AppTest on the full taxonomy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+
+
+@pytest.fixture
+def app(seeded_db_url, monkeypatch) -> AppTest:
+    monkeypatch.setenv("OPTATLAS_DB_URL", seeded_db_url)
+    return AppTest.from_file(MAIN, default_timeout=30)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [h.value for h in at.header]
+    parts += [c.value for c in at.caption]
+    return "\n".join(parts)
+
+
+def _tree_labels(at: AppTest) -> set[str]:
+    return {b.label.strip("*") for b in at.button if b.key and b.key.startswith("tree-")}
+
+
+def test_tree_renders_every_family(app, full_taxonomy):
+    at = app.run()
+    assert not at.exception
+    labels = {e.label for e in at.expander}
+    assert {"Quantization", "Pruning", "Knowledge distillation"} <= labels
+    assert len(_tree_labels(at)) == len(full_taxonomy.nodes)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_overview_shows_counts_without_a_selection(app, full_taxonomy):
+    at = app.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Techniques"] == str(len(full_taxonomy.nodes))
+    assert metrics["References"] == str(len(full_taxonomy.references))
+
+
+def test_search_filters_the_tree(app):
+    at = app.run()
+    at.sidebar.text_input(key="search_text").input("speculative").run()
+    labels = _tree_labels(at)
+    assert any("peculative" in label for label in labels)
+    assert "GPTQ" not in labels
+    assert "Architectural and inference-time optimizations" in labels
+
+
+def test_facet_filter_hides_techniques_that_need_training(app, full_taxonomy):
+    at = app.run()
+    at.sidebar.segmented_control(key="filter_training").set_value("No").run()
+    shown = _tree_labels(at)
+    for node in full_taxonomy.nodes:
+        if node.tags and node.tags.needs_training:
+            assert node.name not in shown, node.slug
+
+
+def test_search_without_hits_says_so(app):
+    at = app.run()
+    at.sidebar.text_input(key="search_text").input("zzzz-no-such-thing").run()
+    assert any("No technique matches" in i.value for i in at.info)
+
+
+def test_selecting_a_node_shows_every_section(app):
+    at = app.run()
+    at.button(key="tree-gptq").click().run()
+    assert not at.exception
+    assert at.query_params["technique"] == "gptq"
+    text = _texts(at)
+    assert any(h.value == "GPTQ" for h in at.header)
+    for section in ("How it works", "What it saves", "What it costs", "Challenges",
+                    "Practical considerations", "Implementations", "References",
+                    "Reported results"):
+        assert f"##### {section}" in text, section
+    assert "arxiv.org/abs/2210.17323" in text
+    run_button = at.button(key="run-technique")
+    assert run_button.disabled
+    assert "gptq" in (run_button.help or "")
+
+
+def test_deep_link_opens_the_named_technique(app, full_taxonomy):
+    wanda = next(n for n in full_taxonomy.nodes if n.slug == "wanda")
+    app.query_params["technique"] = "wanda"
+    at = app.run()
+    assert any(h.value == wanda.name for h in at.header)
+    assert len(at.dataframe) == 1  # reported results table
+
+
+def test_unknown_deep_link_warns_and_shows_the_overview(app):
+    app.query_params["technique"] = "no-such-node"
+    at = app.run()
+    assert any("no-such-node" in w.value for w in at.warning)
+    assert at.metric
+
+
+def test_non_runnable_node_explains_why(app, full_taxonomy):
+    node = next(n for n in full_taxonomy.nodes if n.runnable and n.runnable.reason)
+    app.query_params["technique"] = node.slug
+    at = app.run()
+    assert at.button(key="run-technique").disabled
+    assert node.runnable.reason in _texts(at)
