@@ -7,19 +7,23 @@ from sqlalchemy import Engine, func, select
 
 from db import models
 from db.engine import database_url, make_engine
-from db.migrate import current_revision, head_revision, upgrade
+from db.schema_version import is_current
 from taxonomy.catalog import Catalog, load_catalog
-from taxonomy.loader import load_taxonomy
-from taxonomy.seed import seed
 
 
 def prepare_database(engine: Engine) -> None:
     """Migrate to the newest schema and seed the taxonomy when the database has none."""
-    if current_revision(engine) != head_revision():
+    # Migration and seeding tools load only when needed: most starts find both done.
+    if not is_current(engine):
+        from db.migrate import upgrade
+
         upgrade(engine)
     with engine.connect() as connection:
         empty = connection.scalar(select(func.count()).select_from(models.Technique)) == 0
     if empty:
+        from taxonomy.loader import load_taxonomy
+        from taxonomy.seed import seed
+
         seed(engine, load_taxonomy())
 
 

@@ -16,6 +16,8 @@ from taxonomy.recipes import RECIPE_SLUGS
 from taxonomy.schema import LEAF_REQUIRED_FIELDS, Node, Reference, TaxonomyFile
 
 DATA_DIR = Path(__file__).parent / "data"
+# The survey's order of its four families; the tree and the chart follow it.
+FAMILY_ORDER = ("quantization", "pruning", "distillation", "architecture")
 
 
 class TaxonomyError(ValueError):
@@ -163,7 +165,10 @@ def load_taxonomy(data_dir: Path = DATA_DIR) -> Taxonomy:
 
 def load_paths(paths: list[Path]) -> Taxonomy:
     """Load the given data files and check the tree they form together."""
-    files = {path.name: load_file(path) for path in paths}
+    loaded = [(path.name, load_file(path)) for path in paths]
+    rank = {family: i for i, family in enumerate(FAMILY_ORDER)}
+    loaded.sort(key=lambda item: (rank.get(item[1].family, len(rank)), item[0]))
+    files = dict(loaded)
     references = _merge_references(files)
     family_of = _check_tree(files, references)
     nodes = tuple(node for content in files.values() for node in content.nodes)

@@ -7,6 +7,8 @@ import streamlit as st
 from app import selection
 from taxonomy.catalog import Catalog, TechniqueView
 
+OVERVIEW_LABEL = "Overview"
+
 
 def _icon(node: TechniqueView) -> str:
     if not node.is_leaf:
@@ -14,12 +16,14 @@ def _icon(node: TechniqueView) -> str:
     return ":material/play_circle:" if node.runnable_recipe else ":material/menu_book:"
 
 
-def _node_button(node: TechniqueView, selected: str | None) -> None:
-    label = f"**{node.name}**" if node.slug == selected else node.name
+def _node_button(node: TechniqueView, selected: str | None, *, label: str | None = None) -> None:
+    label = label or node.name
+    if node.slug == selected:
+        label = f"**{label}**"
     st.button(
         label,
         key=f"tree-{node.slug}",
-        icon=_icon(node),
+        icon=":material/info:" if not node.is_leaf else _icon(node),
         type="tertiary",
         on_click=selection.select,
         args=(node.slug,),
@@ -42,7 +46,8 @@ def _branch(
             _node_button(child, selected)
             continue
         with st.expander(child.name, expanded=child.slug in open_slugs, icon=_icon(child)):
-            _node_button(child, selected)
+            # The expander only folds; this entry opens the branch's own page.
+            _node_button(child, selected, label=OVERVIEW_LABEL)
             _branch(
                 catalog,
                 child,
@@ -66,7 +71,7 @@ def render(
         if slug not in visible:
             continue
         with st.expander(family.name, expanded=slug in open_slugs, icon=":material/hub:"):
-            _node_button(family, selected)
+            _node_button(family, selected, label=OVERVIEW_LABEL)
             _branch(
                 catalog,
                 family,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import streamlit as st
 
 from app import charts, selection, services
@@ -35,6 +37,22 @@ def _overview(catalog: Catalog) -> None:
     columns[0].metric("Techniques", len(catalog.nodes))
     columns[1].metric("References", catalog.reference_count)
     columns[2].metric("Reported results", catalog.reported_result_count())
+
+
+def _search_results(catalog: Catalog, query: SearchFilter) -> None:
+    hits = catalog.matches(query)
+    st.subheader(f"{len(hits)} matching {'node' if len(hits) == 1 else 'nodes'}", anchor=False)
+    for hit in hits:
+        st.button(
+            hit.name,
+            key=f"hit-{hit.slug}",
+            type="tertiary",
+            icon=":material/arrow_forward:",
+            on_click=selection.select,
+            args=(hit.slug,),
+        )
+        trail = " › ".join(a.name for a in catalog.ancestors(hit.slug))
+        st.caption(f"{trail} — {textwrap.shorten(hit.summary, 180, placeholder=' …')}")
 
 
 def _search_summary(catalog: Catalog, query: SearchFilter) -> None:
@@ -73,7 +91,9 @@ def render() -> None:
                 selection_mode="points",
                 config={"displayModeBar": False},
             )
-        if node is None:
+        if node is None and not query.is_empty:
+            _search_results(catalog, query)
+        elif node is None:
             _overview(catalog)
         else:
             technique_detail.render(catalog, node)

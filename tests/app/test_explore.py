@@ -22,8 +22,8 @@ def _texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def _tree_labels(at: AppTest) -> set[str]:
-    return {b.label.strip("*") for b in at.button if b.key and b.key.startswith("tree-")}
+def _tree_slugs(at: AppTest) -> set[str]:
+    return {b.key.removeprefix("tree-") for b in at.button if b.key and b.key.startswith("tree-")}
 
 
 def test_tree_renders_every_family(app, full_taxonomy):
@@ -31,7 +31,7 @@ def test_tree_renders_every_family(app, full_taxonomy):
     assert not at.exception
     labels = {e.label for e in at.expander}
     assert {"Quantization", "Pruning", "Knowledge distillation"} <= labels
-    assert len(_tree_labels(at)) == len(full_taxonomy.nodes)
+    assert _tree_slugs(at) == {n.slug for n in full_taxonomy.nodes}
     assert len(at.get("plotly_chart")) == 1
 
 
@@ -45,19 +45,24 @@ def test_overview_shows_counts_without_a_selection(app, full_taxonomy):
 def test_search_filters_the_tree(app):
     at = app.run()
     at.sidebar.text_input(key="search_text").input("speculative").run()
-    labels = _tree_labels(at)
-    assert any("peculative" in label for label in labels)
-    assert "GPTQ" not in labels
-    assert "Architectural and inference-time optimizations" in labels
+    slugs = _tree_slugs(at)
+    assert "speculative-decoding" in slugs
+    assert "gptq" not in slugs
+    # The hit keeps its context: the branches above it stay visible.
+    assert {"architecture", "decoding-optimizations"} <= slugs
+    # The main column lists the hits, each one click from its details.
+    at.button(key="hit-speculative-decoding").click().run()
+    assert at.query_params["technique"] == "speculative-decoding"
 
 
 def test_facet_filter_hides_techniques_that_need_training(app, full_taxonomy):
     at = app.run()
     at.sidebar.segmented_control(key="filter_training").set_value("No").run()
-    shown = _tree_labels(at)
+    shown = _tree_slugs(at)
+    assert "qlora" not in shown and "gptq" in shown
     for node in full_taxonomy.nodes:
         if node.tags and node.tags.needs_training:
-            assert node.name not in shown, node.slug
+            assert node.slug not in shown
 
 
 def test_search_without_hits_says_so(app):

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from db.engine import make_engine
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import Base
+from db.schema_version import HEAD_REVISION, is_current, stored_revision
 
 
 def test_upgrade_on_an_empty_database_reaches_head(tmp_path):
@@ -25,6 +26,14 @@ def test_migrations_match_the_models(tmp_path):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_head_constant_matches_alembic_head(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    assert stored_revision(engine) is None and not is_current(engine)
+    upgrade(engine)
+    assert HEAD_REVISION == head_revision() == stored_revision(engine)
+    assert is_current(engine)
 
 
 def test_upgrade_twice_is_harmless(tmp_path):

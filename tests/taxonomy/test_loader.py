@@ -17,7 +17,7 @@ def _edit(path, old: str, new: str, count: int = 1) -> None:
 
 def test_valid_content_loads(mini_data_dir):
     taxonomy = load_taxonomy(mini_data_dir)
-    assert [n.slug for n in taxonomy.children(None)] == ["pruning", "quantization"]
+    assert [n.slug for n in taxonomy.children(None)] == ["quantization", "pruning"]
     assert taxonomy.family_of["gptq"] == "quantization"
     assert set(taxonomy.references) == {"frantar2022gptq", "example2023blog", "sun2023simple"}
 

@@ -1,0 +1,142 @@
+"""End to end: the real server, driven in headless Chromium, as a new user would use it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Flags for a sandboxed machine with no network beyond localhost.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    for candidate in (os.environ.get("OPTATLAS_CHROMIUM"), "chromium", "chromium-browser",
+                      "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    message = "no Chromium found (make test installs Debian's chromium when run as root)"
+    if os.environ.get("OPTATLAS_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = _free_port()
+    env = {**os.environ, "OPTATLAS_HOME": str(home), "OPTATLAS_DB_URL": f"sqlite:///{home / 'e2e.db'}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--address", "127.0.0.1"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early:\n{process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("server did not become healthy within 90 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
+
+
+def _screenshot(page, name: str) -> None:
+    folder = os.environ.get("OPTATLAS_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def test_home_shows_tree_chart_and_overview(server, page):
+    page.goto(server)
+    page.get_by_text("An atlas of LLM inference optimizations").wait_for()
+    for family in ("Quantization", "Pruning", "Knowledge distillation"):
+        assert page.get_by_test_id("stExpander").filter(has_text=family).first.is_visible()
+    page.locator("[data-testid=stPlotlyChart] g.slice").first.wait_for()
+    _screenshot(page, "home")
+
+
+def test_deep_link_shows_a_nodes_details(server, page):
+    page.goto(f"{server}/?technique=gptq")
+    page.get_by_role("heading", name="GPTQ", exact=True).wait_for()
+    page.get_by_text("How it works").wait_for()
+    assert page.get_by_role("button", name="Run this technique").is_disabled()
+    assert page.locator("a[href='https://arxiv.org/abs/2210.17323']").count() >= 1
+    _screenshot(page, "gptq")
+
+
+def test_clicking_a_chart_segment_opens_that_node(server, page):
+    page.goto(server)
+    segment = page.locator("[data-testid=stPlotlyChart] g.slice").filter(has_text="Pruning")
+    segment.first.click(force=True)
+    page.get_by_role("heading", name="Pruning", exact=True).wait_for()
+    page.wait_for_function("location.search.includes('technique=pruning')")
+
+
+def test_search_narrows_the_tree(server, page):
+    page.goto(server)
+    search = page.get_by_label("Search", exact=True).and_(page.get_by_role("textbox"))
+    search.fill("speculative")
+    search.press("Enter")
+    page.get_by_role("button", name="Speculative decoding (draft model)").wait_for()
+    assert page.get_by_role("button", name="GPTQ", exact=True).count() == 0
+    _screenshot(page, "search")
