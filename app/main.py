@@ -2,14 +2,7 @@
 
 import streamlit as st
 
-from app.views import compare, explore
+from app.navigation import PAGES
 
 st.set_page_config(page_title="OptAtlas", page_icon=":material/explore:", layout="wide")
-
-page = st.navigation(
-    [
-        st.Page(explore.render, title="Explore", icon=":material/account_tree:", default=True),
-        st.Page(compare.render, title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-    ]
-)
-page.run()
+st.navigation(PAGES).run()

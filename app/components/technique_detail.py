@@ -26,6 +26,7 @@ PRACTICAL_LABELS = {
     "when_to_use": "When to choose it",
     "when_not_to_use": "When not to",
 }
+SOURCE_LINK_TEXT = r"https?://(?:arxiv\.org/abs/)?([^/]+(?:/[^/]+)?)"
 # Jobs arrive with the job runner; until then the entry point explains itself.
 JOBS_UNAVAILABLE = "Launching jobs is not available in this version of OptAtlas yet."
 
@@ -76,15 +77,14 @@ def reported_results_frame(node: TechniqueView) -> pd.DataFrame:
         [
             {
                 "Model": r.model,
-                "Metric": f"{r.metric} ({r.unit})" if r.unit else r.metric,
+                "Metric": (f"{r.metric} ({r.unit})" if r.unit else r.metric)
+                + (" ↓" if r.lower_is_better else " ↑"),
                 "Setting": r.setting,
                 "Baseline": r.baseline,
                 "Reported": r.value,
                 "Change": _relative_change(r),
-                "Better": "lower" if r.lower_is_better else "higher",
                 "Protocol": r.protocol,
                 "Source": r.source.link,
-                "Paper": f"{r.source.title} ({r.source.year})",
             }
             for r in node.reported_results
         ]
@@ -97,15 +97,17 @@ def _reported_results(node: TechniqueView) -> None:
         st.caption("No paper reports a number for this node that fits the table.")
         return
     st.caption(
-        "Reported: numbers as the cited papers give them, under their own protocols. "
-        "OptAtlas did not measure these."
+        "Reported: numbers as the cited papers give them, under their own protocols "
+        "(↓ lower is better, ↑ higher is better). OptAtlas did not measure these."
     )
     st.dataframe(
         reported_results_frame(node),
         hide_index=True,
         width="stretch",
         column_config={
-            "Source": st.column_config.LinkColumn("Source", display_text="paper"),
+            # Show the arXiv id (or the host) rather than the whole address.
+            "Source": st.column_config.LinkColumn("Source", display_text=SOURCE_LINK_TEXT),
+            "Protocol": st.column_config.TextColumn(width="large"),
             "Baseline": st.column_config.NumberColumn(format="%.4g"),
             "Reported": st.column_config.NumberColumn(format="%.4g"),
         },
@@ -152,6 +154,16 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
         help=run_entry_reason(node),
     )
     st.caption(run_entry_reason(node))
+    if node.is_leaf:
+        # Imported here: the navigation module imports the views, which import this one.
+        from app.navigation import COMPARE
+
+        st.page_link(
+            COMPARE,
+            label="Compare with other techniques",
+            icon=":material/compare_arrows:",
+            query_params={"techniques": node.slug},
+        )
     if node.mechanism:
         st.markdown("##### How it works")
         st.write(node.mechanism)

@@ -137,6 +137,26 @@ def test_search_narrows_the_tree(server, page):
     search = page.get_by_label("Search", exact=True).and_(page.get_by_role("textbox"))
     search.fill("speculative")
     search.press("Enter")
-    page.get_by_role("button", name="Speculative decoding (draft model)").wait_for()
+    page.get_by_text("matching nodes").wait_for()
+    hits = page.get_by_role("button", name="Speculative decoding (draft model)")
+    assert hits.count() == 2  # once in the tree, once in the results list
     assert page.get_by_role("button", name="GPTQ", exact=True).count() == 0
+    hits.last.click()
+    page.get_by_role("heading", name="Speculative decoding (draft model)").wait_for()
     _screenshot(page, "search")
+
+
+def test_compare_from_a_node_and_add_another(server, page):
+    page.goto(f"{server}/?technique=gptq")
+    page.get_by_role("link", name="Compare with other techniques").click()
+    page.get_by_role("heading", name="Compare techniques").wait_for()
+    page.get_by_text("Choose at least two techniques").wait_for()
+    chooser = page.get_by_role("combobox").first
+    chooser.click()
+    chooser.press_sequentially("Wanda")
+    page.get_by_role("option").filter(has_text="Wanda").first.click()
+    page.keyboard.press("Escape")
+    table = page.get_by_test_id("stTable")
+    table.wait_for()
+    assert "GPTQ" in table.inner_text() and "Wanda" in table.inner_text()
+    _screenshot(page, "compare")
