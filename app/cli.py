@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -62,9 +61,15 @@ def _check(_args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if not args.no_seed and _prepare(args) != 0:
         return 2
-    command = [
-        sys.executable,
-        "-m",
+    # Streamlit reads .streamlit/config.toml from the working directory.
+    os.chdir(PROJECT_ROOT)
+    sys.path.insert(0, str(PROJECT_ROOT))
+    # Import the pages' libraries (pandas, plotly, SQLAlchemy) before the server starts, so
+    # that the first visitor does not wait for them.
+    import app.navigation  # noqa: F401
+    from streamlit.web import cli as streamlit_cli
+
+    sys.argv = [
         "streamlit",
         "run",
         str(PROJECT_ROOT / "app" / "main.py"),
@@ -73,10 +78,10 @@ def _serve(args: argparse.Namespace) -> int:
         "--server.address",
         args.address,
     ]
-    # Streamlit reads .streamlit/config.toml from the working directory.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     try:
-        return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+        return streamlit_cli.main()
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     except KeyboardInterrupt:
         return 0
 

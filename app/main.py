@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from app.navigation import PAGES
+from app import style
+from app.navigation import pages
 
 st.set_page_config(page_title="OptAtlas", page_icon=":material/explore:", layout="wide")
-st.navigation(PAGES).run()
+style.apply()
+st.navigation(pages()).run()

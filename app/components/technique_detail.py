@@ -156,10 +156,10 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
     st.caption(run_entry_reason(node))
     if node.is_leaf:
         # Imported here: the navigation module imports the views, which import this one.
-        from app.navigation import COMPARE
+        from app.navigation import compare_page
 
         st.page_link(
-            COMPARE,
+            compare_page(),
             label="Compare with other techniques",
             icon=":material/compare_arrows:",
             query_params={"techniques": node.slug},
