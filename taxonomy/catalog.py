@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from db import models
 from db.engine import session_factory
+from taxonomy.links import reference_link
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,8 @@ class ReferenceView:
 
     @property
     def link(self) -> str:
-        """arXiv abstract, then DOI, then the given URL."""
-        if self.arxiv:
-            return f"https://arxiv.org/abs/{self.arxiv}"
-        if self.doi:
-            return f"https://doi.org/{self.doi}"
-        return self.url or ""
+        """The best URL for a reader (see `reference_link`)."""
+        return reference_link(self.arxiv, self.doi, self.url)
 
     @property
     def author_line(self) -> str:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from taxonomy.links import reference_link
+
 SCHEMA_VERSION = 1
 
 Goal = Literal["memory", "latency", "throughput", "energy"]
@@ -69,12 +71,8 @@ class Reference(_Strict):
 
     @property
     def link(self) -> str:
-        """The best URL for a reader: arXiv abstract, then DOI, then the given URL."""
-        if self.arxiv:
-            return f"https://arxiv.org/abs/{self.arxiv}"
-        if self.doi:
-            return f"https://doi.org/{self.doi}"
-        return self.url or ""
+        """The best URL for a reader (see `reference_link`)."""
+        return reference_link(self.arxiv, self.doi, self.url)
 
 
 class Savings(_Strict):

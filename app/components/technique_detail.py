@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import selection
+from app.components import node_links
 from app.components.filters import GOALS, HARDWARE
 from taxonomy.catalog import Catalog, ReportedResultView, TechniqueView
 
@@ -128,16 +128,12 @@ def _references(node: TechniqueView) -> None:
 
 def _children(catalog: Catalog, node: TechniqueView) -> None:
     st.markdown("##### In this branch")
-    for child in catalog.children(node.slug):
-        st.button(
-            child.name,
-            key=f"child-{child.slug}",
-            type="tertiary",
-            icon=":material/subdirectory_arrow_right:",
-            on_click=selection.select,
-            args=(child.slug,),
-        )
-        st.caption(child.summary)
+    node_links.render(
+        catalog.children(node.slug),
+        key_prefix="child",
+        icon=":material/subdirectory_arrow_right:",
+        describe=lambda child: child.summary,
+    )
 
 
 def render(catalog: Catalog, node: TechniqueView) -> None:

@@ -7,8 +7,8 @@ import textwrap
 import streamlit as st
 
 from app import charts, selection, services
-from app.components import filters, technique_detail, tree
-from taxonomy.catalog import Catalog, SearchFilter
+from app.components import filters, node_links, technique_detail, tree
+from taxonomy.catalog import Catalog, SearchFilter, TechniqueView
 
 SUNBURST_KEY = "sunburst"
 
@@ -42,17 +42,12 @@ def _overview(catalog: Catalog) -> None:
 def _search_results(catalog: Catalog, query: SearchFilter) -> None:
     hits = catalog.matches(query)
     st.subheader(f"{len(hits)} matching {'node' if len(hits) == 1 else 'nodes'}", anchor=False)
-    for hit in hits:
-        st.button(
-            hit.name,
-            key=f"hit-{hit.slug}",
-            type="tertiary",
-            icon=":material/arrow_forward:",
-            on_click=selection.select,
-            args=(hit.slug,),
-        )
+
+    def describe(hit: TechniqueView) -> str:
         trail = " › ".join(a.name for a in catalog.ancestors(hit.slug))
-        st.caption(f"{trail} — {textwrap.shorten(hit.summary, 180, placeholder=' …')}")
+        return f"{trail} — {textwrap.shorten(hit.summary, 180, placeholder=' …')}"
+
+    node_links.render(hits, key_prefix="hit", icon=":material/arrow_forward:", describe=describe)
 
 
 def _search_summary(catalog: Catalog, query: SearchFilter) -> None:
