@@ -17,6 +17,7 @@ FAMILY_COLOURS = {
     "architecture": "#B279A2",
 }
 FALLBACK_COLOUR = "#9D9D9D"
+HIGHLIGHT_OUTLINE = "#1F2933"
 
 
 def taxonomy_frame(catalog: Catalog) -> pd.DataFrame:
@@ -45,7 +46,9 @@ def _hover_summary(text: str) -> str:
 def taxonomy_sunburst(frame: pd.DataFrame, *, highlight: str | None = None) -> go.Figure:
     """A sunburst of the taxonomy: families inside, methods outside, one colour per family."""
     colours = [FAMILY_COLOURS.get(family, FALLBACK_COLOUR) for family in frame["family"]]
-    line_widths = [4 if slug == highlight else 1 for slug in frame["slug"]]
+    # The open node gets a dark outline so the reader sees where it sits in the whole.
+    line_widths = [3 if slug == highlight else 1 for slug in frame["slug"]]
+    line_colours = [HIGHLIGHT_OUTLINE if slug == highlight else "white" for slug in frame["slug"]]
     figure = go.Figure(
         go.Sunburst(
             ids=frame["slug"],
@@ -58,7 +61,7 @@ def taxonomy_sunburst(frame: pd.DataFrame, *, highlight: str | None = None) -> g
             hovertemplate="<b>%{label}</b><br>%{customdata[1]}<extra></extra>",
             marker={
                 "colors": colours,
-                "line": {"color": "white", "width": line_widths},
+                "line": {"color": line_colours, "width": line_widths},
             },
             insidetextorientation="radial",
             maxdepth=4,

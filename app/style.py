@@ -1,6 +1,10 @@
 """Small style adjustments Streamlit's theme options do not cover."""
 
+from pathlib import Path
+
 import streamlit as st
+
+LOGO = Path(__file__).parent / "assets" / "logo.svg"
 
 # Tree entries are tertiary buttons; long names wrap, and wrapped lines read better
 # left-aligned, like a file tree, than centred.
@@ -13,5 +17,6 @@ _CSS = """
 
 
 def apply() -> None:
-    """Inject the stylesheet into the current page."""
+    """Brand the page and inject the stylesheet."""
+    st.logo(str(LOGO), size="large")
     st.html(_CSS)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from db import models
 from db.engine import session_factory
 from taxonomy.links import reference_link
+from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS, in_canonical_order
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,10 @@ def _technique_view(row: models.Technique, refs: dict[int, ReferenceView]) -> Te
         not_runnable_reason=row.not_runnable_reason,
         needs_calibration=row.needs_calibration,
         needs_training=row.needs_training,
-        goals=tuple(t.value for t in row.tags if t.kind == "goal"),
-        hardware=tuple(t.value for t in row.tags if t.kind == "hardware"),
+        goals=in_canonical_order((t.value for t in row.tags if t.kind == "goal"), GOAL_LABELS),
+        hardware=in_canonical_order(
+            (t.value for t in row.tags if t.kind == "hardware"), HARDWARE_LABELS
+        ),
         references=tuple(refs[c.reference_id] for c in row.citations),
         implementations=tuple(
             ImplementationView(i.name, i.url, i.note) for i in row.implementations

@@ -12,12 +12,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from taxonomy.links import reference_link
+from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS, NODE_KINDS
 
 SCHEMA_VERSION = 1
 
-Goal = Literal["memory", "latency", "throughput", "energy"]
-Hardware = Literal["cpu", "consumer_gpu", "datacenter_gpu"]
-NodeKind = Literal["family", "category", "method"]
+Goal = Literal[tuple(GOAL_LABELS)]  # type: ignore[valid-type]
+Hardware = Literal[tuple(HARDWARE_LABELS)]  # type: ignore[valid-type]
+NodeKind = Literal[NODE_KINDS]  # type: ignore[valid-type]
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 REFERENCE_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"

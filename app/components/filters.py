@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from taxonomy.catalog import SearchFilter
+from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
 
-GOALS = {"memory": "Memory", "latency": "Latency", "throughput": "Throughput", "energy": "Energy"}
-HARDWARE = {"cpu": "CPU", "consumer_gpu": "Consumer GPU", "datacenter_gpu": "Datacenter GPU"}
 _TRISTATE = {"Any": None, "Yes": True, "No": False}
 
 
@@ -22,10 +21,13 @@ def sidebar_filter() -> SearchFilter:
             help="Matches names, summaries, tags, libraries and cited paper titles.",
         )
         goals = st.multiselect(
-            "Goal", list(GOALS), key="filter_goals", format_func=GOALS.__getitem__
+            "Goal", list(GOAL_LABELS), key="filter_goals", format_func=GOAL_LABELS.__getitem__
         )
         hardware = st.multiselect(
-            "Hardware", list(HARDWARE), key="filter_hardware", format_func=HARDWARE.__getitem__
+            "Hardware",
+            list(HARDWARE_LABELS),
+            key="filter_hardware",
+            format_func=HARDWARE_LABELS.__getitem__,
         )
         calibration = st.segmented_control(
             "Needs calibration data", list(_TRISTATE), key="filter_calibration", default="Any"

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from app.components import node_links
-from app.components.filters import GOALS, HARDWARE
 from taxonomy.catalog import Catalog, ReportedResultView, TechniqueView
+from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
 
 SAVES_LABELS = {
     "memory": "Memory",
@@ -42,8 +42,8 @@ def run_entry_reason(node: TechniqueView) -> str:
 
 def _badges(node: TechniqueView) -> None:
     parts = [f":blue-badge[{node.kind}]"]
-    parts += [f":green-badge[{GOALS.get(g, g)}]" for g in node.goals]
-    parts += [f":gray-badge[{HARDWARE.get(h, h)}]" for h in node.hardware]
+    parts += [f":green-badge[{GOAL_LABELS.get(g, g)}]" for g in node.goals]
+    parts += [f":gray-badge[{HARDWARE_LABELS.get(h, h)}]" for h in node.hardware]
     if node.needs_calibration:
         parts.append(":orange-badge[needs calibration data]")
     if node.needs_training:

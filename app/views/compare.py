@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from app import selection, services
-from app.components.filters import GOALS, HARDWARE
 from app.components.technique_detail import COSTS_LABELS, PRACTICAL_LABELS, SAVES_LABELS
 from taxonomy.catalog import Catalog, TechniqueView
+from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
 
 MAX_COMPARED = 4
 
@@ -33,8 +33,8 @@ def comparison_frame(catalog: Catalog, nodes: list[TechniqueView]) -> pd.DataFra
         for key, label in labels.items():
             rows[label] = [(group(n) or {}).get(key, "—") for n in nodes]
     rows["Challenges"] = ["; ".join(n.challenges) or "—" for n in nodes]
-    rows["Goals"] = [", ".join(GOALS.get(g, g) for g in n.goals) or "—" for n in nodes]
-    rows["Hardware"] = [", ".join(HARDWARE.get(h, h) for h in n.hardware) or "—" for n in nodes]
+    rows["Goals"] = [", ".join(GOAL_LABELS.get(g, g) for g in n.goals) or "—" for n in nodes]
+    rows["Hardware"] = [", ".join(HARDWARE_LABELS.get(h, h) for h in n.hardware) or "—" for n in nodes]
     rows["Needs calibration data"] = [_yes_no(n.needs_calibration) for n in nodes]
     rows["Needs training"] = [_yes_no(n.needs_training) for n in nodes]
     rows["Runnable in OptAtlas"] = [

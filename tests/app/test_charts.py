@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.charts import FAMILY_COLOURS, taxonomy_frame, taxonomy_sunburst
+from app.charts import FAMILY_COLOURS, HIGHLIGHT_OUTLINE, taxonomy_frame, taxonomy_sunburst
 from taxonomy.catalog import load_catalog
 from taxonomy.loader import load_taxonomy
 from taxonomy.seed import seed
@@ -22,5 +22,7 @@ def test_sunburst_has_one_segment_per_node(engine, mini_data_dir):
     values = dict(zip(trace.ids, trace.values))
     assert values["gptq"] == 1 and values["weight-only"] == 0
     widths = dict(zip(trace.ids, trace.marker.line.width))
+    outlines = dict(zip(trace.ids, trace.marker.line.color))
     assert widths["gptq"] > widths["hqq"]
+    assert outlines["gptq"] == HIGHLIGHT_OUTLINE != outlines["hqq"]
     assert [c[0] for c in trace.customdata] == list(frame["slug"])

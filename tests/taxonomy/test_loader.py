@@ -119,3 +119,9 @@ def test_runnable_needs_exactly_one_of_recipe_or_reason(mini_data_dir):
     _edit(mini_data_dir / "pruning.yaml", "{recipe: wanda}", "{recipe: wanda, reason: both}")
     with pytest.raises(TaxonomyError, match="exactly one"):
         load_taxonomy(mini_data_dir)
+
+
+def test_unknown_tag_value_is_an_error(mini_data_dir):
+    _edit(mini_data_dir / "pruning.yaml", "      goals: [memory]", "      goals: [speed]")
+    with pytest.raises(TaxonomyError, match=r"pruning.yaml: nodes\[1\] \(wanda\)\.tags\.goals\[0\]"):
+        load_taxonomy(mini_data_dir)
