@@ -58,3 +58,19 @@ def test_peak_memory_sees_an_allocation():
         time.sleep(0.05)
     assert during.peak_bytes >= before.peak_bytes
     assert during.peak_bytes > 64 * 2**20
+
+
+def test_packed_weights_count_as_packed():
+    from optimum.quanto import freeze, qint4, quantize
+
+    model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.Linear(512, 256))
+    dense = stored_bytes(model)
+    quantize(model, weights=qint4)
+    freeze(model)
+    packed = stored_bytes(model)
+    weights = 2 * 256 * 512
+    # 4-bit weights take half a byte each; a float scale and shift per group of 128 weights
+    # and the float biases come on top (and a few bytes of packing metadata at most).
+    expected = weights // 2 + (weights // 128) * 2 * 4 + (512 + 256) * 4
+    assert expected <= packed < expected + 64
+    assert packed < dense / 6
