@@ -35,7 +35,7 @@ def main() -> int:
     loaded = load_model(args.model, device=args.device)
     windows = evaluation_windows(
         loaded.tokenizer, load_corpus(config.corpus), seq_len=config.seq_len,
-        max_windows=config.eval_windows, tokenizer_name=loaded.spec.label,
+        max_windows=config.eval_windows,
     )
     protocol = {**windows.protocol.to_dict(), "device": describe(loaded.device)}
     quality, _ = evaluate_quality(loaded.model, windows, device=loaded.device)
@@ -48,7 +48,8 @@ def main() -> int:
         timing = decode_timing(loaded.model, prompts, new_tokens=config.decode_new_tokens,
                                device=loaded.device, repeats=config.repeats)
         rate, _ = tokens_per_second(timing, batch * config.decode_new_tokens)
-        step = roofline.decode_step_bytes(loaded.model, batch=batch, context=context)
+        step = roofline.decode_step_bytes(loaded.model, batch=batch, context=context,
+                                          kv_element_size=4)
         bound = roofline.roofline_decode_tok_s(bandwidth, step, batch=batch)
         rows.append({
             "name": f"decode_b{batch}",

@@ -30,15 +30,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, measure, print; errors a user can act on become one clear line."""
+    import transformers
+
     from core.engine.data import CorpusUnavailableError
     from core.engine.measure import MeasureConfig, measure_model
     from core.engine.models import ModelNotFoundError, load_model
 
-    import transformers
-
     # One progress bar, ours: the library's per-file bars would interleave with it.
     transformers.utils.logging.disable_progress_bar()
     started = time.perf_counter()
+    bar = tqdm(total=100, bar_format="{desc:<28}{bar}| {elapsed}", file=sys.stderr)
+
+    def progress(stage: str, fraction: float) -> None:
+        bar.set_description(stage[:28])
+        if stage == "quality":
+            bar.n = int(fraction * 100)
+        bar.refresh()
+
     try:
         config = MeasureConfig(
             corpus=args.corpus,
@@ -47,27 +55,20 @@ def run(args: argparse.Namespace) -> int:
             eval_windows=args.windows,
             repeats=args.repeats,
             measure_speed=not args.no_speed,
-            prefill_tokens=min(512, args.seq_len),
         )
-        bar = tqdm(total=100, bar_format="{desc:<28}{bar}| {elapsed}", file=sys.stderr)
         bar.set_description("loading model")
         loaded = load_model(args.model, device=args.device, dtype=args.dtype,
-                            progress=lambda message: bar.set_description(message[:28]))
-
-        def progress(stage: str, fraction: float) -> None:
-            bar.set_description(stage)
-            bar.n = int(fraction * 100) if stage == "quality" else bar.n
-            bar.refresh()
-
+                            progress=lambda message: progress(message, 0.0))
         result = measure_model(loaded, config, progress=progress, use_cache=not args.no_cache)
-        bar.n = 100
-        bar.close()
     except (ModelNotFoundError, CorpusUnavailableError, ValueError) as error:
+        bar.close()
         print(f"error: {error}", file=sys.stderr)
         return 2
+    bar.n = 100
+    bar.close()
     print(result.table())
     print(f"  model load {loaded.load_s:.1f} s; total {time.perf_counter() - started:.1f} s")
     if args.json:
-        args.json.write_text(json.dumps([result.row()] , indent=2))
+        args.json.write_text(json.dumps([result.row()], indent=2))
         print(f"  wrote {args.json}")
     return 0

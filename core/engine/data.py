@@ -8,8 +8,10 @@ Calibration and evaluation slices are disjoint halves of the text, never overlap
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -25,23 +27,34 @@ class CorpusUnavailableError(LookupError):
 
 @dataclass(frozen=True)
 class Corpus:
-    """A text and where it came from."""
+    """A text and where it came from.
+
+    With a `calibration_text` (a dataset's train split) the whole `text` evaluates; without
+    one, the first quarter of `text` calibrates and the rest evaluates.
+    """
 
     id: str
     text: str
+    calibration_text: str | None = None
 
     @property
     def sha256(self) -> str:
-        """The hash of the exact text, so two numbers can prove they saw the same words."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """The hash of the whole text."""
+        return _sha256(self.text)
 
     def split(self, name: str) -> str:
-        """The calibration or evaluation slice of the text (disjoint by construction)."""
+        """The calibration or evaluation text (disjoint by construction)."""
         if name not in SPLITS:
             raise ValueError(f"split {name!r} is not one of {', '.join(SPLITS)}")
+        if self.calibration_text is not None:
+            return self.calibration_text if name == "calibration" else self.text
         cut = self.text.find("\n\n", int(len(self.text) * CALIBRATION_FRACTION))
         cut = cut if cut > 0 else int(len(self.text) * CALIBRATION_FRACTION)
         return self.text[:cut] if name == "calibration" else self.text[cut:]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def builtin_corpus() -> Corpus:
@@ -60,20 +73,27 @@ def _hf_corpus(name: str) -> Corpus:
             f"corpus {name!r} needs the 'datasets' package (pip install datasets); "
             f"the built-in corpus '{BUILTIN}' works offline"
         ) from None
+    # Published perplexities evaluate on the whole test split; calibration comes from train.
     sources = {
-        "wikitext2": ("wikitext", "wikitext-2-raw-v1", "test", "text"),
-        "c4": ("allenai/c4", "en", "validation", "text"),
+        "wikitext2": ("wikitext", "wikitext-2-raw-v1", "test", "train[:2000]"),
+        "c4": ("allenai/c4", "en", "validation[:2000]", "validation[2000:3000]"),
     }
-    path, config, split, column = sources[name]
+    path, config, evaluation, calibration = sources[name]
     try:
-        data = datasets.load_dataset(path, config, split=split)
+        texts = {
+            split: "\n\n".join(datasets.load_dataset(path, config, split=split)["text"])
+            for split in (evaluation, calibration)
+        }
     except Exception as error:  # datasets raises many kinds; all mean "not available here"
         raise CorpusUnavailableError(
             f"corpus {name!r} is not in the local datasets cache and could not be downloaded "
             f"({type(error).__name__}); the built-in corpus '{BUILTIN}' works offline"
         ) from None
-    rows = data[column] if name == "wikitext2" else data.select(range(2000))[column]
-    return Corpus(id=f"{path}/{config}/{split}", text="\n\n".join(rows))
+    return Corpus(
+        id=f"{path}/{config} (evaluation: {evaluation}, calibration: {calibration})",
+        text=texts[evaluation],
+        calibration_text=texts[calibration],
+    )
 
 
 def load_corpus(name: str = BUILTIN) -> Corpus:
@@ -90,7 +110,7 @@ class Protocol:
     """How a quality number was measured: enough to reproduce or to refuse a comparison."""
 
     corpus: str
-    corpus_sha256: str
+    corpus_sha256: str  # of the exact text of the split that was scored
     split: str
     tokenizer: str
     tokenizer_sha256: str
@@ -108,6 +128,12 @@ class Protocol:
     def key(self) -> str:
         """A short hash naming this exact protocol (for caches)."""
         return hashlib.sha256(repr(sorted(self.to_dict().items())).encode()).hexdigest()[:16]
+
+
+def tokenizer_label(tokenizer) -> str:
+    """The tokenizer's name: its Hub id, or the name of the folder it was loaded from."""
+    name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+    return Path(name).name if os.sep in name and Path(name).exists() else name
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -134,7 +160,6 @@ def evaluation_windows(
     stride: int | None = None,
     split: str = "evaluation",
     kl_top_k: int = 64,
-    tokenizer_name: str | None = None,
 ) -> Windows:
     """Cut the split into windows of `seq_len` tokens.
 
@@ -147,7 +172,8 @@ def evaluation_windows(
     stride = stride or seq_len
     if not 0 < stride <= seq_len:
         raise ValueError(f"stride must lie in 1..{seq_len}, got {stride}")
-    ids = tokenizer(corpus.split(split), return_tensors="pt", add_special_tokens=False).input_ids[0]
+    text = corpus.split(split)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[0]
     windows, score_from = [], []
     start = 0
     while start + seq_len <= len(ids) and len(windows) < max_windows:
@@ -161,9 +187,9 @@ def evaluation_windows(
     scored = sum(seq_len - 1 - s if s == 0 else seq_len - s for s in score_from)
     protocol = Protocol(
         corpus=corpus.id,
-        corpus_sha256=corpus.sha256,
+        corpus_sha256=_sha256(text),
         split=split,
-        tokenizer=tokenizer_name or getattr(tokenizer, "name_or_path", type(tokenizer).__name__),
+        tokenizer=tokenizer_label(tokenizer),
         tokenizer_sha256=tokenizer_fingerprint(tokenizer),
         seq_len=seq_len,
         stride=stride,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -12,16 +11,23 @@ import torch
 import transformers
 
 from core.engine import roofline
-from core.engine.data import evaluation_windows, load_corpus
+from core.engine.data import Windows, evaluation_windows, load_corpus
 from core.engine.devices import describe
-from core.engine.energy import energy_joules
+from core.engine.energy import EnergyMeter
+from core.engine.fingerprint import model_fingerprint
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
 from core.engine.models import LoadedModel
 from core.engine.paths import cache_dir
 from core.engine.quality import BaselineOutputs, baseline_path, evaluate_quality
 from core.engine.results import Measurement
-from core.engine.speed import decode_timing, prefill_timing, tokens_per_second, ttft_timing
+from core.engine.speed import (
+    decode_energy_per_token,
+    decode_timing,
+    prefill_timing,
+    tokens_per_second,
+    ttft_timing,
+)
 
 Progress = Callable[[str, float], None]
 # Decode is measured at these batch sizes: the metric vocabulary names decode_tok_s_b1 and _b8.
@@ -59,6 +65,18 @@ class MeasureConfig:
         """A JSON-ready dict."""
         return asdict(self)
 
+    def speed_protocol(self) -> dict:
+        """How the speed figures were taken, recorded beside them."""
+        return {
+            "prefill_tokens": self.prefill_tokens,
+            "decode_prompt_tokens": self.decode_prompt_tokens,
+            "decode_new_tokens": self.decode_new_tokens,
+            "decode_batches": list(DECODE_BATCHES),
+            "repeats": self.repeats,
+            "warmup": 1,
+            "statistic": "median (spread: interquartile range)",
+        }
+
 
 def _environment() -> dict:
     return {
@@ -67,30 +85,6 @@ def _environment() -> dict:
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
     }
-
-
-def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
-    # A figure that is missing or means something particular says so, next to the numbers.
-    notes = []
-    if device.type == "cpu":
-        notes.append("peak_mem_bytes is the whole process's peak RSS (Python and libraries included)")
-    if metrics.get("energy_j_per_tok") is None and "energy_j_per_tok" in metrics:
-        notes.append("energy_j_per_tok needs an NVIDIA GPU and the pynvml package")
-    if metrics.get("disk_bytes") is None:
-        notes.append("disk_bytes: this model has no checkpoint on disk")
-    return notes
-
-
-def model_fingerprint(loaded: LoadedModel) -> str:
-    """What the baseline cache is keyed by: the source, the dtype, and for checkpoints on
-    disk the names, sizes and times of their files (an edited folder is a new model)."""
-    parts = [loaded.spec.key, str(loaded.dtype)]
-    if loaded.checkpoint_dir:
-        for path in sorted(loaded.checkpoint_dir.glob("*")):
-            if path.is_file():
-                stat = path.stat()
-                parts.append(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
 def text_prompts(windows_ids: torch.Tensor, length: int, batch: int) -> torch.Tensor:
@@ -102,13 +96,23 @@ def text_prompts(windows_ids: torch.Tensor, length: int, batch: int) -> torch.Te
     return flat[:needed].reshape(batch, length)
 
 
+def _check_fits(loaded: LoadedModel, config: MeasureConfig) -> None:
+    limit = getattr(loaded.model.config, "max_position_embeddings", None)
+    longest = max(config.seq_len, config.prefill_tokens,
+                  config.decode_prompt_tokens + config.decode_new_tokens)
+    if limit and longest > limit:
+        raise ValueError(
+            f"sequences of {longest} tokens do not fit this model's {limit} positions: "
+            "lower seq_len or prefill_tokens"
+        )
+    vocabulary = loaded.model.config.vocab_size
+    if config.kl_top_k > vocabulary:
+        raise ValueError(f"kl_top_k ({config.kl_top_k}) exceeds the vocabulary ({vocabulary})")
+
+
 def _measure_speed(
-    loaded: LoadedModel,
-    config: MeasureConfig,
-    text_ids: torch.Tensor,
-    metrics: dict,
-    spread: dict,
-    report: Progress,
+    loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, metrics: dict,
+    spread: dict, report: Progress,
 ) -> None:
     model, device, repeats = loaded.model, loaded.device, config.repeats
     report("prefill", 0.0)
@@ -126,20 +130,50 @@ def _measure_speed(
         )
         rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
         metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
-    joules = energy_joules(
-        device,
-        lambda: decode_timing(
-            model,
-            text_prompts(text_ids, config.decode_prompt_tokens, 1),
-            new_tokens=config.decode_new_tokens,
-            device=device,
-            repeats=1,
-        ),
-    )
-    # Each call above decodes twice (a warm-up and one timed run).
-    metrics["energy_j_per_tok"] = (
-        joules / (2 * config.decode_new_tokens) if joules is not None else None
-    )
+    meter = EnergyMeter(device)
+    try:
+        metrics["energy_j_per_tok"] = decode_energy_per_token(
+            model, text_prompts(text_ids, config.decode_prompt_tokens, 1),
+            new_tokens=config.decode_new_tokens, device=device, meter=meter,
+        )
+    finally:
+        meter.close()
+
+
+def _roofline(loaded: LoadedModel, config: MeasureConfig, metrics: dict, use_cache: bool) -> None:
+    bandwidth = roofline.measure_bandwidth(loaded.device, use_cache=use_cache)
+    context = config.decode_prompt_tokens + config.decode_new_tokens // 2
+    kv_element = torch.empty((), dtype=loaded.dtype).element_size()
+    step = roofline.decode_step_bytes(loaded.model, batch=1, context=context, kv_element_size=kv_element)
+    bound = roofline.roofline_decode_tok_s(bandwidth, step)
+    metrics["bandwidth_gb_s"] = bandwidth
+    metrics["roofline_decode_tok_s"] = bound
+    metrics["roofline_ratio"] = metrics["decode_tok_s_b1"] / bound
+
+
+def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
+    # A figure that is missing or means something particular says so, next to the numbers.
+    notes = []
+    if device.type == "cpu":
+        notes.append("peak_mem_bytes is the whole process's peak RSS (Python and libraries included)")
+    else:
+        notes.append("peak_mem_bytes is the CUDA allocator's peak reservation (without the context)")
+    if "energy_j_per_tok" in metrics and metrics["energy_j_per_tok"] is None:
+        notes.append("energy_j_per_tok needs an NVIDIA GPU and the pynvml package")
+    if metrics.get("disk_bytes") is None:
+        notes.append("disk_bytes: this model has no checkpoint on disk")
+    return notes
+
+
+def _own_baseline(
+    loaded: LoadedModel, windows: Windows, use_cache: bool, notes: list[str]
+) -> tuple[BaselineOutputs | None, object]:
+    path = baseline_path(cache_dir(), model_fingerprint(loaded), windows.protocol.key)
+    if use_cache and path.is_file():
+        notes.append("KL and agreement measured against the cached baseline outputs")
+        return BaselineOutputs.load(path), path
+    notes.append("baseline outputs computed now" + (" and cached" if use_cache else ""))
+    return None, path if use_cache else None
 
 
 def measure_model(
@@ -152,75 +186,59 @@ def measure_model(
     progress: Progress | None = None,
     use_cache: bool = True,
 ) -> Measurement:
-    """Measure `loaded`. Without `baseline`, the model is its own baseline: its outputs are
-    cached for (model, protocol) and reused by every later comparison."""
+    """Measure `loaded`.
+
+    Given a `baseline` (the unmodified model's outputs), KL and agreement are measured
+    against it. Without one, the model is its own baseline: its outputs are cached under a
+    fingerprint of its weights and the protocol, and reused by every later comparison.
+    """
     report = progress or (lambda stage, fraction: None)
-    model, device = loaded.model, loaded.device
-    max_positions = getattr(model.config, "max_position_embeddings", None)
-    if max_positions and max(config.seq_len, config.prefill_tokens) > max_positions:
-        raise ValueError(f"seq_len and prefill_tokens must not exceed the model's {max_positions}")
+    _check_fits(loaded, config)
     report("data", 0.0)
     windows = evaluation_windows(
-        loaded.tokenizer,
-        load_corpus(config.corpus),
-        seq_len=config.seq_len,
-        max_windows=config.eval_windows,
-        stride=config.stride,
-        kl_top_k=config.kl_top_k,
-        tokenizer_name=loaded.spec.label,
+        loaded.tokenizer, load_corpus(config.corpus), seq_len=config.seq_len,
+        max_windows=config.eval_windows, stride=config.stride, kl_top_k=config.kl_top_k,
     )
-    protocol = windows.protocol
     notes: list[str] = []
-    cached_path = baseline_path(cache_dir(), model_fingerprint(loaded), protocol.key)
-    own_baseline = baseline is None
-    if own_baseline and use_cache and cached_path.is_file():
-        baseline = BaselineOutputs.load(cached_path)
-        notes.append("KL and agreement measured against the cached baseline outputs")
-    elif own_baseline:
-        notes.append("baseline outputs computed now" + (" and cached" if use_cache else ""))
+    save_to = None
+    if baseline is None:
+        baseline, save_to = _own_baseline(loaded, windows, use_cache, notes)
     metrics: dict[str, float | None] = {}
     spread: dict[str, float] = {}
-    with PeakMemory(device) as peak:
+    with PeakMemory(loaded.device) as peak:
         quality, outputs = evaluate_quality(
-            model,
-            windows,
-            device=device,
-            baseline=baseline,
-            compare_with_self=own_baseline,
-            progress=lambda f: report("quality", f),
+            loaded.model, windows, device=loaded.device, baseline=baseline,
+            compare_with_self=baseline is None, progress=lambda f: report("quality", f),
         )
-        if own_baseline and baseline is None and use_cache:
-            outputs.save(cached_path)
+        if save_to is not None:
+            outputs.save(save_to)
         metrics["ppl"] = quality.ppl
         metrics["kl"], metrics["top1_agreement"] = quality.kl, quality.top1_agreement
         metrics["eval_tok_s"] = quality.eval_tok_s
         if config.measure_speed:
             _measure_speed(loaded, config, windows.input_ids, metrics, spread, report)
     metrics["peak_mem_bytes"] = peak.peak_bytes
-    metrics["stored_bytes"] = stored_bytes(model)
+    metrics["stored_bytes"] = stored_bytes(loaded.model)
     metrics["disk_bytes"] = disk_bytes(loaded.checkpoint_dir) if loaded.checkpoint_dir else None
     if config.measure_speed:
         report("bandwidth", 0.0)
-        bandwidth = roofline.measure_bandwidth(device, use_cache=use_cache)
-        context = config.decode_prompt_tokens + config.decode_new_tokens // 2
-        step = roofline.decode_step_bytes(model, batch=1, context=context)
-        bound = roofline.roofline_decode_tok_s(bandwidth, step)
-        metrics["bandwidth_gb_s"] = bandwidth
-        metrics["roofline_decode_tok_s"] = bound
-        metrics["roofline_ratio"] = metrics["decode_tok_s_b1"] / bound
-    notes += _explain_gaps(metrics, device)
+        _roofline(loaded, config, metrics, use_cache)
+    notes += _explain_gaps(metrics, loaded.device)
     report("done", 1.0)
+    protocol = windows.protocol.to_dict()
+    if config.measure_speed:
+        protocol["speed"] = config.speed_protocol()
     return Measurement(
         name=name,
         model=loaded.spec.label,
         model_key=loaded.spec.key,
-        device=str(device),
-        device_name=describe(device),
+        device=str(loaded.device),
+        device_name=describe(loaded.device),
         dtype=str(loaded.dtype).removeprefix("torch."),
         execution=execution,
         metrics=metrics,
         spread=spread,
-        protocol=protocol.to_dict(),
+        protocol=protocol,
         environment={**_environment(), "source": loaded.source},
         notes=notes,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

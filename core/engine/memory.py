@@ -10,7 +10,8 @@ import torch
 
 
 class PeakMemory:
-    """Peak CUDA memory (allocator statistics) or peak process RSS (sampled) inside a block."""
+    """Peak CUDA memory (the allocator's peak reservation, which is what the device loses to
+    this process apart from its context) or peak process RSS (sampled) inside a block."""
 
     def __init__(self, device: torch.device, interval_s: float = 0.005) -> None:
         self.device = device
@@ -36,7 +37,7 @@ class PeakMemory:
 
     def __exit__(self, *exc) -> None:
         if self.device.type == "cuda":
-            self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            self.peak_bytes = torch.cuda.max_memory_reserved(self.device)
         else:
             self._stop.set()
             self._thread.join()

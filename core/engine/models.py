@@ -84,8 +84,11 @@ def parse_model_ref(ref: str) -> ModelSpec:
     if ref in ("", "default"):
         return ModelSpec("default", "default")
     if ref == "tiny" or ref.startswith("tiny:"):
+        if ref != "tiny" and not ref.removeprefix("tiny:").isdigit():
+            raise ModelNotFoundError(f"{ref!r}: a tiny model is 'tiny' or 'tiny:SEED' (an integer)")
         return ModelSpec("tiny", ref)
-    if ref.startswith(("/", "./", "../", "~")) or os.sep in ref and Path(ref).exists():
+    # A folder that exists is a local model, even when its name looks like a Hub id.
+    if ref.startswith(("/", "./", "../", "~")) or Path(ref).is_dir():
         path = Path(ref).expanduser().resolve()
         if not path.is_dir():
             raise ModelNotFoundError(f"local model folder {str(path)!r} does not exist")

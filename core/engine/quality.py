@@ -1,25 +1,33 @@
 """Quality against a protocol: perplexity, and KL divergence and top-1 agreement with a baseline.
 
 The baseline's next-token distributions are summarised per scored position by its top-k
-tokens and their log-probabilities (plus the argmax), cached per (model, protocol) so a
-comparison never recomputes them. KL is computed over those k tokens with all other tokens
-merged into one bucket: a lower bound of the full KL that is tight when the top k tokens
-carry nearly all the probability (the protocol records k).
+tokens and their log-probabilities, the log of the probability left outside them, and the
+argmax; cached per (model, protocol), so a comparison never recomputes them. KL is computed
+over those k tokens with all other tokens merged into one bucket (both tails computed in
+log space): a lower bound of the full KL that is tight when the top k tokens carry nearly
+all the probability (the protocol records k).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from core.engine.data import Windows
 from core.engine.devices import synchronize
+
+
+class BaselineMismatchError(ValueError):
+    """A baseline was measured under another protocol or for another model."""
 
 
 @dataclass
@@ -28,23 +36,37 @@ class BaselineOutputs:
 
     topk_ids: torch.Tensor  # [positions, k] int64
     topk_logprobs: torch.Tensor  # [positions, k] float32
+    rest_logprob: torch.Tensor  # [positions] float32: log of the mass outside the top k
     argmax: torch.Tensor  # [positions] int64
+    protocol_key: str = ""
 
     def save(self, path: Path) -> None:
-        """Write atomically as safetensors (never pickle)."""
+        """Write as safetensors (never pickle), under a unique temporary name, then rename."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_suffix(".tmp")
-        save_file(
-            {"topk_ids": self.topk_ids, "topk_logprobs": self.topk_logprobs, "argmax": self.argmax},
-            str(staging),
-        )
-        staging.replace(path)
+        handle, staging = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(handle)
+        tensors = {
+            "topk_ids": self.topk_ids,
+            "topk_logprobs": self.topk_logprobs,
+            "rest_logprob": self.rest_logprob,
+            "argmax": self.argmax,
+        }
+        save_file(tensors, staging, metadata={"protocol_key": self.protocol_key})
+        os.replace(staging, path)
 
     @classmethod
     def load(cls, path: Path) -> BaselineOutputs:
-        """Read a cached baseline."""
-        tensors = load_file(str(path))
-        return cls(tensors["topk_ids"], tensors["topk_logprobs"], tensors["argmax"])
+        """Read a cached baseline, with the protocol it was measured under."""
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        return cls(
+            tensors["topk_ids"],
+            tensors["topk_logprobs"],
+            tensors["rest_logprob"],
+            tensors["argmax"],
+            protocol_key=metadata.get("protocol_key", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,16 +81,23 @@ class QualityResult:
     eval_tok_s: float
 
 
+def _rest_logprob(logprobs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    # log of the probability outside `ids`, exact in log space (1 - sum loses tiny tails).
+    return logprobs.scatter(-1, ids, float("-inf")).logsumexp(-1)
+
+
 def _bucketed_kl(
-    base_ids: torch.Tensor, base_logprobs: torch.Tensor, logprobs: torch.Tensor
+    base_ids: torch.Tensor,
+    base_logprobs: torch.Tensor,
+    base_rest: torch.Tensor,
+    logprobs: torch.Tensor,
 ) -> torch.Tensor:
-    # KL(p || q) over the baseline's top-k tokens plus one bucket for the rest.
+    # KL(p || q) over the baseline's top-k tokens plus one bucket for all the others.
     p = base_logprobs.exp()
-    q_logprobs = logprobs.gather(-1, base_ids)
-    head = (p * (base_logprobs - q_logprobs)).sum(-1)
-    p_rest = (1 - p.sum(-1)).clamp_min(0)
-    q_rest = (1 - q_logprobs.exp().sum(-1)).clamp_min(1e-12)
-    tail = torch.where(p_rest > 0, p_rest * (p_rest.clamp_min(1e-12).log() - q_rest.log()), 0.0)
+    head = (p * (base_logprobs - logprobs.gather(-1, base_ids))).sum(-1)
+    q_rest = _rest_logprob(logprobs, base_ids)
+    p_rest = base_rest.exp()
+    tail = torch.where(p_rest > 0, p_rest * (base_rest - q_rest), torch.zeros_like(p_rest))
     return head + tail
 
 
@@ -87,10 +116,22 @@ def evaluate_quality(
     `compare_with_self` runs the same comparison against the model's own summaries (a
     baseline measured for the first time), so those figures are always computed.
     """
-    k = windows.protocol.kl_top_k
+    protocol = windows.protocol
+    if baseline is not None:
+        if baseline.protocol_key and baseline.protocol_key != protocol.key:
+            raise BaselineMismatchError(
+                "the baseline was measured under another protocol "
+                f"({baseline.protocol_key}, this run {protocol.key})"
+            )
+        if baseline.argmax.numel() != protocol.token_count:
+            raise BaselineMismatchError(
+                f"the baseline scored {baseline.argmax.numel()} positions, this protocol "
+                f"scores {protocol.token_count}: it was measured under a different protocol"
+            )
+    k = protocol.kl_top_k
     total_nll, total_tokens = 0.0, 0
     kl_sum, agree = 0.0, 0
-    ids_parts, logprob_parts, argmax_parts = [], [], []
+    parts: dict[str, list[torch.Tensor]] = {"ids": [], "logprobs": [], "rest": [], "argmax": []}
     cursor = 0
     start = time.perf_counter()
     with torch.inference_mode():
@@ -100,30 +141,29 @@ def evaluate_quality(
             first = max(score_from - 1, 0)
             logprobs = torch.log_softmax(logits[first:-1], dim=-1)
             targets = input_ids[0, first + 1 :]
-            total_nll -= logprobs.gather(-1, targets.unsqueeze(-1)).sum().item()
-            total_tokens += targets.numel()
-            top_logprobs, top_ids = logprobs.topk(k, dim=-1)
-            argmax = top_ids[:, 0]
-            ids_parts.append(top_ids.cpu())
-            logprob_parts.append(top_logprobs.cpu())
-            argmax_parts.append(argmax.cpu())
             n = targets.numel()
+            total_nll -= logprobs.gather(-1, targets.unsqueeze(-1)).sum().item()
+            total_tokens += n
+            top_logprobs, top_ids = logprobs.topk(min(k, logprobs.shape[-1]), dim=-1)
+            rest = _rest_logprob(logprobs, top_ids)
+            argmax = top_ids[:, 0]
+            for name, value in (("ids", top_ids), ("logprobs", top_logprobs), ("rest", rest),
+                                ("argmax", argmax)):
+                parts[name].append(value.cpu())
             if baseline is not None:
-                base_ids = baseline.topk_ids[cursor : cursor + n].to(device)
-                base_lp = baseline.topk_logprobs[cursor : cursor + n].to(device)
-                base_argmax = baseline.argmax[cursor : cursor + n].to(device)
+                span = slice(cursor, cursor + n)
+                base = (baseline.topk_ids[span].to(device), baseline.topk_logprobs[span].to(device),
+                        baseline.rest_logprob[span].to(device), baseline.argmax[span].to(device))
             else:
-                base_ids, base_lp, base_argmax = top_ids, top_logprobs, argmax
+                base = (top_ids, top_logprobs, rest, argmax)
             if baseline is not None or compare_with_self:
-                kl_sum += _bucketed_kl(base_ids, base_lp, logprobs).sum().item()
-                agree += (argmax == base_argmax).sum().item()
+                kl_sum += _bucketed_kl(base[0], base[1], base[2], logprobs).sum().item()
+                agree += (argmax == base[3]).sum().item()
             cursor += n
             if progress:
                 progress((i + 1) / len(windows.input_ids))
     synchronize(device)
     elapsed = time.perf_counter() - start
-    if baseline is not None and cursor != baseline.argmax.numel():
-        raise ValueError("the baseline was computed under a different protocol (position count)")
     compared = baseline is not None or compare_with_self
     mean_nll = total_nll / total_tokens
     result = QualityResult(
@@ -135,7 +175,11 @@ def evaluate_quality(
         eval_tok_s=total_tokens / elapsed,
     )
     outputs = BaselineOutputs(
-        torch.cat(ids_parts), torch.cat(logprob_parts), torch.cat(argmax_parts)
+        torch.cat(parts["ids"]),
+        torch.cat(parts["logprobs"]),
+        torch.cat(parts["rest"]),
+        torch.cat(parts["argmax"]),
+        protocol_key=protocol.key,
     )
     return result, outputs
 

@@ -8,7 +8,10 @@ second from above, whatever the kernels do.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -24,7 +27,7 @@ def measure_bandwidth(device: torch.device, *, use_cache: bool = True) -> float:
     """Achieved copy bandwidth in GB/s (bytes read + written per second), best of repeats."""
     cache_file = cache_dir() / "bandwidth.json"
     key = f"{describe(device)}|{device.type}"
-    cached = json.loads(cache_file.read_text()) if use_cache and cache_file.is_file() else {}
+    cached = _read_cache(cache_file) if use_cache else {}
     if key in cached:
         return cached[key]
     source = torch.ones(COPY_BYTES // 4, dtype=torch.float32, device=device)
@@ -39,10 +42,26 @@ def measure_bandwidth(device: torch.device, *, use_cache: bool = True) -> float:
         best = min(best, time.perf_counter() - start)
     bandwidth = 2 * COPY_BYTES / best / 1e9
     if use_cache:
-        cached[key] = bandwidth
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps(cached, indent=2))
+        _write_cache(cache_file, {**_read_cache(cache_file), key: bandwidth})
     return bandwidth
+
+
+def _read_cache(path: Path) -> dict[str, float]:
+    # An unreadable cache is an empty one: the benchmark reruns and rewrites it.
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, data: dict[str, float]) -> None:
+    # A unique temporary file renamed into place: concurrent workers never see half a file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(data, file, indent=2)
+    os.replace(staging, path)
 
 
 def kv_cache_bytes(config, *, batch: int, context: int, element_size: int) -> int:
@@ -52,7 +71,7 @@ def kv_cache_bytes(config, *, batch: int, context: int, element_size: int) -> in
     return 2 * config.num_hidden_layers * heads * head_dim * context * batch * element_size
 
 
-def decode_step_bytes(model, *, batch: int, context: int) -> int:
+def decode_step_bytes(model, *, batch: int, context: int, kv_element_size: int) -> int:
     """Bytes one decode step reads: the weights (an embedding table only looks up rows,
     unless it is tied to the output layer, which reads it whole) plus the KV cache."""
     weights = stored_bytes(model)
@@ -61,8 +80,8 @@ def decode_step_bytes(model, *, batch: int, context: int) -> int:
     tied = output is not None and output.weight.data_ptr() == embedding.data_ptr()
     if not tied:
         weights -= embedding.numel() * embedding.element_size()
-    element_size = next(model.parameters()).element_size()
-    return weights + kv_cache_bytes(model.config, batch=batch, context=context, element_size=element_size)
+    cache = kv_cache_bytes(model.config, batch=batch, context=context, element_size=kv_element_size)
+    return weights + cache
 
 
 def roofline_decode_tok_s(bandwidth_gb_s: float, step_bytes: int, *, batch: int = 1) -> float:

@@ -133,3 +133,30 @@ def tokens_per_second(timing: Timing, tokens: int) -> tuple[float, float]:
     rates = [tokens / s for s in timing.samples]
     spread = Timing(tuple(rates)).iqr
     return tokens / timing.median, spread
+
+
+def decode_energy_per_token(
+    model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device, meter,
+    min_seconds: float = 2.0,
+) -> float | None:
+    """Joules per decoded token, counting only the decode steps (prefills stay outside the
+    metered spans), over enough rounds to last `min_seconds`: NVML's counter is coarse."""
+    if not meter.available:
+        return None
+    prompts = prompts.to(device)
+    cache_argument = _cache_argument(model)
+    joules, tokens, seconds = 0.0, 0, 0.0
+    with torch.inference_mode():
+        while seconds < min_seconds:
+            out = model(prompts, use_cache=True)
+            cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            synchronize(device)
+            start, before = time.perf_counter(), meter.read()
+            for _ in range(new_tokens):
+                out = model(token, use_cache=True, **{cache_argument: cache})
+                cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            synchronize(device)
+            joules += meter.read() - before
+            seconds += time.perf_counter() - start
+            tokens += prompts.shape[0] * new_tokens
+    return joules / tokens

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from core.engine.data import Corpus, builtin_corpus, evaluation_windows, load_corpus
@@ -35,7 +37,7 @@ def test_protocol_hash_changes_when_the_text_changes():
     pa = evaluation_windows(tokenizer, a, seq_len=32, max_windows=2).protocol
     pb = evaluation_windows(tokenizer, b, seq_len=32, max_windows=2).protocol
     assert pa.key != pb.key
-    assert pa.corpus_sha256 == a.sha256
+    assert pa.corpus_sha256 == hashlib.sha256(a.split("evaluation").encode()).hexdigest()
 
 
 def test_protocol_records_everything_needed_to_reproduce():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from core.engine.measure import MeasureConfig, measure_model
 from core.engine.metrics import METRICS
@@ -69,5 +70,28 @@ def test_invalid_settings_are_refused_with_a_reason(changes, message):
 
 
 def test_windows_longer_than_the_model_allows_are_refused(tiny):
-    with pytest.raises(ValueError, match="must not exceed"):
+    with pytest.raises(ValueError, match="do not fit this model's 1024 positions"):
         measure_model(tiny, MeasureConfig(seq_len=2048, prefill_tokens=2048))
+    with pytest.raises(ValueError, match=r"kl_top_k \(1000\) exceeds the vocabulary \(257\)"):
+        measure_model(tiny, MeasureConfig(kl_top_k=1000, measure_speed=False))
+
+
+def test_a_model_changed_in_place_never_reuses_the_original_baseline(device):
+    from core.engine.models import load_model
+
+    quality_only = MeasureConfig(seq_len=64, eval_windows=2, measure_speed=False)
+    changed = load_model("tiny", device=device)
+    with torch.no_grad():
+        changed.model.model.layers[0].mlp.down_proj.weight.zero_()
+    measure_model(changed, quality_only)
+    pristine = measure_model(load_model("tiny", device=device), quality_only)
+    assert "computed now" in pristine.notes[0]
+    assert pristine.metrics["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert pristine.metrics["top1_agreement"] == 1.0
+
+
+def test_speed_settings_are_recorded_and_prefill_stays_at_512_tokens(tiny):
+    result = measure_model(tiny, MeasureConfig(seq_len=64, eval_windows=2, decode_new_tokens=4))
+    speed = result.protocol["speed"]
+    assert speed["prefill_tokens"] == 512 and speed["repeats"] == 5
+    assert speed["decode_batches"] == [1, 8]

@@ -34,6 +34,19 @@ def test_malformed_references_are_rejected_with_guidance(ref, says):
         parse_model_ref(ref)
 
 
+def test_a_folder_named_like_a_hub_id_is_a_local_model(tmp_path, monkeypatch):
+    (tmp_path / "mymodel").mkdir()
+    (tmp_path / "mymodel" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    spec = parse_model_ref("mymodel")
+    assert spec.kind == "local" and spec.name == str(tmp_path / "mymodel")
+
+
+def test_tiny_seeds_must_be_integers():
+    with pytest.raises(ModelNotFoundError, match="'tiny' or 'tiny:SEED'"):
+        parse_model_ref("tiny:abc")
+
+
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         parse_model_ref(str(tmp_path / "nowhere"))

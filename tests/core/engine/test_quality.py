@@ -9,7 +9,7 @@ import torch
 
 from core.engine.data import Corpus, evaluation_windows
 from core.engine.models import load_model
-from core.engine.quality import _bucketed_kl, evaluate_quality
+from core.engine.quality import BaselineMismatchError, _bucketed_kl, _rest_logprob, evaluate_quality
 
 TEXT = Corpus(id="test", text=("The quick brown fox jumps over the lazy dog. " * 60 + "\n\n") * 8)
 
@@ -61,15 +61,37 @@ def test_bucketed_kl_equals_full_kl_when_k_covers_the_vocabulary():
     p, q = torch.log_softmax(p_logits, -1), torch.log_softmax(q_logits, -1)
     full = (p.exp() * (p - q)).sum(-1)
     top_p, top_ids = p.topk(11, dim=-1)
-    assert torch.allclose(_bucketed_kl(top_ids, top_p, q), full, atol=1e-5)
+    everything = _bucketed_kl(top_ids, top_p, _rest_logprob(p, top_ids), q)
+    assert torch.allclose(everything, full, atol=1e-5)
     # With fewer tokens kept the bucketed figure is a lower bound, and still non-negative.
     top_p, top_ids = p.topk(3, dim=-1)
-    partial = _bucketed_kl(top_ids, top_p, q)
+    partial = _bucketed_kl(top_ids, top_p, _rest_logprob(p, top_ids), q)
     assert torch.all(partial <= full + 1e-6) and torch.all(partial >= -1e-6)
+
+
+def test_bucketed_kl_keeps_tiny_tails_exact():
+    # The model is far more confident than the baseline: its tail mass (1e-9) is below
+    # float32's resolution next to 1, where "1 - sum" would lose it entirely.
+    vocab = 50
+    p_probs = torch.full((vocab,), 1e-3 / (vocab - 1))
+    p_probs[0] = 1 - 1e-3
+    q_probs = torch.full((vocab,), 1e-9 / (vocab - 1))
+    q_probs[0] = 1 - 1e-9
+    p, q = p_probs.double().log().float()[None], q_probs.double().log().float()[None]
+    full = (p_probs.double() * (p_probs.double().log() - q_probs.double().log())).sum()
+    top_p, top_ids = p.topk(1, dim=-1)
+    bucketed = _bucketed_kl(top_ids, top_p, _rest_logprob(p, top_ids), q)
+    assert bucketed.item() <= full.item() * 1.001
+    assert bucketed.item() == pytest.approx(full.item(), rel=0.01)
 
 
 def test_a_baseline_from_another_protocol_is_refused(tiny):
     _, baseline = evaluate_quality(tiny.model, _windows(tiny.tokenizer), device=tiny.device)
     shorter = evaluation_windows(tiny.tokenizer, TEXT, seq_len=32, max_windows=2)
-    with pytest.raises(ValueError, match="different protocol"):
+    with pytest.raises(BaselineMismatchError, match="another protocol"):
         evaluate_quality(tiny.model, shorter, device=tiny.device, baseline=baseline)
+    # The same number of positions from another split is refused too, not silently compared.
+    other_split = evaluation_windows(tiny.tokenizer, TEXT, seq_len=64, max_windows=4,
+                                     kl_top_k=16, split="calibration")
+    with pytest.raises(BaselineMismatchError):
+        evaluate_quality(tiny.model, other_split, device=tiny.device, baseline=baseline)

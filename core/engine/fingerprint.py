@@ -1,0 +1,40 @@
+"""What identifies a model's outputs, so a cached baseline is never served for another model."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import transformers
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A cheap digest of the weights' values (name, shape, dtype, sum, sum of squares of
+    each parameter): a model changed in place, or a folder overwritten, gets a new digest."""
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            tensor = parameter.detach()
+            if hasattr(tensor, "dequantize"):  # packed formats: digest what they compute with
+                tensor = tensor.dequantize()
+            values = tensor.double()
+            digest.update(
+                f"{name}|{tuple(tensor.shape)}|{parameter.dtype}|"
+                f"{values.sum().item():.10e}|{values.square().sum().item():.10e}\n".encode()
+            )
+    return digest.hexdigest()
+
+
+def model_fingerprint(loaded) -> str:
+    """The baseline cache key of a loaded model: its source and resolved revision, dtype,
+    device type, library versions, and the digest of its weights."""
+    parts = [
+        loaded.spec.key,
+        getattr(loaded.model.config, "_commit_hash", None) or "",
+        str(loaded.dtype),
+        loaded.device.type,
+        torch.__version__,
+        transformers.__version__,
+        weights_digest(loaded.model),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
