@@ -159,7 +159,7 @@ def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
     else:
         notes.append("peak_mem_bytes is the CUDA allocator's peak reservation (without the context)")
     if "energy_j_per_tok" in metrics and metrics["energy_j_per_tok"] is None:
-        notes.append("energy_j_per_tok needs an NVIDIA GPU and the pynvml package")
+        notes.append("energy_j_per_tok needs an NVIDIA GPU and the nvidia-ml-py package (pynvml)")
     if metrics.get("disk_bytes") is None:
         notes.append("disk_bytes: this model has no checkpoint on disk")
     return notes
