@@ -8,6 +8,7 @@ RECIPE_SLUGS = frozenset(
     {
         # quantization
         "rtn",
+        "quanto",
         "gptq",
         "awq",
         "w8a8",
