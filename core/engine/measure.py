@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Literal
 from datetime import datetime, timezone
 
 import torch
@@ -48,6 +49,9 @@ class MeasureConfig:
     decode_new_tokens: int = 32
     repeats: int = 5
     measure_speed: bool = True
+    # "full": prefill, TTFT, decode at batch 1 and 8, energy. "decode_b1": only batch-1
+    # decode (and its roofline), for tables that compare many variants side by side.
+    speed_scope: Literal["full", "decode_b1"] = "full"
 
     def __post_init__(self) -> None:
         positive = ("seq_len", "eval_windows", "kl_top_k", "prefill_tokens",
@@ -67,11 +71,12 @@ class MeasureConfig:
 
     def speed_protocol(self) -> dict:
         """How the speed figures were taken, recorded beside them."""
+        full = self.speed_scope == "full"
         return {
-            "prefill_tokens": self.prefill_tokens,
+            "prefill_tokens": self.prefill_tokens if full else None,
             "decode_prompt_tokens": self.decode_prompt_tokens,
             "decode_new_tokens": self.decode_new_tokens,
-            "decode_batches": list(DECODE_BATCHES),
+            "decode_batches": list(DECODE_BATCHES) if full else [1],
             "repeats": self.repeats,
             "warmup": 1,
             "statistic": "median (spread: interquartile range)",
@@ -110,11 +115,26 @@ def _check_fits(loaded: LoadedModel, config: MeasureConfig) -> None:
         raise ValueError(f"kl_top_k ({config.kl_top_k}) exceeds the vocabulary ({vocabulary})")
 
 
+def _decode(
+    loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, batch: int,
+    metrics: dict, spread: dict, report: Progress,
+) -> None:
+    report(f"decode_b{batch}", 0.0)
+    prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
+    timing = decode_timing(loaded.model, prompts, new_tokens=config.decode_new_tokens,
+                           device=loaded.device, repeats=config.repeats)
+    rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
+    metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
+
+
 def _measure_speed(
     loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, metrics: dict,
     spread: dict, report: Progress,
 ) -> None:
     model, device, repeats = loaded.model, loaded.device, config.repeats
+    if config.speed_scope == "decode_b1":
+        _decode(loaded, config, text_ids, 1, metrics, spread, report)
+        return
     report("prefill", 0.0)
     prompt = text_prompts(text_ids, config.prefill_tokens, 1)
     prefill = prefill_timing(model, prompt, device=device, repeats=repeats)
@@ -123,13 +143,7 @@ def _measure_speed(
     ttft = ttft_timing(model, loaded.tokenizer, prompt, device=device, repeats=repeats)
     metrics["ttft_ms"], spread["ttft_ms"] = ttft.median * 1e3, ttft.iqr * 1e3
     for batch in DECODE_BATCHES:
-        report(f"decode_b{batch}", 0.0)
-        prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
-        timing = decode_timing(
-            model, prompts, new_tokens=config.decode_new_tokens, device=device, repeats=repeats
-        )
-        rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
-        metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
+        _decode(loaded, config, text_ids, batch, metrics, spread, report)
     meter = EnergyMeter(device)
     try:
         metrics["energy_j_per_tok"] = decode_energy_per_token(
@@ -176,6 +190,26 @@ def _own_baseline(
     return None, path if use_cache else None
 
 
+def baseline_outputs(loaded: LoadedModel, config: MeasureConfig) -> BaselineOutputs:
+    """The unmodified model's summarised outputs under `config`'s protocol: from the cache,
+    or computed now and cached. Compressed variants are then measured against them."""
+    windows = _windows(loaded, config)
+    notes: list[str] = []
+    cached, save_to = _own_baseline(loaded, windows, True, notes)
+    if cached is not None:
+        return cached
+    _, outputs = evaluate_quality(loaded.model, windows, device=loaded.device)
+    outputs.save(save_to)
+    return outputs
+
+
+def _windows(loaded: LoadedModel, config: MeasureConfig) -> Windows:
+    return evaluation_windows(
+        loaded.tokenizer, load_corpus(config.corpus), seq_len=config.seq_len,
+        max_windows=config.eval_windows, stride=config.stride, kl_top_k=config.kl_top_k,
+    )
+
+
 def measure_model(
     loaded: LoadedModel,
     config: MeasureConfig = MeasureConfig(),
@@ -195,10 +229,7 @@ def measure_model(
     report = progress or (lambda stage, fraction: None)
     _check_fits(loaded, config)
     report("data", 0.0)
-    windows = evaluation_windows(
-        loaded.tokenizer, load_corpus(config.corpus), seq_len=config.seq_len,
-        max_windows=config.eval_windows, stride=config.stride, kl_top_k=config.kl_top_k,
-    )
+    windows = _windows(loaded, config)
     notes: list[str] = []
     save_to = None
     if baseline is None:

@@ -32,6 +32,8 @@ _METRICS = (
     Metric("roofline_decode_tok_s", "tokens/s", False, "upper bound on batch-1 decode: bandwidth / bytes per step"),
     Metric("roofline_ratio", "fraction", False, "measured batch-1 decode speed as a share of the roofline bound"),
     Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
+    Metric("layer_bytes_ratio", "fraction", True,
+           "stored bytes of the layers a technique changed, as a share of their float bytes"),
 )
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}
 

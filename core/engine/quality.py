@@ -134,7 +134,7 @@ def evaluate_quality(
     parts: dict[str, list[torch.Tensor]] = {"ids": [], "logprobs": [], "rest": [], "argmax": []}
     cursor = 0
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.no_grad():
         for i, (window, score_from) in enumerate(zip(windows.input_ids, windows.score_from)):
             input_ids = window.unsqueeze(0).to(device)
             logits = model(input_ids, use_cache=False).logits[0].float()

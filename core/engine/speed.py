@@ -16,6 +16,9 @@ import torch
 
 from core.engine.devices import synchronize
 
+# Timed code runs under torch.no_grad, not inference_mode: packed tensor subclasses (such as
+# optimum-quanto's) fail under inference_mode ("Cannot set version_counter for inference tensor").
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -62,7 +65,7 @@ def prefill_timing(model, prompt: torch.Tensor, *, device: torch.device, repeats
     last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
 
     def prefill():
-        with torch.inference_mode():
+        with torch.no_grad():
             model(prompt, use_cache=True, **last_only)
 
     return time_repeated(prefill, device=device, repeats=repeats)
@@ -74,7 +77,7 @@ def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device,
     attention = torch.ones_like(prompt)
 
     def first_token():
-        with torch.inference_mode():
+        with torch.no_grad():
             model.generate(
                 prompt,
                 attention_mask=attention,
@@ -113,7 +116,7 @@ def decode_timing(
     last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
 
     def decode():
-        with torch.inference_mode():
+        with torch.no_grad():
             out = model(prompts, use_cache=True, **last_only)
             cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
             synchronize(device)
@@ -146,7 +149,7 @@ def decode_energy_per_token(
     prompts = prompts.to(device)
     cache_argument = _cache_argument(model)
     joules, tokens, seconds = 0.0, 0, 0.0
-    with torch.inference_mode():
+    with torch.no_grad():
         while seconds < min_seconds:
             out = model(prompts, use_cache=True)
             cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
