@@ -1,0 +1,176 @@
+"""W8A8: int8 weights and int8 activations, computed by a real int8 kernel (`Int8Linear`).
+Plain W8A8 suffers from activation outliers (a few channels far larger than the rest);
+SmoothQuant first migrates that range from activations into weights with a per-channel scale
+that leaves the float model unchanged, then quantizes both."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from core.quantization.capture import calibration_ids, decoder_layers
+from core.quantization.int8_linear import Int8Linear
+from core.quantization.targets import DEFAULT_SKIP, target_linears
+from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
+from core.techniques.registry import register
+
+ACTIVATIONS_HELP = (
+    "activation scales: per_tensor (one per matrix, cheapest, hurt most by outlier channels) "
+    "or per_token (one per row)"
+)
+
+
+class W8A8Config(TechniqueConfig):
+    """Int8 weights (per output channel) and dynamic int8 activations, no smoothing."""
+
+    recipe: Literal["w8a8"] = "w8a8"
+    activations: Literal["per_tensor", "per_token"] = Field(
+        "per_token", description=ACTIVATIONS_HELP
+    )
+    skip: tuple[str, ...] = Field(
+        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
+    )
+
+    execution = "real"
+
+
+class SmoothQuantConfig(TechniqueConfig):
+    """SmoothQuant: per-channel smoothing calibrated on activation maxima, then W8A8."""
+
+    recipe: Literal["smoothquant"] = "smoothquant"
+    alpha: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="migration strength: 0 leaves activations as they are, 1 moves all of "
+        "their range into the weights",
+    )
+    activations: Literal["per_tensor", "per_token"] = Field(
+        "per_token", description=ACTIVATIONS_HELP
+    )
+    samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences used to find activation maxima"
+    )
+    skip: tuple[str, ...] = Field(
+        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
+    )
+
+    requirements = Requirements(calibration=True)
+    execution = "real"
+
+
+def _replace(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def convert_to_int8(
+    model: torch.nn.Module, *, activations: str, skip: tuple[str, ...], context: ApplyContext,
+    stage: str = "w8a8",
+) -> int:
+    """Replace every target Linear by an `Int8Linear`; returns how many were replaced."""
+    layers = target_linears(model, skip)
+    for i, (name, linear) in enumerate(layers.items()):
+        _replace(model, name, Int8Linear.from_linear(linear, activations))
+        context.report(stage, (i + 1) / len(layers))
+    return len(layers)
+
+
+@register(W8A8Config)
+def apply_w8a8(model: torch.nn.Module, config: W8A8Config, context: ApplyContext) -> ApplyReport:
+    """Quantize every target Linear to int8 weights and dynamic int8 activations."""
+    count = convert_to_int8(
+        model, activations=config.activations, skip=config.skip, context=context
+    )
+    return ApplyReport(config.recipe, W8A8Config.execution, count,
+                       {"activations": config.activations})
+
+
+def smoothing_groups(model: torch.nn.Module) -> list[tuple[torch.nn.Module, list[torch.nn.Linear]]]:
+    """(norm, Linears it feeds) pairs: input_layernorm feeds q/k/v, post_attention_layernorm
+    feeds gate/up. Only there can a scale be folded into the preceding operation."""
+    groups = []
+    for layer in decoder_layers(model):
+        try:
+            attention, mlp = layer.self_attn, layer.mlp
+            groups.append((layer.input_layernorm,
+                           [attention.q_proj, attention.k_proj, attention.v_proj]))
+            groups.append((layer.post_attention_layernorm, [mlp.gate_proj, mlp.up_proj]))
+        except AttributeError as error:
+            raise ValueError(
+                f"SmoothQuant needs Llama-style decoder layers (input_layernorm, q/k/v_proj, "
+                f"post_attention_layernorm, gate/up_proj): {error}"
+            ) from None
+    return groups
+
+
+def activation_maxima(
+    model: torch.nn.Module, linears: list[torch.nn.Linear], input_ids: torch.Tensor,
+    context: ApplyContext,
+) -> list[torch.Tensor]:
+    """Max |x| per input channel of each Linear over the calibration sequences."""
+    maxima = [torch.zeros(linear.in_features, device=linear.weight.device) for linear in linears]
+
+    def hook_for(index: int):
+        def record(module, args):
+            x = args[0].detach()
+            peak = x.reshape(-1, x.shape[-1]).abs().amax(0).float()
+            torch.maximum(maxima[index], peak, out=maxima[index])
+
+        return record
+
+    handles = [linear.register_forward_pre_hook(hook_for(i)) for i, linear in enumerate(linears)]
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            # One sequence at a time keeps memory at one window's activations.
+            for i, sequence in enumerate(input_ids):
+                model(sequence[None].to(device), use_cache=False)
+                context.report("calibration", (i + 1) / len(input_ids))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return maxima
+
+
+def smoothing_scales(
+    act_max: torch.Tensor, linears: list[torch.nn.Linear], alpha: float
+) -> torch.Tensor:
+    """s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), over every Linear sharing input channel j."""
+    weight_max = torch.stack(
+        [linear.weight.detach().abs().amax(0).float() for linear in linears]
+    ).amax(0)
+    scales = act_max.clamp_min(1e-5).pow(alpha) / weight_max.clamp_min(1e-5).pow(1 - alpha)
+    # Channels that never fire (or dead weight columns) would give extreme scales; keep them sane.
+    return scales.clamp(1e-5, 1e5)
+
+
+def smooth(norm: torch.nn.Module, linears: list[torch.nn.Linear], scales: torch.Tensor) -> None:
+    """Divide the norm's output channels by `scales` and multiply the Linears' input columns
+    by them: (x / s) (W s)^T = x W^T, so the float model computes the same function."""
+    with torch.no_grad():
+        norm.weight.div_(scales.to(norm.weight.dtype))
+        for linear in linears:
+            linear.weight.mul_(scales.to(linear.weight.dtype))
+
+
+@register(SmoothQuantConfig)
+def apply_smoothquant(
+    model: torch.nn.Module, config: SmoothQuantConfig, context: ApplyContext
+) -> ApplyReport:
+    """Calibrate activation maxima, smooth each norm/Linear group, then convert to W8A8."""
+    groups = smoothing_groups(model)
+    ids = calibration_ids(context, config.samples)
+    maxima = activation_maxima(model, [linears[0] for _, linears in groups], ids, context)
+    for (norm, linears), act_max in zip(groups, maxima):
+        smooth(norm, linears, smoothing_scales(act_max, linears, config.alpha))
+    count = convert_to_int8(
+        model, activations=config.activations, skip=config.skip, context=context,
+        stage="smoothquant",
+    )
+    return ApplyReport(
+        config.recipe, SmoothQuantConfig.execution, count,
+        {"alpha": config.alpha, "activations": config.activations, "smoothed_groups": len(groups),
+         "calibration_sequences": len(ids)},
+    )
