@@ -9,11 +9,13 @@ import transformers
 
 
 def weights_digest(model: torch.nn.Module) -> str:
-    """A cheap digest of the weights' values (name, shape, dtype, sum, sum of squares of
-    each parameter): a model changed in place, or a folder overwritten, gets a new digest."""
-    digest = hashlib.sha256()
+    """A cheap digest of the model: its module structure (which names replaced layers and
+    their settings) and, for every parameter and buffer, name, shape, dtype, sum and sum of
+    squares. A model changed in place, or a folder overwritten, gets a new digest."""
+    digest = hashlib.sha256(str(model).encode())
+    tensors = list(model.named_parameters()) + list(model.named_buffers())
     with torch.no_grad():
-        for name, parameter in model.named_parameters():
+        for name, parameter in tensors:
             tensor = parameter.detach()
             if hasattr(tensor, "dequantize"):  # packed formats: digest what they compute with
                 tensor = tensor.dequantize()

@@ -102,3 +102,21 @@ def test_invalid_settings_are_named():
         build_config("smoothquant", {"alpha": 1.5})
     with pytest.raises(InvalidRecipeError, match="activations"):
         build_config("w8a8", {"activations": "per_channel"})
+
+
+def test_variants_that_differ_only_in_settings_never_share_a_cached_baseline():
+    import torch
+
+    from core.engine.fingerprint import model_fingerprint
+    from core.engine.models import load_model
+    from core.techniques.base import ApplyContext
+    from core.techniques.registry import apply, build_config
+
+    fingerprints = set()
+    for activations in ("per_tensor", "per_token"):
+        loaded = load_model("tiny")
+        apply(loaded.model, build_config("w8a8", {"activations": activations}),
+              ApplyContext(device=torch.device("cpu")))
+        fingerprints.add(model_fingerprint(loaded))
+    fingerprints.add(model_fingerprint(load_model("tiny")))
+    assert len(fingerprints) == 3
