@@ -22,23 +22,23 @@ from core.quantization.capture import (
     record_input_stats,
 )
 from core.quantization.grid import quantize_dequantize
-from core.quantization.rtn import WeightQuantConfig, check_targets
-from core.techniques.base import ApplyContext, ApplyReport, Requirements
+from core.quantization.rtn import (
+    CalibratedWeightQuantConfig,
+    WeightQuantConfig,
+    check_targets,
+    round_to_nearest,
+)
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
-class AWQConfig(WeightQuantConfig):
+class AWQConfig(CalibratedWeightQuantConfig):
     """AWQ: per-input-channel scales searched on calibration activations, then rounding."""
 
     recipe: Literal["awq"] = "awq"
     grid_points: int = Field(
         20, ge=2, le=100, description="values of the exponent alpha tried, evenly in [0, 1]"
     )
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
-    )
-
-    requirements = Requirements(calibration=True)
 
 
 @dataclass(frozen=True)
@@ -172,20 +172,14 @@ def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) 
             fold_scales(layer, group, scales)
             chosen[group.linears[0]] = round(alpha, 3)
         alphas.append(chosen)
-        _round(linears_in(layer, targets), config)
+        round_to_nearest(linears_in(layer, targets), config)
         inputs = inputs.advance(inputs.run(layer))
         context.report("awq", (index + 1) / len(layers))
     # Targets outside the decoder layers (an untied head, when not skipped): nearest rounding.
     inside = {id(m) for layer in layers for m in layer.modules()}
     rest = {name: linear for name, linear in targets.items() if id(linear) not in inside}
-    _round(rest, config)
+    round_to_nearest(rest, config)
     return ApplyReport(config.recipe, AWQConfig.execution, len(targets),
                        details={"alpha_per_layer": alphas, "rounded_to_nearest": sorted(rest)})
 
 
-def _round(linears: dict[str, torch.nn.Linear], config: WeightQuantConfig) -> None:
-    with torch.no_grad():
-        for linear in linears.values():
-            linear.weight.copy_(quantize_dequantize(
-                linear.weight, bits=config.bits, group_size=config.group_size,
-                symmetric=config.symmetric))

@@ -20,13 +20,17 @@ from core.quantization.capture import (
     decoder_layers,
     linears_in,
 )
-from core.quantization.grid import grid_parameters, quantize_dequantize
-from core.quantization.rtn import WeightQuantConfig, check_targets
-from core.techniques.base import ApplyContext, ApplyReport, Requirements
+from core.quantization.grid import grid_parameters
+from core.quantization.rtn import (
+    CalibratedWeightQuantConfig,
+    check_targets,
+    round_to_nearest,
+)
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
-class GPTQConfig(WeightQuantConfig):
+class GPTQConfig(CalibratedWeightQuantConfig):
     """GPTQ: Hessian-aware rounding with error feedback, layer by layer."""
 
     recipe: Literal["gptq"] = "gptq"
@@ -42,11 +46,6 @@ class GPTQConfig(WeightQuantConfig):
         False, description="round columns with the largest activations first (with groups, "
         "groups then follow that order, so a packed format needs a per-column group index)"
     )
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
-    )
-
-    requirements = Requirements(calibration=True)
 
 
 def _segments(columns: int, block_size: int, group_size: int | None) -> list[tuple[int, int]]:
@@ -158,12 +157,6 @@ def _quantize_on_entry(linears: dict[str, torch.nn.Linear], config: GPTQConfig) 
     return waiting
 
 
-def _round_to_nearest(linears: dict[str, torch.nn.Linear], config: GPTQConfig) -> None:
-    with torch.no_grad():
-        for linear in linears.values():
-            linear.weight.copy_(quantize_dequantize(
-                linear.weight, bits=config.bits, group_size=config.group_size,
-                symmetric=config.symmetric))
 
 
 @register(GPTQConfig)
@@ -187,7 +180,7 @@ def apply_gptq(model: torch.nn.Module, config: GPTQConfig, context: ApplyContext
     # Targets that saw no calibration input here (an untied head when not skipped, an expert
     # no token was routed to) are rounded to nearest, and the report names them.
     unseen = {name: linear for name, linear in targets.items() if name not in seen}
-    _round_to_nearest(unseen, config)
+    round_to_nearest(unseen, config)
     return ApplyReport(config.recipe, GPTQConfig.execution, len(targets),
                        details={"rounded_to_nearest": sorted(unseen),
                                 "calibration_tokens": int(ids.numel())})

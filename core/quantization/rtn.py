@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from core.quantization.grid import check_group_size, quantize_dequantize
 from core.quantization.targets import DEFAULT_SKIP, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, TechniqueConfig
+from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
 from core.techniques.registry import register
 
 
@@ -34,6 +34,16 @@ class WeightQuantConfig(TechniqueConfig):
         return self
 
 
+class CalibratedWeightQuantConfig(WeightQuantConfig):
+    """Weight quantizers that look at calibration activations (GPTQ, AWQ)."""
+
+    calibration_samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
+    )
+
+    requirements = Requirements(calibration=True)
+
+
 class RTNConfig(WeightQuantConfig):
     """Round-to-nearest, per channel or per group."""
 
@@ -48,17 +58,22 @@ def check_targets(model: torch.nn.Module, config: WeightQuantConfig) -> dict[str
     return layers
 
 
+def round_to_nearest(linears: dict[str, torch.nn.Linear], config: WeightQuantConfig) -> None:
+    """Fake-quantize each layer's weight in place on `config`'s grid."""
+    with torch.no_grad():
+        for linear in linears.values():
+            linear.weight.copy_(
+                quantize_dequantize(
+                    linear.weight, bits=config.bits, group_size=config.group_size,
+                    symmetric=config.symmetric,
+                )
+            )
+
+
 @register(RTNConfig)
 def apply_rtn(model: torch.nn.Module, config: RTNConfig, context: ApplyContext) -> ApplyReport:
     """Fake-quantize every target layer's weight in place."""
     layers = check_targets(model, config)
-    with torch.no_grad():
-        for i, layer in enumerate(layers.values()):
-            layer.weight.copy_(
-                quantize_dequantize(
-                    layer.weight, bits=config.bits, group_size=config.group_size,
-                    symmetric=config.symmetric,
-                )
-            )
-            context.report("rtn", (i + 1) / len(layers))
+    round_to_nearest(layers, config)
+    context.report("rtn", 1.0)
     return ApplyReport(config.recipe, RTNConfig.execution, len(layers))
