@@ -26,7 +26,6 @@ def test_references_parse_into_their_kinds(tmp_path):
         ("org/name/extra", "neither 'default', a local folder nor a Hugging Face id"),
         ("a/..", "neither 'default', a local folder nor a Hugging Face id"),
         ("x@bad rev", "revision 'bad rev' of 'x' is not a valid git revision"),
-        ("../../etc", "is not a model folder: it has no config.json"),
     ],
 )
 def test_malformed_references_are_rejected_with_guidance(ref, says):
@@ -50,6 +49,14 @@ def test_tiny_seeds_must_be_integers():
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         parse_model_ref(str(tmp_path / "nowhere"))
+
+
+def test_a_relative_folder_without_config_is_not_a_model(tmp_path, monkeypatch):
+    # Relative paths resolve against the working directory wherever the checkout lives.
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    with pytest.raises(ModelNotFoundError, match="is not a model folder: it has no config.json"):
+        parse_model_ref("../..")
 
 
 def test_a_folder_without_config_is_not_a_model(tmp_path):
