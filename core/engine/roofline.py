@@ -71,13 +71,23 @@ def kv_cache_bytes(config, *, batch: int, context: int, element_size: int) -> in
     return 2 * config.num_hidden_layers * heads * head_dim * context * batch * element_size
 
 
+def _shares_storage(tensor, embedding: torch.Tensor) -> bool:
+    """Whether the output layer's weight is the embedding table itself. A quantized output
+    layer may have no `weight`, or a packed one without a plain storage: then it is not."""
+    if not isinstance(tensor, torch.Tensor):
+        return False
+    try:
+        return tensor.data_ptr() == embedding.data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return False
+
+
 def decode_step_bytes(model, *, batch: int, context: int, kv_element_size: int) -> int:
     """Bytes one decode step reads: the weights (an embedding table only looks up rows,
     unless it is tied to the output layer, which reads it whole) plus the KV cache."""
     weights = stored_bytes(model)
     embedding = model.get_input_embeddings().weight
-    output = model.get_output_embeddings()
-    tied = output is not None and output.weight.data_ptr() == embedding.data_ptr()
+    tied = _shares_storage(getattr(model.get_output_embeddings(), "weight", None), embedding)
     if not tied:
         weights -= embedding.numel() * embedding.element_size()
     cache = kv_cache_bytes(model.config, batch=batch, context=context, element_size=kv_element_size)

@@ -42,6 +42,22 @@ def test_decode_step_reads_weights_minus_untied_embeddings_plus_cache():
     assert decode_step_bytes(tiny.model, batch=1, context=7, kv_element_size=4) == expected
 
 
+def test_decode_step_reads_an_int8_output_layer_whole_and_the_table_by_rows():
+    # W8A8 replaces lm_head by a module with int8 buffers and no `weight` attribute.
+    from core.quantization.int8_linear import Int8Linear
+
+    tiny = load_model("tiny")
+    model = tiny.model
+    model.lm_head = Int8Linear.from_linear(model.lm_head)
+    embedding = model.get_input_embeddings().weight
+    expected = (
+        stored_bytes(model)
+        - embedding.numel() * 4
+        + kv_cache_bytes(model.config, batch=1, context=7, element_size=4)
+    )
+    assert decode_step_bytes(model, batch=1, context=7, kv_element_size=4) == expected
+
+
 def test_roofline_bound_is_bandwidth_over_bytes():
     assert roofline_decode_tok_s(10.0, 10**9) == pytest.approx(10.0)
     assert roofline_decode_tok_s(10.0, 10**9, batch=8) == pytest.approx(80.0)

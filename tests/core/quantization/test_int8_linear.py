@@ -65,3 +65,43 @@ def test_stored_weight_bytes_drop_about_fourfold():
 def test_unknown_granularity_is_rejected():
     with pytest.raises(ValueError, match="per_token"):
         Int8Linear(8, 8, activations="per_channel")
+
+
+def _siblings(shared: bool):
+    """q/k/v-like layers reading one input, optionally quantizing it once for all three."""
+    from core.quantization.int8_linear import SharedInputQuantizer
+
+    layers = [Int8Linear.from_linear(_layer(96, out, seed=i)) for i, out in enumerate((40, 8, 8))]
+    if shared:
+        quantizer = SharedInputQuantizer()
+        for layer in layers:
+            layer.share_input_quantizer(quantizer)
+    return layers
+
+
+def test_siblings_sharing_an_input_compute_what_separate_layers_do():
+    x = torch.randn(1, 3, 96)
+    with torch.no_grad():
+        separate = [layer(x) for layer in _siblings(shared=False)]
+        together = [layer(x) for layer in _siblings(shared=True)]
+    for alone, shared in zip(separate, together):
+        torch.testing.assert_close(shared, alone, rtol=0, atol=0)
+
+
+def test_a_shared_quantizer_requantizes_an_input_changed_in_place():
+    first, second, _ = _siblings(shared=True)
+    x = torch.randn(4, 96)
+    with torch.no_grad():
+        first(x)
+        x.mul_(3.0)  # same tensor object, new values: the cached int8 copy is stale
+        got = second(x)
+        expected = _siblings(shared=False)[1](x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_a_shared_quantizer_works_under_inference_mode():
+    layers = _siblings(shared=True)
+    with torch.inference_mode():
+        x = torch.randn(2, 96)
+        outs = [layer(x) for layer in layers]
+    assert [out.shape[-1] for out in outs] == [40, 8, 8]

@@ -73,14 +73,14 @@ def test_conversion_shrinks_target_layers_and_keeps_outputs_close(config):
     ids = _ids(2)
     before_logits = _logits(model, ids)
     before_bytes = {name: stored_bytes(m) for name, m in model.named_modules()
-                    if isinstance(m, torch.nn.Linear) and "lm_head" not in name}
+                    if isinstance(m, torch.nn.Linear)}
     report = apply(model, config, _calibrated())
     assert report.execution == "real" and report.modules == len(before_bytes)
     for name, before in before_bytes.items():
         converted = model.get_submodule(name)
         assert isinstance(converted, Int8Linear)
         assert before / stored_bytes(converted) > 3.5
-    assert isinstance(model.lm_head, torch.nn.Linear)  # skipped by default
+    assert isinstance(model.lm_head, Int8Linear)  # W8A8 converts the output head by default
     after = _logits(model, ids)
     assert (after - before_logits).norm() / before_logits.norm() < 0.05
 
