@@ -42,6 +42,7 @@ ROWS: dict[str, list[tuple[str, dict]]] = {
     "w8a8_naive": [("w8a8", {"activations": "per_tensor"})],
     "w8a8_per_token": [("w8a8", {"activations": "per_token"})],
     "smoothquant_w8a8": [("smoothquant", {})],
+    "llm_int8": [("llm-int8", {})],
     "quanto_int8": [("quanto", {"weights": "int8"})],
     "quanto_int4": [("quanto", {"weights": "int4"})],
 }

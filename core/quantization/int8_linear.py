@@ -121,12 +121,16 @@ class Int8Linear(torch.nn.Module):
             linear.in_features, linear.out_features, bias=linear.bias is not None,
             activations=activations, device=linear.weight.device, dtype=linear.weight.dtype,
         )
-        q, scale = quantize_weight(linear.weight)
-        layer.weight_int8.copy_(q)
-        layer.weight_scale.copy_(scale)
-        if linear.bias is not None:
-            layer.bias.copy_(linear.bias.detach())
+        layer.load_from_linear(linear)
         return layer
+
+    def load_from_linear(self, linear: torch.nn.Linear) -> None:
+        """Quantize `linear`'s weight per output channel into this layer; bias stays float."""
+        q, scale = quantize_weight(linear.weight)
+        self.weight_int8.copy_(q)
+        self.weight_scale.copy_(scale)
+        if linear.bias is not None:
+            self.bias.copy_(linear.bias.detach())
 
     def dequantized_weight(self) -> torch.Tensor:
         """The float weight the int8 one stands for (the reference the kernel must match)."""
