@@ -57,6 +57,30 @@ def _version_of(x: torch.Tensor) -> int | None:
         return None
 
 
+class LastInputCache:
+    """Remembers what was computed from the last input tensor, one entry per thread (so a
+    model shared by threads stays correct). A hit needs the very same tensor object, unchanged
+    since (same in-place version counter), and the same `tag`. A plain dict rather than
+    `threading.local`, so that models holding one can still be deep-copied."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple] = {}
+
+    def get_or_compute(self, x: torch.Tensor, tag, compute):
+        thread = threading.get_ident()
+        entry = self._entries.get(thread)
+        version = _version_of(x)
+        if (entry is not None and entry[0] is x and version is not None
+                and entry[1] == version and entry[2] == tag):
+            return entry[3]
+        value = compute()
+        self._entries[thread] = (x, version, tag, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class SharedInputQuantizer:
     """Quantizes a layer input once for every Linear that reads the same tensor.
 
@@ -64,25 +88,21 @@ class SharedInputQuantizer:
     that quantize an activation cost three times the int8 product itself, so sharing them is
     what makes the int8 model faster than the float one. The cache holds only the last input,
     recognised by identity and by its in-place version counter, so a changed or different
-    tensor is always quantized afresh. One per thread: a model shared by threads stays correct.
+    tensor is always quantized afresh.
     """
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._last = LastInputCache()
 
     def __call__(self, x: torch.Tensor, granularity: str) -> tuple[torch.Tensor, torch.Tensor]:
-        last = getattr(self._local, "last", None)
-        version = _version_of(x)
-        if (last is not None and last[0] is x and version is not None
-                and last[1] == version and last[2] == granularity):
-            return last[3]
-        quantized = quantize_activations(x.reshape(-1, x.shape[-1]).float(), granularity)
-        self._local.last = (x, version, granularity, quantized)
-        return quantized
+        return self._last.get_or_compute(
+            x, granularity,
+            lambda: quantize_activations(x.reshape(-1, x.shape[-1]).float(), granularity),
+        )
 
     def clear(self) -> None:
         """Drop the cached input (and the reference that keeps it alive)."""
-        self._local.last = None
+        self._last.clear()
 
 
 class Int8Linear(torch.nn.Module):
@@ -137,6 +157,10 @@ class Int8Linear(torch.nn.Module):
         return self.weight_int8.float() * self.weight_scale[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._int8_product(x, self.out_features)
+
+    def _int8_product(self, x: torch.Tensor, features: int) -> torch.Tensor:
+        """x times every stored weight row (`features` of them), through the int8 kernel."""
         quantizer = self.__dict__["input_quantizer"]
         if quantizer is not None:
             q, scale = quantizer(x, self.activations)
@@ -149,7 +173,7 @@ class Int8Linear(torch.nn.Module):
         out.mul_(scale)
         if self.bias is not None:
             out.add_(self.bias)
-        return out.to(self.output_dtype).view(*x.shape[:-1], self.out_features)
+        return out.to(self.output_dtype).view(*x.shape[:-1], features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

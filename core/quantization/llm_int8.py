@@ -29,7 +29,8 @@ class LLMInt8Config(TechniqueConfig):
     threshold: float = Field(
         6.0, ge=0.0, le=1e4,
         description="an input feature whose |activation| exceeds this in any token is "
-        "multiplied in float (the paper's 6.0); 0 keeps every feature in float",
+        "multiplied in float (the paper's 6.0); 0 turns the split off (all int8), as in "
+        "bitsandbytes",
     )
     kernel: Literal["auto", "torch"] = Field(
         "auto",
@@ -63,8 +64,11 @@ class MixedInt8Linear(Int8Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).float()
-        outliers = (rows.abs().amax(dim=0) > self.threshold).nonzero().squeeze(1)
-        self.last_outlier_features = int(outliers.numel())
+        if self.threshold > 0:
+            outliers = (rows.abs().amax(dim=0) > self.threshold).nonzero().squeeze(1)
+            self.last_outlier_features = int(outliers.numel())
+        else:  # bitsandbytes' meaning of 0: no decomposition
+            self.last_outlier_features = 0
         if self.last_outlier_features:
             loud = rows.index_select(1, outliers)
             rows = rows.index_fill(1, outliers, 0.0)  # a copy: the caller's input is untouched

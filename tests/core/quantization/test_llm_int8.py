@@ -37,9 +37,18 @@ def test_without_outliers_it_is_plain_per_token_w8a8():
     assert mixed.last_outlier_features == 0
 
 
-def test_threshold_zero_keeps_every_feature_in_float():
+def test_threshold_zero_turns_the_split_off_as_in_bitsandbytes():
     linear = _linear()
-    layer = MixedInt8Linear.from_linear(linear, threshold=0.0)
+    x = _input_with_outlier_feature()
+    with torch.no_grad():
+        off = MixedInt8Linear.from_linear(linear, threshold=0.0)(x)
+        plain = Int8Linear.from_linear(linear, "per_token")(x)
+    torch.testing.assert_close(off, plain, rtol=0, atol=0)
+
+
+def test_a_tiny_threshold_keeps_every_feature_in_float():
+    linear = _linear()
+    layer = MixedInt8Linear.from_linear(linear, threshold=1e-6)
     x = torch.randn(4, 64)
     with torch.no_grad():
         expected = x @ layer.dequantized_weight().T + linear.bias
