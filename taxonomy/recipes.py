@@ -16,6 +16,7 @@ RECIPE_SLUGS = frozenset(
         "llm-int8",
         "bnb-nf4",
         "fp8",
+        "torchao-int4",
         "quantized-kv-cache",
         # pruning
         "magnitude-pruning",

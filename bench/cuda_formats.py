@@ -1,0 +1,150 @@
+"""The packed CUDA formats on the bundled model, side by side with its 16-bit baseline.
+
+    python bench/cuda_formats.py [--model default] [--dtype bfloat16|float16]
+                                 [--rows bf16,bnb_nf4,...] [--windows 16] [--json PATH]
+
+Needs a CUDA GPU, and `pip install -e '.[cuda]'` (bitsandbytes, torchao) for most rows; on a
+machine without a GPU it says so and exits with status 0. Every row loads a fresh copy of the
+model in --dtype on the GPU, applies its recipe (timed: compression_s) and is measured against
+the baseline's outputs: ppl, KL, top-1 agreement, stored bytes and batch-1 decode speed. A row
+whose recipe cannot run here (no package, GPU too old) is listed under "not run" with the
+reason; a row that fails is reported and the others go on, so one run covers them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+import core.quantization  # noqa: E402,F401  (registers the quantizers)
+from core.engine.cost import Stopwatch  # noqa: E402
+from core.engine.measure import MeasureConfig, baseline_outputs, measure_model  # noqa: E402
+from core.engine.memory import stored_bytes  # noqa: E402
+from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
+from core.engine.models import load_model  # noqa: E402
+from core.quantization.targets import target_linears  # noqa: E402
+from core.techniques.base import ApplyContext  # noqa: E402
+from core.techniques.registry import InvalidRecipeError, apply, build_config  # noqa: E402
+
+BASELINE = "baseline"  # renamed to the dtype (bf16 or fp16) when printed
+ROWS: dict[str, list[tuple[str, dict]]] = {
+    BASELINE: [],
+    "bnb_nf4": [("bnb-nf4", {})],
+    "bnb_nf4_b128": [("bnb-nf4", {"blocksize": 128})],
+    "llm_int8": [("llm-int8", {"threshold": 6.0})],
+    "torchao_int4_g64": [("torchao-int4", {"group_size": 64})],
+    "torchao_int4_g32": [("torchao-int4", {"group_size": 32})],
+    "fp8_weight_only": [("fp8", {"mode": "weight_only"})],
+    "fp8_dynamic": [("fp8", {"mode": "dynamic"})],
+}
+COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
+           "decode_tok_s_b1", "compression_s")
+SHORT = {"bfloat16": "bf16", "float16": "fp16"}
+
+
+def _bnb_state_bytes(model: torch.nn.Module) -> int:
+    """Bytes bitsandbytes keeps beside its parameters (4-bit absmax and code tables, int8 row
+    scales), which `stored_bytes` does not see; printed so the stored size can be read right."""
+    tensors = {}
+    for module in model.modules():
+        state = getattr(module.weight, "quant_state", None) if hasattr(module, "weight") else None
+        if state is not None:
+            nested = getattr(state, "state2", None)
+            for tensor in (state.absmax, state.code, getattr(state, "offset", None),
+                           nested and nested.absmax, nested and nested.code):
+                if isinstance(tensor, torch.Tensor):
+                    tensors[tensor.data_ptr()] = tensor.numel() * tensor.element_size()
+        for owner in (getattr(module, "state", None), getattr(module, "weight", None)):
+            scales = getattr(owner, "SCB", None)
+            if isinstance(scales, torch.Tensor):
+                tensors[scales.data_ptr()] = scales.numel() * scales.element_size()
+    return sum(tensors.values())
+
+
+def _run_row(name, steps, args, config, baseline):
+    loaded = load_model(args.model, device="cuda", dtype=args.dtype)
+    layers = target_linears(loaded.model)
+    dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
+    context = ApplyContext(device=loaded.device)
+    reports = []
+    with Stopwatch(loaded.device) as watch:
+        for recipe, settings in steps:
+            reports.append(apply(loaded.model, build_config(recipe, settings), context))
+    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
+    result = measure_model(loaded, config, name=name, baseline=baseline, execution=execution)
+    result.metrics["compression_s"] = watch.seconds if steps else None
+    after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
+    result.metrics["layer_bytes_ratio"] = after / dense_bytes
+    notes = [f"{r.recipe}: {r.details}" for r in reports if r.details]
+    extra = _bnb_state_bytes(loaded.model)
+    if extra:
+        notes.append(f"bitsandbytes keeps {format_value('stored_bytes', extra)} of scales "
+                     f"outside its parameters, not counted in stored_bytes")
+    del loaded
+    torch.cuda.empty_cache()
+    return result, notes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--dtype", default="bfloat16", choices=sorted(SHORT))
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--windows", type=int, default=16)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print(f"bench/cuda_formats.py needs a CUDA GPU; torch {torch.__version__} sees none "
+              f"here (CUDA build: {torch.version.cuda or 'no'}). Nothing was measured.")
+        return 0
+    unknown = [name for name in args.rows.split(",") if name not in ROWS]
+    if unknown:
+        parser.error(f"unknown rows {', '.join(unknown)}; known: {', '.join(ROWS)}")
+    major, minor = torch.cuda.get_device_capability()
+    print(f"{torch.cuda.get_device_name()} (compute capability {major}.{minor}), "
+          f"torch {torch.__version__}, model {args.model} in {args.dtype}", file=sys.stderr)
+    config = MeasureConfig(eval_windows=args.windows, speed_scope="decode_b1")
+    reference = load_model(args.model, device="cuda", dtype=args.dtype)
+    baseline = baseline_outputs(reference, config)
+    del reference
+    rows, notes, not_run = [], [], []
+    for name in args.rows.split(","):
+        label = SHORT[args.dtype] if name == BASELINE else name
+        try:
+            result, row_notes = _run_row(label, ROWS[name], args, config, baseline)
+        except InvalidRecipeError as error:
+            not_run.append(f"{label}: {error}")
+            continue
+        except Exception as error:  # noqa: BLE001  (one failing format must not end the run)
+            traceback.print_exc()
+            first_line = str(error).splitlines()[0][:300] if str(error) else ""
+            not_run.append(f"{label}: failed: {type(error).__name__}: {first_line}")
+            torch.cuda.empty_cache()
+            continue
+        rows.append(result)
+        notes += [f"{label}: {line}" for line in row_notes]
+        print(f"  measured {label}", file=sys.stderr)
+    header = f"{'row':<22}" + "".join(f" {c:>19}" for c in COLUMNS) + f" {'execution':>10}"
+    print(header)
+    for result in rows:
+        cells = "".join(f" {format_value(c, result.metrics.get(c)):>19}" for c in COLUMNS)
+        print(f"{result.name:<22}{cells} {result.execution:>10}")
+    print(f"protocol: {rows[0].protocol if rows else {}}")
+    for line in notes:
+        print(f"note: {line}")
+    for line in not_run:
+        print(f"not run: {line}")
+    if args.json:
+        args.json.write_text(json.dumps([r.row() for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
