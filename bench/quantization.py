@@ -1,11 +1,14 @@
 """Quantization on the bundled model under the default protocol: one table, side by side.
 
     python bench/quantization.py [--rows fp32,rtn_w4_g64,...] [--json PATH] [--windows 16]
+                                 [--diagnostics]
 
 Every row loads a fresh copy of the model, applies its recipe (timed: compression_s), and is
 measured against the fp32 baseline's cached outputs (ppl, KL, top-1 agreement), with stored
 bytes and batch-1 decode speed taken in this same process. `execution` says whether the row
 ran real low-bit kernels on packed weights or was simulated (fake-quantized in float).
+With --diagnostics, each quantized row also lists its worst layers by relative output error
+against the float model on a few calibration sequences, with their input outlier ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
 import core.quantization  # noqa: E402,F401  (registers the quantizers)
 from core.engine.cost import Stopwatch  # noqa: E402
 from core.engine.data import load_corpus  # noqa: E402
@@ -24,6 +28,11 @@ from core.engine.measure import MeasureConfig, baseline_outputs, measure_model  
 from core.engine.memory import stored_bytes  # noqa: E402
 from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
+from core.quantization.diagnostics import (  # noqa: E402
+    RescaledModelError,
+    format_diagnostics,
+    layer_diagnostics,
+)
 from core.quantization.targets import target_linears  # noqa: E402
 from core.techniques.base import ApplyContext  # noqa: E402
 from core.techniques.calibration import calibration_data  # noqa: E402
@@ -48,9 +57,25 @@ ROWS: dict[str, list[tuple[str, dict]]] = {
 }
 COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
            "decode_tok_s_b1", "compression_s")
+# Per-layer diagnostics are a look at where the error sits, not a measurement: a few
+# sequences show the ranking, and keep the extra float passes short.
+DIAGNOSTIC_SEQUENCES = 4
+DIAGNOSTIC_LAYERS = 5
 
 
-def _run_row(name, steps, args, config, baseline, calibration):
+def _diagnose(name, reference, quantized, calibration) -> str:
+    """The row's worst layers as a table, or why they cannot be compared layer by layer."""
+    ids = calibration.input_ids[:DIAGNOSTIC_SEQUENCES]
+    try:
+        rows = layer_diagnostics(reference, quantized, ids)
+    except RescaledModelError as error:
+        return f"diagnostics of {name}: not available: {error}"
+    return (f"diagnostics of {name} ({len(ids)} calibration sequences):\n"
+            + format_diagnostics(rows, top=DIAGNOSTIC_LAYERS))
+
+
+def _run_row(name, steps, args, config, baseline, calibration, reference=None):
+    """Measure one row; with a `reference` model, also diagnose it layer by layer."""
     loaded = load_model(args.model, device=args.device)
     layers = target_linears(loaded.model)
     dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
@@ -64,7 +89,10 @@ def _run_row(name, steps, args, config, baseline, calibration):
     result.metrics["compression_s"] = watch.seconds if steps else None
     after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
     result.metrics["layer_bytes_ratio"] = after / dense_bytes
-    return result
+    diagnostics = None
+    if reference is not None and steps:
+        diagnostics = _diagnose(name, reference.model, loaded.model, calibration)
+    return result, diagnostics
 
 
 def main() -> int:
@@ -75,21 +103,27 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=16)
     parser.add_argument("--calibration-samples", type=int, default=32)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="also print each quantized row's worst layers by relative error")
     args = parser.parse_args()
     config = MeasureConfig(eval_windows=args.windows, speed_scope="decode_b1")
     reference = load_model(args.model, device=args.device)
     baseline = baseline_outputs(reference, config)
     calibration = calibration_data(reference.tokenizer, load_corpus(config.corpus),
                                    samples=args.calibration_samples, seq_len=512)
-    del reference
-    rows, skipped = [], []
+    if not args.diagnostics:
+        reference = None  # freed: only diagnostics compare against the float model itself
+    rows, skipped, diagnostics = [], [], []
     for name in args.rows.split(","):
         try:
-            result = _run_row(name, ROWS[name], args, config, baseline, calibration)
+            result, diagnosis = _run_row(name, ROWS[name], args, config, baseline, calibration,
+                                         reference)
         except InvalidRecipeError as error:
             skipped.append(f"{name}: {error}")
             continue
         rows.append(result)
+        if diagnosis:
+            diagnostics.append(diagnosis)
         print(f"  measured {name}", file=sys.stderr)
     header = f"{'row':<18}" + "".join(f"{c:>20}" for c in COLUMNS) + f"{'execution':>11}"
     print(header)
@@ -100,6 +134,8 @@ def main() -> int:
     print(f"calibration: {calibration.protocol}")
     for line in skipped:
         print(f"not run: {line}")
+    for text in diagnostics:
+        print(f"\n{text}")
     if args.json:
         args.json.write_text(json.dumps([r.row() for r in rows], indent=2))
     return 0

@@ -7,6 +7,8 @@ import hashlib
 import torch
 import transformers
 
+from core.engine.kv import cache_option
+
 
 def weights_digest(model: torch.nn.Module) -> str:
     """A cheap digest of the model: its module structure (which names replaced layers and
@@ -29,7 +31,8 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 def model_fingerprint(loaded) -> str:
     """The baseline cache key of a loaded model: its source and resolved revision, dtype,
-    device type, library versions, and the digest of its weights."""
+    device type, library versions, the digest of its weights, and its KV cache option if it
+    has one (the same weights with a quantized cache give other outputs)."""
     parts = [
         loaded.spec.key,
         getattr(loaded.model.config, "_commit_hash", None) or "",
@@ -39,4 +42,7 @@ def model_fingerprint(loaded) -> str:
         transformers.__version__,
         weights_digest(loaded.model),
     ]
+    option = cache_option(loaded.model)
+    if option is not None:  # appended only when set: default models keep their fingerprints
+        parts.append(f"kv-cache:{option.label}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]

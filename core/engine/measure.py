@@ -16,15 +16,17 @@ from core.engine.data import Windows, evaluation_windows, load_corpus
 from core.engine.devices import describe
 from core.engine.energy import EnergyMeter
 from core.engine.fingerprint import model_fingerprint
+from core.engine.kv import cache_bytes, cache_option
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
 from core.engine.models import LoadedModel
 from core.engine.paths import cache_dir
-from core.engine.quality import BaselineOutputs, baseline_path, evaluate_quality
+from core.engine.quality import CACHE_CHUNK_TOKENS, BaselineOutputs, baseline_path, evaluate_quality
 from core.engine.results import Measurement
 from core.engine.speed import (
     decode_energy_per_token,
     decode_timing,
+    greedy_decode,
     prefill_timing,
     tokens_per_second,
     ttft_timing,
@@ -154,11 +156,26 @@ def _measure_speed(
         meter.close()
 
 
-def _roofline(loaded: LoadedModel, config: MeasureConfig, metrics: dict, use_cache: bool) -> None:
+def _kv_cache_sizes(loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor) -> dict[int, int]:
+    # The cache's real bytes after the batch-1 decode run's prompt and each new token (key:
+    # tokens decoded), from the model's own kind of cache: float, quantized, whatever it is.
+    sizes: dict[int, int] = {}
+    greedy_decode(loaded.model, text_prompts(text_ids, config.decode_prompt_tokens, 1),
+                  new_tokens=config.decode_new_tokens, device=loaded.device,
+                  after_step=lambda decoded, cache: sizes.__setitem__(decoded, cache_bytes(cache)))
+    return sizes
+
+
+def _roofline(
+    loaded: LoadedModel, config: MeasureConfig, metrics: dict, use_cache: bool, kv_sizes: dict[int, int]
+) -> None:
     bandwidth = roofline.measure_bandwidth(loaded.device, use_cache=use_cache)
     context = config.decode_prompt_tokens + config.decode_new_tokens // 2
     kv_element = torch.empty((), dtype=loaded.dtype).element_size()
-    step = roofline.decode_step_bytes(loaded.model, batch=1, context=context, kv_element_size=kv_element)
+    # The cache as measured halfway through the decode run (for a float cache this equals the
+    # size computed from the config; a quantized one is counted packed, as weights are).
+    step = roofline.decode_step_bytes(loaded.model, batch=1, context=context, kv_element_size=kv_element,
+                                      kv_bytes=kv_sizes.get(config.decode_new_tokens // 2))
     bound = roofline.roofline_decode_tok_s(bandwidth, step)
     metrics["bandwidth_gb_s"] = bandwidth
     metrics["roofline_decode_tok_s"] = bound
@@ -246,6 +263,9 @@ def measure_model(
         metrics["ppl"] = quality.ppl
         metrics["kl"], metrics["top1_agreement"] = quality.kl, quality.top1_agreement
         metrics["eval_tok_s"] = quality.eval_tok_s
+        report("kv_cache", 0.0)
+        kv_sizes = _kv_cache_sizes(loaded, config, windows.input_ids)
+        metrics["kv_cache_bytes"] = kv_sizes[config.decode_new_tokens]
         if config.measure_speed:
             _measure_speed(loaded, config, windows.input_ids, metrics, spread, report)
     metrics["peak_mem_bytes"] = peak.peak_bytes
@@ -253,10 +273,16 @@ def measure_model(
     metrics["disk_bytes"] = disk_bytes(loaded.checkpoint_dir) if loaded.checkpoint_dir else None
     if config.measure_speed:
         report("bandwidth", 0.0)
-        _roofline(loaded, config, metrics, use_cache)
+        _roofline(loaded, config, metrics, use_cache, kv_sizes)
     notes += _explain_gaps(metrics, loaded.device)
+    option = cache_option(loaded.model)
+    if option is not None:
+        notes.append(f"KV cache: {option.label}; quality scored through it, "
+                     f"{CACHE_CHUNK_TOKENS} tokens per forward call")
     report("done", 1.0)
     protocol = windows.protocol.to_dict()
+    protocol["kv_cache"] = {"prompt_tokens": config.decode_prompt_tokens,
+                            "new_tokens": config.decode_new_tokens, "batch": 1}
     if config.measure_speed:
         protocol["speed"] = config.speed_protocol()
     return Measurement(

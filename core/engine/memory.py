@@ -58,11 +58,15 @@ def _tensor_storage_bytes(tensor: torch.Tensor, seen: set) -> int:
     return tensor.untyped_storage().nbytes()
 
 
+def storage_bytes(tensors) -> int:
+    """Bytes of the storage behind `tensors`: packed formats counted packed, shared storage once."""
+    seen: set = set()
+    return sum(_tensor_storage_bytes(t.data if isinstance(t, torch.nn.Parameter) else t, seen) for t in tensors)
+
+
 def stored_bytes(module: torch.nn.Module) -> int:
     """Bytes of all parameters and buffers as stored, shared storage counted once."""
-    seen: set = set()
-    tensors = list(module.parameters()) + list(module.buffers())
-    return sum(_tensor_storage_bytes(t.data if isinstance(t, torch.nn.Parameter) else t, seen) for t in tensors)
+    return storage_bytes(list(module.parameters()) + list(module.buffers()))
 
 
 def disk_bytes(path: Path) -> int:

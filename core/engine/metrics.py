@@ -31,6 +31,9 @@ _METRICS = (
     Metric("bandwidth_gb_s", "GB/s", False, "measured memory bandwidth of the device (copy benchmark)"),
     Metric("roofline_decode_tok_s", "tokens/s", False, "upper bound on batch-1 decode: bandwidth / bytes per step"),
     Metric("roofline_ratio", "fraction", False, "measured batch-1 decode speed as a share of the roofline bound"),
+    Metric("kv_cache_bytes", "bytes", True,
+           "bytes the KV cache holds after the batch-1 decode run's prompt and new tokens "
+           "(quantized caches counted packed, with their scales and float residual)"),
     Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
     Metric("layer_bytes_ratio", "fraction", True,
            "stored bytes of the layers a technique changed, as a share of their float bytes"),

@@ -82,16 +82,24 @@ def _shares_storage(tensor, embedding: torch.Tensor) -> bool:
         return False
 
 
-def decode_step_bytes(model, *, batch: int, context: int, kv_element_size: int) -> int:
+def decode_step_bytes(
+    model, *, batch: int, context: int, kv_element_size: int, kv_bytes: int | None = None
+) -> int:
     """Bytes one decode step reads: the weights (an embedding table only looks up rows,
-    unless it is tied to the output layer, which reads it whole) plus the KV cache."""
+    unless it is tied to the output layer, which reads it whole) plus the KV cache.
+
+    `kv_bytes`, when given, is the cache's measured size at `context` tokens (a quantized
+    cache counted packed, as the weights are); otherwise the float size is computed from
+    the config. The packed size is the least a step must read, so the bound stays an upper
+    bound even for a cache that dequantizes into float copies to attend."""
     weights = stored_bytes(model)
     embedding = model.get_input_embeddings().weight
     tied = _shares_storage(getattr(model.get_output_embeddings(), "weight", None), embedding)
     if not tied:
         weights -= embedding.numel() * embedding.element_size()
-    cache = kv_cache_bytes(model.config, batch=batch, context=context, element_size=kv_element_size)
-    return weights + cache
+    if kv_bytes is None:
+        kv_bytes = kv_cache_bytes(model.config, batch=batch, context=context, element_size=kv_element_size)
+    return weights + kv_bytes
 
 
 def roofline_decode_tok_s(bandwidth_gb_s: float, step_bytes: int, *, batch: int = 1) -> float:

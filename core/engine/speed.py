@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from core.engine.devices import synchronize
+from core.engine.kv import cache_argument, cache_keywords, cache_of, new_cache
 
 # Timed code runs under torch.no_grad, not inference_mode: packed tensor subclasses (such as
 # optimum-quanto's) fail under inference_mode ("Cannot set version_counter for inference tensor").
@@ -62,11 +63,12 @@ def prefill_timing(model, prompt: torch.Tensor, *, device: torch.device, repeats
     """One forward pass over the prompt, building the KV cache as serving does (and, where
     the model supports it, computing output logits for the last position only)."""
     prompt = prompt.to(device)
-    last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
+    last_only = _last_only(model)
 
     def prefill():
         with torch.no_grad():
-            model(prompt, use_cache=True, **last_only)
+            # A fresh cache each time: the model's own kind (a quantized one quantizes here).
+            model(prompt, use_cache=True, **last_only, **cache_keywords(model, new_cache(model)))
 
     return time_repeated(prefill, device=device, repeats=repeats)
 
@@ -84,6 +86,7 @@ def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device,
                 max_new_tokens=1,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
+                **cache_keywords(model, new_cache(model)),
             )
 
     return time_repeated(first_token, device=device, repeats=repeats)
@@ -93,14 +96,41 @@ def _forward_parameters(model) -> set[str]:
     return set(inspect.signature(model.forward).parameters)
 
 
-def _cache_argument(model) -> str:
-    # transformers renamed `past_key_values` to `cache` in its 5.x series; accept both.
-    return "cache" if "cache" in _forward_parameters(model) else "past_key_values"
+def _last_only(model) -> dict:
+    # Output logits for the last position only, where the model supports it.
+    return {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
 
 
-def _cache_of(output):
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
+def _prefill(model, prompts: torch.Tensor, **extra):
+    # The first call gets a fresh cache from the model's cache factory (None: the default),
+    # so every later step decodes with that kind of cache.
+    cache = new_cache(model)
+    out = model(prompts, use_cache=True, **extra, **cache_keywords(model, cache))
+    return cache_of(out), out.logits[:, -1:].argmax(-1)
+
+
+def _decode_steps(model, cache, token: torch.Tensor, steps: int, after_step=None):
+    argument = cache_argument(model)
+    for step in range(steps):
+        out = model(token, use_cache=True, **{argument: cache})
+        cache, token = cache_of(out), out.logits[:, -1:].argmax(-1)
+        if after_step:
+            after_step(step + 1, cache)
+    return cache
+
+
+def greedy_decode(
+    model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device,
+    after_step: Callable[[int, object], None] | None = None,
+):
+    """Prefill the prompts and decode `new_tokens` greedily, as `decode_timing` does, untimed;
+    `after_step(tokens_decoded, cache)` sees the cache after the prefill (0) and every step.
+    Returns the final cache."""
+    with torch.no_grad():
+        cache, token = _prefill(model, prompts.to(device), **_last_only(model))
+        if after_step:
+            after_step(0, cache)
+        return _decode_steps(model, cache, token, new_tokens, after_step)
 
 
 def decode_timing(
@@ -112,18 +142,14 @@ def decode_timing(
     throughput is batch * new_tokens / time.
     """
     prompts = prompts.to(device)
-    cache_argument = _cache_argument(model)
-    last_only = {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
+    last_only = _last_only(model)
 
     def decode():
         with torch.no_grad():
-            out = model(prompts, use_cache=True, **last_only)
-            cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            cache, token = _prefill(model, prompts, **last_only)
             synchronize(device)
             start = time.perf_counter()
-            for _ in range(new_tokens):
-                out = model(token, use_cache=True, **{cache_argument: cache})
-                cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            _decode_steps(model, cache, token, new_tokens)
             synchronize(device)
             return time.perf_counter() - start
 
@@ -147,17 +173,13 @@ def decode_energy_per_token(
     if not meter.available:
         return None
     prompts = prompts.to(device)
-    cache_argument = _cache_argument(model)
     joules, tokens, seconds = 0.0, 0, 0.0
     with torch.no_grad():
         while seconds < min_seconds:
-            out = model(prompts, use_cache=True)
-            cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            cache, token = _prefill(model, prompts)
             synchronize(device)
             start, before = time.perf_counter(), meter.read()
-            for _ in range(new_tokens):
-                out = model(token, use_cache=True, **{cache_argument: cache})
-                cache, token = _cache_of(out), out.logits[:, -1:].argmax(-1)
+            _decode_steps(model, cache, token, new_tokens)
             synchronize(device)
             joules += meter.read() - before
             seconds += time.perf_counter() - start

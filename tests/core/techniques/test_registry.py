@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import core.inference  # noqa: F401  (registers the inference-time techniques)
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.engine.models import load_model
 from core.techniques.base import ApplyContext, Requirements
