@@ -49,25 +49,6 @@ COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
 SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 
 
-def _bnb_state_bytes(model: torch.nn.Module) -> int:
-    """Bytes bitsandbytes keeps beside its parameters (4-bit absmax and code tables, int8 row
-    scales), which `stored_bytes` does not see; printed so the stored size can be read right."""
-    tensors = {}
-    for module in model.modules():
-        state = getattr(module.weight, "quant_state", None) if hasattr(module, "weight") else None
-        if state is not None:
-            nested = getattr(state, "state2", None)
-            for tensor in (state.absmax, state.code, getattr(state, "offset", None),
-                           nested and nested.absmax, nested and nested.code):
-                if isinstance(tensor, torch.Tensor):
-                    tensors[tensor.data_ptr()] = tensor.numel() * tensor.element_size()
-        for owner in (getattr(module, "state", None), getattr(module, "weight", None)):
-            scales = getattr(owner, "SCB", None)
-            if isinstance(scales, torch.Tensor):
-                tensors[scales.data_ptr()] = scales.numel() * scales.element_size()
-    return sum(tensors.values())
-
-
 def _run_row(name, steps, args, config, baseline):
     loaded = load_model(args.model, device="cuda", dtype=args.dtype)
     layers = target_linears(loaded.model)
@@ -83,10 +64,6 @@ def _run_row(name, steps, args, config, baseline):
     after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
     result.metrics["layer_bytes_ratio"] = after / dense_bytes
     notes = [f"{r.recipe}: {r.details}" for r in reports if r.details]
-    extra = _bnb_state_bytes(loaded.model)
-    if extra:
-        notes.append(f"bitsandbytes keeps {format_value('stored_bytes', extra)} of scales "
-                     f"outside its parameters, not counted in stored_bytes")
     del loaded
     torch.cuda.empty_cache()
     return result, notes

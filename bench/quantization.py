@@ -5,7 +5,10 @@
 
 Every row loads a fresh copy of the model, applies its recipe (timed: compression_s), and is
 measured against the fp32 baseline's cached outputs (ppl, KL, top-1 agreement), with stored
-bytes and batch-1 decode speed taken in this same process. `execution` says whether the row
+bytes and batch-1 decode speed taken in this same process. The fp32 model stays loaded, and each
+real row (the only ones whose speed means anything) is timed against it in the order fp32,
+row, row, fp32: decode_speedup_b1 divides the two, so the machine's drift between rows and
+within the pair does not enter the ratio. `execution` says whether the row
 ran real low-bit kernels on packed weights or was simulated (fake-quantized in float).
 With --diagnostics, each quantized row also lists its worst layers by relative output error
 against the float model on a few calibration sequences, with their input outlier ratio.
@@ -24,7 +27,12 @@ import core.inference  # noqa: E402,F401  (registers the inference-time techniqu
 import core.quantization  # noqa: E402,F401  (registers the quantizers)
 from core.engine.cost import Stopwatch  # noqa: E402
 from core.engine.data import load_corpus  # noqa: E402
-from core.engine.measure import MeasureConfig, baseline_outputs, measure_model  # noqa: E402
+from core.engine.measure import (  # noqa: E402
+    MeasureConfig,
+    baseline_outputs,
+    decode_rate_b1,
+    measure_model,
+)
 from core.engine.memory import stored_bytes  # noqa: E402
 from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
@@ -56,7 +64,7 @@ ROWS: dict[str, list[tuple[str, dict]]] = {
     "quanto_int4": [("quanto", {"weights": "int4"})],
 }
 COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
-           "decode_tok_s_b1", "compression_s")
+           "decode_tok_s_b1", "decode_speedup_b1", "compression_s")
 # Per-layer diagnostics are a look at where the error sits, not a measurement: a few
 # sequences show the ranking, and keep the extra float passes short.
 DIAGNOSTIC_SEQUENCES = 4
@@ -74,8 +82,16 @@ def _diagnose(name, reference, quantized, calibration) -> str:
             + format_diagnostics(rows, top=DIAGNOSTIC_LAYERS))
 
 
-def _run_row(name, steps, args, config, baseline, calibration, reference=None):
-    """Measure one row; with a `reference` model, also diagnose it layer by layer."""
+def _speedup_against(reference, loaded, config) -> tuple[float, list[float]]:
+    """Batch-1 decode speed of `loaded` over the reference's, timed in the order reference,
+    variant, variant, reference: a steady drift of the machine's speed cancels out."""
+    rates = [decode_rate_b1(model, config)[0] for model in (reference, loaded, loaded, reference)]
+    return (rates[1] + rates[2]) / (rates[0] + rates[3]), rates
+
+
+def _run_row(name, steps, args, config, baseline, calibration, reference, diagnose=False):
+    """Measure one row, time the float `reference` right after it, and with `diagnose`
+    compare the two layer by layer."""
     loaded = load_model(args.model, device=args.device)
     layers = target_linears(loaded.model)
     dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
@@ -89,8 +105,15 @@ def _run_row(name, steps, args, config, baseline, calibration, reference=None):
     result.metrics["compression_s"] = watch.seconds if steps else None
     after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
     result.metrics["layer_bytes_ratio"] = after / dense_bytes
+    if execution == REAL:
+        speedup, rates = _speedup_against(reference, loaded, config)
+        result.metrics["decode_speedup_b1"] = speedup
+        result.notes.append(
+            f"decode b1 timed fp32, {name}, {name}, fp32 in a row: "
+            + ", ".join(f"{rate:.2f}" for rate in rates) + " tokens/s"
+        )
     diagnostics = None
-    if reference is not None and steps:
+    if diagnose and steps:
         diagnostics = _diagnose(name, reference.model, loaded.model, calibration)
     return result, diagnostics
 
@@ -111,13 +134,11 @@ def main() -> int:
     baseline = baseline_outputs(reference, config)
     calibration = calibration_data(reference.tokenizer, load_corpus(config.corpus),
                                    samples=args.calibration_samples, seq_len=512)
-    if not args.diagnostics:
-        reference = None  # freed: only diagnostics compare against the float model itself
     rows, skipped, diagnostics = [], [], []
     for name in args.rows.split(","):
         try:
             result, diagnosis = _run_row(name, ROWS[name], args, config, baseline, calibration,
-                                         reference)
+                                         reference, diagnose=args.diagnostics)
         except InvalidRecipeError as error:
             skipped.append(f"{name}: {error}")
             continue
@@ -125,10 +146,10 @@ def main() -> int:
         if diagnosis:
             diagnostics.append(diagnosis)
         print(f"  measured {name}", file=sys.stderr)
-    header = f"{'row':<18}" + "".join(f"{c:>20}" for c in COLUMNS) + f"{'execution':>11}"
+    header = f"{'row':<18}" + "".join(f" {c:>19}" for c in COLUMNS) + f"{'execution':>11}"
     print(header)
     for result in rows:
-        cells = "".join(f"{format_value(c, result.metrics.get(c)):>20}" for c in COLUMNS)
+        cells = "".join(f" {format_value(c, result.metrics.get(c)):>19}" for c in COLUMNS)
         print(f"{result.name:<18}{cells}{result.execution:>11}")
     print(f"protocol: {rows[0].protocol if rows else {}}")
     print(f"calibration: {calibration.protocol}")

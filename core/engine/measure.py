@@ -129,6 +129,17 @@ def _decode(
     metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
 
 
+def decode_rate_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[float, float]:
+    """Batch-1 decode tokens/s (median, IQR) on the prompts `measure_model` uses. Benchmarks
+    time the baseline with it right beside each variant, so that a ratio compares two
+    measurements taken moments apart rather than minutes apart on a machine whose speed drifts."""
+    metrics: dict = {}
+    spread: dict = {}
+    _decode(loaded, config, _windows(loaded, config).input_ids, 1, metrics, spread,
+            lambda stage, fraction: None)
+    return metrics["decode_tok_s_b1"], spread["decode_tok_s_b1"]
+
+
 def _measure_speed(
     loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, metrics: dict,
     spread: dict, report: Progress,

@@ -64,9 +64,34 @@ def storage_bytes(tensors) -> int:
     return sum(_tensor_storage_bytes(t.data if isinstance(t, torch.nn.Parameter) else t, seen) for t in tensors)
 
 
+# Some packed formats keep part of their data beside the parameter rather than inside it:
+# bitsandbytes' 4-bit weights carry a `quant_state` (block scales, code table, and the nested
+# state of double quantization), its int8 weights their row scales `SCB` (on the parameter
+# before the first forward, on the layer's `state` after).
+_SIDE_ATTRIBUTES = ("quant_state", "SCB")
+
+
+def _tensors_within(value, depth: int = 0):
+    """Tensors held by a side-state object, its nested states included."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth < 3 and hasattr(value, "__dict__") and not isinstance(value, torch.nn.Module):
+        for inner in vars(value).values():
+            yield from _tensors_within(inner, depth + 1)
+
+
+def _side_tensors(module: torch.nn.Module) -> list[torch.Tensor]:
+    found = []
+    for holder in [*module.parameters(), *(getattr(m, "state", None) for m in module.modules())]:
+        for attribute in _SIDE_ATTRIBUTES:
+            found += _tensors_within(getattr(holder, attribute, None))
+    return found
+
+
 def stored_bytes(module: torch.nn.Module) -> int:
-    """Bytes of all parameters and buffers as stored, shared storage counted once."""
-    return storage_bytes(list(module.parameters()) + list(module.buffers()))
+    """Bytes of all parameters and buffers as stored (and of the state packed formats keep
+    beside them), shared storage counted once."""
+    return storage_bytes(list(module.parameters()) + list(module.buffers()) + _side_tensors(module))
 
 
 def disk_bytes(path: Path) -> int:

@@ -34,6 +34,9 @@ _METRICS = (
     Metric("kv_cache_bytes", "bytes", True,
            "bytes the KV cache holds after the batch-1 decode run's prompt and new tokens "
            "(quantized caches counted packed, with their scales and float residual)"),
+    Metric("decode_speedup_b1", "x", False,
+           "batch-1 decode speed over the float baseline's, the two timed one right after the "
+           "other in the same run"),
     Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
     Metric("layer_bytes_ratio", "fraction", True,
            "stored bytes of the layers a technique changed, as a share of their float bytes"),
@@ -59,6 +62,8 @@ def format_value(name: str, value: float | None) -> str:
         return f"{value:.0f} B"
     if unit == "fraction":
         return f"{value:.4f}"
+    if unit == "x":
+        return f"{value:.2f}x"
     if abs(value) >= 100:
         return f"{value:,.1f} {unit}".strip()
     return f"{value:.4g} {unit}".strip()

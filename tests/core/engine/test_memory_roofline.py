@@ -19,6 +19,21 @@ def test_stored_bytes_count_each_tensor_once():
     assert stored_bytes(linear.to(torch.float16)) == (10 * 20 + 20) * 2
 
 
+def test_state_kept_beside_a_packed_weight_is_counted():
+    # Shaped like bitsandbytes: 4-bit weights with a nested quant_state, int8 row scales.
+    from types import SimpleNamespace
+
+    layer = torch.nn.Linear(8, 4, bias=False)
+    before = stored_bytes(layer)
+    layer.weight.quant_state = SimpleNamespace(
+        absmax=torch.zeros(10), code=torch.zeros(16), blocksize=64, dtype=torch.float16,
+        state2=SimpleNamespace(absmax=torch.zeros(3), code=torch.zeros(256)),
+    )
+    assert stored_bytes(layer) == before + (10 + 16 + 3 + 256) * 4
+    layer.state = SimpleNamespace(SCB=torch.zeros(4), CB=layer.weight.data)  # CB is the weight
+    assert stored_bytes(layer) == before + (10 + 16 + 3 + 256 + 4) * 4
+
+
 def test_disk_bytes_of_a_saved_model(tmp_path):
     tiny = load_model("tiny")
     tiny.model.save_pretrained(tmp_path)
