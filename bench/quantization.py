@@ -71,11 +71,11 @@ DIAGNOSTIC_SEQUENCES = 4
 DIAGNOSTIC_LAYERS = 5
 
 
-def _diagnose(name, reference, quantized, calibration) -> str:
+def _diagnose(name, reference, quantized, calibration, rescales) -> str:
     """The row's worst layers as a table, or why they cannot be compared layer by layer."""
     ids = calibration.input_ids[:DIAGNOSTIC_SEQUENCES]
     try:
-        rows = layer_diagnostics(reference, quantized, ids)
+        rows = layer_diagnostics(reference, quantized, ids, rescales=rescales)
     except RescaledModelError as error:
         return f"diagnostics of {name}: not available: {error}"
     return (f"diagnostics of {name} ({len(ids)} calibration sequences):\n"
@@ -96,11 +96,10 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
     layers = target_linears(loaded.model)
     dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
     context = ApplyContext(device=loaded.device, calibration=calibration)
-    executions = []
     with Stopwatch(loaded.device) as watch:
-        for recipe, settings in steps:
-            executions.append(apply(loaded.model, build_config(recipe, settings), context).execution)
-    execution = SIMULATED if SIMULATED in executions else REAL
+        reports = [apply(loaded.model, build_config(recipe, settings), context)
+                   for recipe, settings in steps]
+    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
     result = measure_model(loaded, config, name=name, baseline=baseline, execution=execution)
     result.metrics["compression_s"] = watch.seconds if steps else None
     after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
@@ -114,7 +113,8 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
         )
     diagnostics = None
     if diagnose and steps:
-        diagnostics = _diagnose(name, reference.model, loaded.model, calibration)
+        rescales = [rescale for report in reports for rescale in report.rescales]
+        diagnostics = _diagnose(name, reference.model, loaded.model, calibration, rescales)
     return result, diagnostics
 
 

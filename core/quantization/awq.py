@@ -8,10 +8,8 @@ rounded but stored in float."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from pydantic import Field
 
 from core.quantization.capture import (
     InputStats,
@@ -22,23 +20,11 @@ from core.quantization.capture import (
     record_input_stats,
 )
 from core.quantization.grid import quantize_dequantize
-from core.quantization.rtn import (
-    CalibratedWeightQuantConfig,
-    WeightQuantConfig,
-    check_targets,
-    round_to_nearest,
-)
+from core.quantization.rescale import ChannelRescale, fold, module_names
+from core.quantization.rtn import check_targets, round_to_nearest
+from core.recipes.quantization import AWQConfig, WeightQuantConfig
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class AWQConfig(CalibratedWeightQuantConfig):
-    """AWQ: per-input-channel scales searched on calibration activations, then rounding."""
-
-    recipe: Literal["awq"] = "awq"
-    grid_points: int = Field(
-        20, ge=2, le=100, description="values of the exponent alpha tried, evenly in [0, 1]"
-    )
 
 
 @dataclass(frozen=True)
@@ -116,23 +102,9 @@ def search_scales(layer: torch.nn.Module, group: ScaleGroup, stats: InputStats,
 def fold_scales(layer: torch.nn.Module, group: ScaleGroup, scales: torch.Tensor) -> None:
     """Multiply the group's weight columns by `scales` and divide the source's outputs by
     them: the float function stays the same."""
-    channels = source_channels(layer, group).to(scales.device)
-    source = layer.get_submodule(group.source)
-    per_source = torch.ones(int(channels.max()) + 1, device=scales.device)
-    per_source[channels] = scales
-    if not torch.equal(per_source[channels], scales):
-        raise ValueError(f"inputs of {group.linears[0]} fed by one channel of {group.source} "
-                         "need equal scales")
-    with torch.no_grad():
-        if isinstance(source, torch.nn.Linear):
-            source.weight.div_(per_source[:, None].to(source.weight))
-        else:
-            source.weight.div_(per_source.to(source.weight))
-        if getattr(source, "bias", None) is not None:
-            source.bias.div_(per_source.to(source.bias))
-        for name in group.linears:
-            weight = layer.get_submodule(name).weight
-            weight.mul_(scales.to(weight))
+    fold(layer.get_submodule(group.source),
+         [layer.get_submodule(name) for name in group.linears],
+         scales, source_channels(layer, group))
 
 
 def _has(layer: torch.nn.Module, name: str) -> bool:
@@ -160,6 +132,8 @@ def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) 
     targets = check_targets(model, config)
     layers = decoder_layers(model)
     alphas: list[dict[str, float]] = []
+    names = module_names(model)
+    rescales: list[ChannelRescale] = []
     inputs = capture_layer_inputs(model, calibration_ids(context, config.calibration_samples))
     for index, layer in enumerate(layers):
         groups = layer_groups(layer, targets)
@@ -170,6 +144,10 @@ def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) 
         for group in groups:
             scales, alpha = search_scales(layer, group, stats[group.linears[0]], config)
             fold_scales(layer, group, scales)
+            prefix = names[id(layer)]
+            rescales.append(ChannelRescale(
+                f"{prefix}.{group.source}", tuple(f"{prefix}.{n}" for n in group.linears),
+                scales.detach().cpu(), source_channels(layer, group)))
             chosen[group.linears[0]] = round(alpha, 3)
         alphas.append(chosen)
         round_to_nearest(linears_in(layer, targets), config)
@@ -180,6 +158,7 @@ def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) 
     rest = {name: linear for name, linear in targets.items() if id(linear) not in inside}
     round_to_nearest(rest, config)
     return ApplyReport(config.recipe, AWQConfig.execution, len(targets),
-                       details={"alpha_per_layer": alphas, "rounded_to_nearest": sorted(rest)})
+                       details={"alpha_per_layer": alphas, "rounded_to_nearest": sorted(rest)},
+                       rescales=rescales)
 
 

@@ -7,40 +7,14 @@ the functions that use it: this module, and its configs, load without it.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from core.quantization.targets import DEFAULT_SKIP, require_cuda, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
+from core.quantization.targets import require_cuda, target_linears
+from core.recipes.quantization import BnbNF4Config
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 COMPUTE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class BnbNF4Config(TechniqueConfig):
-    """4-bit NormalFloat weights through bitsandbytes' Linear4bit, as in QLoRA."""
-
-    recipe: Literal["bnb-nf4"] = "bnb-nf4"
-    compute_dtype: Literal["float16", "bfloat16"] = Field(
-        "bfloat16", description="dtype the 4-bit weights are unpacked to for each matmul"
-    )
-    double_quant: bool = Field(
-        True, description="also quantize the per-block scales to 8 bits (QLoRA's double "
-        "quantization: about 0.37 bits per weight saved at block size 64)"
-    )
-    # The block sizes bitsandbytes' 4-bit CUDA kernels accept (32 since bitsandbytes 0.49.2).
-    blocksize: Literal[32, 64, 128, 256, 512, 1024, 2048, 4096] = Field(
-        64, description="consecutive weights sharing one scale (smaller: more accurate, "
-        "more scales)"
-    )
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    requirements = Requirements(cuda=True, packages=("bitsandbytes",))
-    execution = "real"
 
 
 def _replace(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:

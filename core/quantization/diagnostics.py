@@ -10,12 +10,14 @@ memory stays near one layer's activations because nothing is kept but running su
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from core.quantization.rescale import ChannelRescale, replay
 from core.quantization.targets import target_linears
 
 
@@ -174,13 +176,21 @@ def layer_diagnostics(
     names: Iterable[str] | None = None,
     device: torch.device | str | None = None,
     progress: Callable[[str, float], None] | None = None,
+    rescales: list[ChannelRescale] | None = None,
 ) -> list[LayerDiagnostic]:
     """Per-layer relative output error of `quantized` against `reference`, and the outlier
     statistics of each layer's input, over the calibration sequences `input_ids` [n, len].
 
     `names` defaults to every Linear of the reference that the quantized model also has.
-    `device` is where the ids go (default: the reference model's). Raises
-    `RescaledModelError` when the quantized model was rescaled (SmoothQuant, AWQ)."""
+    `device` is where the ids go (default: the reference model's). A recipe that folded
+    channel scales into the model (SmoothQuant, AWQ) lists them in its report's `rescales`:
+    pass them, and the comparison runs against a copy of the reference rescaled the same
+    way (same function, the quantized layers' coordinates); the outlier statistics are then
+    those of the inputs the quantized layers really see. Without them such a model raises
+    `RescaledModelError`."""
+    if rescales:
+        reference = copy.deepcopy(reference)
+        replay(reference, rescales)
     changed = rescaled_parameters(reference, quantized)
     if changed:
         raise RescaledModelError(
@@ -188,6 +198,7 @@ def layer_diagnostics(
             "recipe such as SmoothQuant or AWQ folded scales into them), so its layers no "
             f"longer take the reference layers' inputs: {changed[:4]}"
             + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+            + "; pass the recipe report's rescales to compare in the same coordinates"
         )
     layers = _select_layers(reference, quantized, names)
     probes = {name: _LayerProbe(ref, q) for name, (ref, q) in layers.items()}

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
 
 import torch
-from pydantic import Field
 
 from core.quantization.capture import (
     InputStats,
@@ -21,31 +19,10 @@ from core.quantization.capture import (
     linears_in,
 )
 from core.quantization.grid import grid_parameters
-from core.quantization.rtn import (
-    CalibratedWeightQuantConfig,
-    check_targets,
-    round_to_nearest,
-)
+from core.quantization.rtn import check_targets, round_to_nearest
+from core.recipes.quantization import GPTQConfig
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class GPTQConfig(CalibratedWeightQuantConfig):
-    """GPTQ: Hessian-aware rounding with error feedback, layer by layer."""
-
-    recipe: Literal["gptq"] = "gptq"
-    damping: float = Field(
-        0.01, gt=0, le=1, description="fraction of the mean Hessian diagonal added to the "
-        "diagonal, so its inverse stays stable"
-    )
-    block_size: int = Field(
-        128, ge=1, le=4096, description="columns rounded between two full error updates "
-        "(speed only)"
-    )
-    act_order: bool = Field(
-        False, description="round columns with the largest activations first (with groups, "
-        "groups then follow that order, so a packed format needs a per-column group index)"
-    )
 
 
 def _segments(columns: int, block_size: int, group_size: int | None) -> list[tuple[int, int]]:

@@ -11,37 +11,14 @@ int8 weights and multiply in int8, so both results are "real".
 from __future__ import annotations
 
 import importlib.util
-from typing import Literal
 
 import torch
-from pydantic import Field
 
 from core.quantization.int8_linear import Int8Linear, int8_matmul, quantize_activations
-from core.quantization.targets import DEFAULT_SKIP, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, TechniqueConfig
+from core.quantization.targets import target_linears
+from core.recipes.quantization import LLMInt8Config
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class LLMInt8Config(TechniqueConfig):
-    """Int8 weights and activations, with outlier input features kept in float."""
-
-    recipe: Literal["llm-int8"] = "llm-int8"
-    threshold: float = Field(
-        6.0, ge=0.0, le=1e4,
-        description="an input feature whose |activation| exceeds this in any token is "
-        "multiplied in float (the paper's 6.0); 0 turns the split off (all int8), as in "
-        "bitsandbytes",
-    )
-    kernel: Literal["auto", "torch"] = Field(
-        "auto",
-        description="auto: bitsandbytes on CUDA when installed, else torch._int_mm; "
-        "torch: always torch._int_mm",
-    )
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    execution = "real"
 
 
 class MixedInt8Linear(Int8Linear):

@@ -3,28 +3,12 @@ run through quanto's kernels, so stored size and speed change for real."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from core.quantization.targets import DEFAULT_SKIP, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, TechniqueConfig
+from core.quantization.targets import target_linears
+from core.recipes.quantization import QuantoConfig
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class QuantoConfig(TechniqueConfig):
-    """Packed weight-only quantization through optimum-quanto."""
-
-    recipe: Literal["quanto"] = "quanto"
-    weights: Literal["int8", "int4", "int2", "float8"] = Field(
-        "int8", description="weight format (int4 and int2 use groups of 128 weights)"
-    )
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    execution = "real"
 
 
 @register(QuantoConfig)

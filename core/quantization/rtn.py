@@ -3,51 +3,14 @@ per output channel or per group. Simulated: weights are rounded but stored in fl
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field, model_validator
 
 from core.quantization.grid import check_group_size, quantize_dequantize
-from core.quantization.targets import DEFAULT_SKIP, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
+from core.quantization.targets import target_linears
+from core.recipes.quantization import CalibratedWeightQuantConfig  # noqa: F401  (re-exported)
+from core.recipes.quantization import RTNConfig, WeightQuantConfig
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class WeightQuantConfig(TechniqueConfig):
-    """Settings shared by weight-only quantizers."""
-
-    bits: int = Field(4, ge=2, le=8, description="bits per weight")
-    group_size: int | None = Field(
-        64, ge=1, description="weights sharing one scale along the input dimension; "
-        "None means one scale per output channel. Must divide the input dimension."
-    )
-    symmetric: bool = Field(False, description="symmetric grid (no zero point)")
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    @model_validator(mode="after")
-    def _sensible_group(self):
-        if self.group_size is not None and self.group_size < 8:
-            raise ValueError("group_size below 8 stores more scale than weight")
-        return self
-
-
-class CalibratedWeightQuantConfig(WeightQuantConfig):
-    """Weight quantizers that look at calibration activations (GPTQ, AWQ)."""
-
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
-    )
-
-    requirements = Requirements(calibration=True)
-
-
-class RTNConfig(WeightQuantConfig):
-    """Round-to-nearest, per channel or per group."""
-
-    recipe: Literal["rtn"] = "rtn"
 
 
 def check_targets(model: torch.nn.Module, config: WeightQuantConfig) -> dict[str, torch.nn.Linear]:

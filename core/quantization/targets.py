@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from core.techniques.registry import InvalidRecipeError
-
-# The output head and embeddings are sensitive and often tied; they stay in float unless asked.
-DEFAULT_SKIP = ("lm_head",)
+from core.recipes.quantization import DEFAULT_SKIP  # the configs' default, kept in one place
+from core.techniques.config import InvalidRecipeError
 
 
 def target_linears(model: torch.nn.Module, skip: tuple[str, ...] = DEFAULT_SKIP) -> dict[str, torch.nn.Linear]:

@@ -8,52 +8,17 @@ handlers: this module, its configs and its checks load without it.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
 from core.quantization.targets import DEFAULT_SKIP, require_cuda, target_linears
-from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
+from core.recipes.quantization import INT4_GROUP_SIZES, FP8Config, TorchaoInt4Config
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import InvalidRecipeError, register
 
-INT4_GROUP_SIZES = (32, 64, 128, 256)
 # torchao's tinygemm layout pads the input dimension to a multiple of this before packing.
 TINYGEMM_PAD = 1024
 TINYGEMM_CAPABILITY = (8, 0)  # Ampere: the tinygemm int4 kernel uses its tensor cores
 FP8_CAPABILITY = (8, 9)  # Ada and Hopper: the first GPUs with float8 tensor cores
-
-
-class TorchaoInt4Config(TechniqueConfig):
-    """Int4 weights with one scale and zero point per group, on PyTorch's tinygemm kernel."""
-
-    recipe: Literal["torchao-int4"] = "torchao-int4"
-    group_size: Literal[32, 64, 128, 256] = Field(
-        64, description="weights sharing one scale along the input dimension; must divide every "
-        "target layer's input dimension (576 = 9 x 64 for the bundled model)"
-    )
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    requirements = Requirements(cuda=True, packages=("torchao",))
-    execution = "real"
-
-
-class FP8Config(TechniqueConfig):
-    """Float8 (e4m3) weights with one scale per output row, through torchao."""
-
-    recipe: Literal["fp8"] = "fp8"
-    mode: Literal["weight_only", "dynamic"] = Field(
-        "dynamic", description="weight_only: fp8 weights unpacked for 16-bit matmuls; dynamic: "
-        "activations also cast to fp8 per row at run time, products on fp8 tensor cores"
-    )
-    skip: tuple[str, ...] = Field(
-        DEFAULT_SKIP, description="layers left in float: any whose name contains an entry"
-    )
-
-    requirements = Requirements(cuda=True, packages=("torchao",))
-    execution = "real"
 
 
 def check_int4_group_size(

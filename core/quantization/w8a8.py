@@ -5,76 +5,16 @@ that leaves the float model unchanged, then quantizes both."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
 from core.quantization.capture import calibration_ids, decoder_layers
 from core.quantization.int8_fusion import fuse_group, shared_input_groups
 from core.quantization.int8_linear import Int8Linear, SharedInputQuantizer
+from core.quantization.rescale import ChannelRescale, fold, module_names
 from core.quantization.targets import target_linears
-from core.techniques.base import ApplyContext, ApplyReport, Requirements, TechniqueConfig
+from core.recipes.quantization import SmoothQuantConfig, W8A8Config
+from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-# Unlike the weight-only quantizers, W8A8 converts the output head too: at batch 1 it is the
-# largest matrix read per token (a quarter of this model's bytes), so leaving it in float
-# erased the int8 speedup (measured 0.96x with it in float, 1.27x converted, on the bundled
-# model), for +1.1% perplexity.
-W8A8_DEFAULT_SKIP: tuple[str, ...] = ()
-W8A8_SKIP_HELP = (
-    "layers left in float: any whose name contains an entry (the output head, lm_head, is "
-    "converted unless listed)"
-)
-
-FUSE_HELP = (
-    "multiply layers that read the same input (q/k/v, gate/up) in one int8 product: same "
-    "numbers, fewer kernel calls"
-)
-
-ACTIVATIONS_HELP = (
-    "activation scales: per_tensor (one per matrix, cheapest, hurt most by outlier channels) "
-    "or per_token (one per row)"
-)
-
-
-class W8A8Config(TechniqueConfig):
-    """Int8 weights (per output channel) and dynamic int8 activations, no smoothing."""
-
-    recipe: Literal["w8a8"] = "w8a8"
-    activations: Literal["per_tensor", "per_token"] = Field(
-        "per_token", description=ACTIVATIONS_HELP
-    )
-    skip: tuple[str, ...] = Field(
-        W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
-    )
-    fuse: bool = Field(True, description=FUSE_HELP)
-
-    execution = "real"
-
-
-class SmoothQuantConfig(TechniqueConfig):
-    """SmoothQuant: per-channel smoothing calibrated on activation maxima, then W8A8."""
-
-    recipe: Literal["smoothquant"] = "smoothquant"
-    alpha: float = Field(
-        0.5, ge=0.0, le=1.0,
-        description="migration strength: 0 leaves activations as they are, 1 moves all of "
-        "their range into the weights",
-    )
-    activations: Literal["per_tensor", "per_token"] = Field(
-        "per_token", description=ACTIVATIONS_HELP
-    )
-    samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used to find activation maxima"
-    )
-    skip: tuple[str, ...] = Field(
-        W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
-    )
-    fuse: bool = Field(True, description=FUSE_HELP)
-
-    requirements = Requirements(calibration=True)
-    execution = "real"
 
 
 def _replace(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
@@ -179,10 +119,7 @@ def smoothing_scales(
 def smooth(norm: torch.nn.Module, linears: list[torch.nn.Linear], scales: torch.Tensor) -> None:
     """Divide the norm's output channels by `scales` and multiply the Linears' input columns
     by them: (x / s) (W s)^T = x W^T, so the float model computes the same function."""
-    with torch.no_grad():
-        norm.weight.div_(scales.to(norm.weight.dtype))
-        for linear in linears:
-            linear.weight.mul_(scales.to(linear.weight.dtype))
+    fold(norm, linears, scales)
 
 
 @register(SmoothQuantConfig)
@@ -193,8 +130,13 @@ def apply_smoothquant(
     groups = smoothing_groups(model)
     ids = calibration_ids(context, config.samples)
     maxima = activation_maxima(model, [linears[0] for _, linears in groups], ids, context)
+    names = module_names(model)
+    rescales = []
     for (norm, linears), act_max in zip(groups, maxima):
-        smooth(norm, linears, smoothing_scales(act_max, linears, config.alpha))
+        scales = smoothing_scales(act_max, linears, config.alpha)
+        smooth(norm, linears, scales)
+        rescales.append(ChannelRescale(names[id(norm)], tuple(names[id(m)] for m in linears),
+                                       scales.detach().cpu()))
     count, fused = convert_to_int8(
         model, activations=config.activations, skip=config.skip, context=context,
         fuse=config.fuse, stage="smoothquant",
@@ -203,4 +145,5 @@ def apply_smoothquant(
         config.recipe, SmoothQuantConfig.execution, count,
         {"alpha": config.alpha, "activations": config.activations, "smoothed_groups": len(groups),
          "calibration_sequences": len(ids), "fused_groups": fused},
+        rescales=rescales,
     )

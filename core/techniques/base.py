@@ -1,52 +1,14 @@
-"""What every technique config is: frozen, validated, versioned, JSON round-trippable, and
-able to say what it needs (calibration data, a CUDA device, an optional package)."""
+"""What a handler works with: calibration data, the context it may use, and the report it
+returns. Configs themselves (`TechniqueConfig`, `Requirements`) live in the torch-free
+core.techniques.config and are re-exported here, where older imports look for them."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
 
-
-@dataclass(frozen=True)
-class Requirements:
-    """What a technique needs to run; the UI explains a missing one instead of failing."""
-
-    calibration: bool = False
-    training: bool = False
-    cuda: bool = False
-    packages: tuple[str, ...] = ()
-
-    def unmet(self, device: torch.device) -> list[str]:
-        """Why this technique cannot run here (empty when it can)."""
-        reasons = []
-        if self.cuda and device.type != "cuda":
-            reasons.append("needs a CUDA GPU")
-        for package in self.packages:
-            if importlib.util.find_spec(package) is None:
-                reasons.append(f"needs the optional package {package!r}")
-        return reasons
-
-
-class TechniqueConfig(BaseModel):
-    """Base of every technique config. Subclasses set `recipe` (the taxonomy's slug) as a
-    Literal default, their fields with defaults, bounds and descriptions, and `requirements`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-    recipe: str
-    version: int = 1
-
-    requirements: ClassVar[Requirements] = Requirements()
-    # "real": packed weights and low-bit kernels run; "simulated": fake-quantized in float.
-    execution: ClassVar[str] = "simulated"
-
-    def to_json(self) -> str:
-        """The config as JSON (the job table stores recipes this way)."""
-        return self.model_dump_json()
+from core.techniques.config import Requirements, TechniqueConfig  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -79,3 +41,7 @@ class ApplyReport:
     execution: str
     modules: int
     details: dict = field(default_factory=dict)
+    # Function-preserving rescalings the recipe folded in (SmoothQuant, AWQ), in order:
+    # diagnostics replay them on the float model to compare layers in the same coordinates.
+    # In memory only; not part of any stored result.
+    rescales: list = field(default_factory=list, repr=False)

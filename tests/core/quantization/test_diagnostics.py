@@ -127,8 +127,30 @@ def test_missing_layers_are_named(reference):
 
 def test_rescaled_models_are_refused_with_the_reason(reference):
     smoothed = _quantized(reference, "smoothquant", {"samples": 2})
-    with pytest.raises(RescaledModelError, match="input_layernorm"):
+    with pytest.raises(RescaledModelError, match="input_layernorm.*pass the recipe report's rescales"):
         layer_diagnostics(reference, smoothed, _ids())
+
+
+@pytest.mark.parametrize(("recipe", "settings"), [
+    ("smoothquant", {"samples": 2}),
+    ("awq", {"bits": 4, "group_size": 16, "calibration_samples": 2, "grid_points": 4}),
+])
+def test_rescaled_models_are_compared_in_their_own_coordinates(reference, recipe, settings):
+    model = copy.deepcopy(reference)
+    report = apply(model, build_config(recipe, settings), _context())
+    assert report.rescales  # the recipe recorded what it folded
+    rows = _by_name(layer_diagnostics(reference, model, _ids(), rescales=report.rescales))
+    assert set(rows) == set(target_linears(reference, skip=()))
+    quantized = [row for name, row in rows.items() if name != "lm_head" or recipe == "smoothquant"]
+    # Each layer's own rounding error, small and real; an unrescaled comparison would be
+    # dominated by the rescaling (tens of percent), which this guards against.
+    assert all(0 < row.relative_error < 0.2 for row in quantized)
+    # AWQ keeps the head in float by default: compared in the same coordinates it is exact.
+    if recipe == "awq":
+        assert rows["lm_head"].relative_error == 0.0
+    # The reference passed in is left as it was.
+    assert all(torch.equal(a, b) for a, b in zip(
+        reference.parameters(), load_model("tiny").model.parameters()))
 
 
 def test_names_and_progress_are_honoured(reference):

@@ -1,0 +1,237 @@
+"""The quantization configs: every setting a quantizer takes, with its bounds, default and
+help text, and what the quantizer needs to run. Their handlers live in core/quantization.
+
+Torch-free (pydantic only), so the app can build and validate these configs and generate
+their launch forms without loading the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from core.techniques.config import Requirements, TechniqueConfig
+
+# The output head and embeddings are sensitive and often tied; they stay in float unless asked.
+DEFAULT_SKIP = ("lm_head",)
+SKIP_HELP = "layers left in float: any whose name contains an entry"
+
+
+# --- Weight-only, simulated: RTN, GPTQ, AWQ (core/quantization/rtn.py, gptq.py, awq.py) ---
+
+
+class WeightQuantConfig(TechniqueConfig):
+    """Settings shared by weight-only quantizers."""
+
+    bits: int = Field(4, ge=2, le=8, description="bits per weight")
+    group_size: int | None = Field(
+        64, ge=1, description="weights sharing one scale along the input dimension; "
+        "None means one scale per output channel. Must divide the input dimension."
+    )
+    symmetric: bool = Field(False, description="symmetric grid (no zero point)")
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    @model_validator(mode="after")
+    def _sensible_group(self):
+        if self.group_size is not None and self.group_size < 8:
+            raise ValueError("group_size below 8 stores more scale than weight")
+        return self
+
+
+class CalibratedWeightQuantConfig(WeightQuantConfig):
+    """Weight quantizers that look at calibration activations (GPTQ, AWQ)."""
+
+    calibration_samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
+    )
+
+    requirements = Requirements(calibration=True)
+
+
+class RTNConfig(WeightQuantConfig):
+    """Round-to-nearest, per channel or per group."""
+
+    recipe: Literal["rtn"] = "rtn"
+
+
+class GPTQConfig(CalibratedWeightQuantConfig):
+    """GPTQ: Hessian-aware rounding with error feedback, layer by layer."""
+
+    recipe: Literal["gptq"] = "gptq"
+    damping: float = Field(
+        0.01, gt=0, le=1, description="fraction of the mean Hessian diagonal added to the "
+        "diagonal, so its inverse stays stable"
+    )
+    block_size: int = Field(
+        128, ge=1, le=4096, description="columns rounded between two full error updates "
+        "(speed only)"
+    )
+    act_order: bool = Field(
+        False, description="round columns with the largest activations first (with groups, "
+        "groups then follow that order, so a packed format needs a per-column group index)"
+    )
+
+
+class AWQConfig(CalibratedWeightQuantConfig):
+    """AWQ: per-input-channel scales searched on calibration activations, then rounding."""
+
+    recipe: Literal["awq"] = "awq"
+    grid_points: int = Field(
+        20, ge=2, le=100, description="values of the exponent alpha tried, evenly in [0, 1]"
+    )
+
+
+# --- Int8 weights and activations, real: W8A8, SmoothQuant (core/quantization/w8a8.py) ---
+
+# Unlike the weight-only quantizers, W8A8 converts the output head too: at batch 1 it is the
+# largest matrix read per token (a quarter of this model's bytes), so leaving it in float
+# erased the int8 speedup (measured 0.96x with it in float, 1.27x converted, on the bundled
+# model), for +1.1% perplexity.
+W8A8_DEFAULT_SKIP: tuple[str, ...] = ()
+W8A8_SKIP_HELP = (
+    "layers left in float: any whose name contains an entry (the output head, lm_head, is "
+    "converted unless listed)"
+)
+
+FUSE_HELP = (
+    "multiply layers that read the same input (q/k/v, gate/up) in one int8 product: same "
+    "numbers, fewer kernel calls"
+)
+
+ACTIVATIONS_HELP = (
+    "activation scales: per_tensor (one per matrix, cheapest, hurt most by outlier channels) "
+    "or per_token (one per row)"
+)
+
+
+class W8A8Config(TechniqueConfig):
+    """Int8 weights (per output channel) and dynamic int8 activations, no smoothing."""
+
+    recipe: Literal["w8a8"] = "w8a8"
+    activations: Literal["per_tensor", "per_token"] = Field(
+        "per_token", description=ACTIVATIONS_HELP
+    )
+    skip: tuple[str, ...] = Field(
+        W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
+    )
+    fuse: bool = Field(True, description=FUSE_HELP)
+
+    execution = "real"
+
+
+class SmoothQuantConfig(TechniqueConfig):
+    """SmoothQuant: per-channel smoothing calibrated on activation maxima, then W8A8."""
+
+    recipe: Literal["smoothquant"] = "smoothquant"
+    alpha: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="migration strength: 0 leaves activations as they are, 1 moves all of "
+        "their range into the weights",
+    )
+    activations: Literal["per_tensor", "per_token"] = Field(
+        "per_token", description=ACTIVATIONS_HELP
+    )
+    samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences used to find activation maxima"
+    )
+    skip: tuple[str, ...] = Field(
+        W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
+    )
+    fuse: bool = Field(True, description=FUSE_HELP)
+
+    requirements = Requirements(calibration=True)
+    execution = "real"
+
+
+# --- Mixed int8/float, real: LLM.int8() (core/quantization/llm_int8.py) ---
+
+
+class LLMInt8Config(TechniqueConfig):
+    """Int8 weights and activations, with outlier input features kept in float."""
+
+    recipe: Literal["llm-int8"] = "llm-int8"
+    threshold: float = Field(
+        6.0, ge=0.0, le=1e4,
+        description="an input feature whose |activation| exceeds this in any token is "
+        "multiplied in float (the paper's 6.0); 0 turns the split off (all int8), as in "
+        "bitsandbytes",
+    )
+    kernel: Literal["auto", "torch"] = Field(
+        "auto",
+        description="auto: bitsandbytes on CUDA when installed, else torch._int_mm; "
+        "torch: always torch._int_mm",
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    execution = "real"
+
+
+# --- Packed formats from other libraries, real (core/quantization/quanto.py, bnb.py,
+# torchao_formats.py) ---
+
+
+class QuantoConfig(TechniqueConfig):
+    """Packed weight-only quantization through optimum-quanto."""
+
+    recipe: Literal["quanto"] = "quanto"
+    weights: Literal["int8", "int4", "int2", "float8"] = Field(
+        "int8", description="weight format (int4 and int2 use groups of 128 weights)"
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    execution = "real"
+
+
+class BnbNF4Config(TechniqueConfig):
+    """4-bit NormalFloat weights through bitsandbytes' Linear4bit, as in QLoRA."""
+
+    recipe: Literal["bnb-nf4"] = "bnb-nf4"
+    compute_dtype: Literal["float16", "bfloat16"] = Field(
+        "bfloat16", description="dtype the 4-bit weights are unpacked to for each matmul"
+    )
+    double_quant: bool = Field(
+        True, description="also quantize the per-block scales to 8 bits (QLoRA's double "
+        "quantization: about 0.37 bits per weight saved at block size 64)"
+    )
+    # The block sizes bitsandbytes' 4-bit CUDA kernels accept (32 since bitsandbytes 0.49.2).
+    blocksize: Literal[32, 64, 128, 256, 512, 1024, 2048, 4096] = Field(
+        64, description="consecutive weights sharing one scale (smaller: more accurate, "
+        "more scales)"
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    requirements = Requirements(cuda=True, packages=("bitsandbytes",))
+    execution = "real"
+
+
+# The group sizes torchao's int4 layout takes; TorchaoInt4Config.group_size lists the same.
+INT4_GROUP_SIZES = (32, 64, 128, 256)
+
+
+class TorchaoInt4Config(TechniqueConfig):
+    """Int4 weights with one scale and zero point per group, on PyTorch's tinygemm kernel."""
+
+    recipe: Literal["torchao-int4"] = "torchao-int4"
+    group_size: Literal[32, 64, 128, 256] = Field(
+        64, description="weights sharing one scale along the input dimension; must divide every "
+        "target layer's input dimension (576 = 9 x 64 for the bundled model)"
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    requirements = Requirements(cuda=True, packages=("torchao",))
+    execution = "real"
+
+
+class FP8Config(TechniqueConfig):
+    """Float8 (e4m3) weights with one scale per output row, through torchao."""
+
+    recipe: Literal["fp8"] = "fp8"
+    mode: Literal["weight_only", "dynamic"] = Field(
+        "dynamic", description="weight_only: fp8 weights unpacked for 16-bit matmuls; dynamic: "
+        "activations also cast to fp8 per row at run time, products on fp8 tensor cores"
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    requirements = Requirements(cuda=True, packages=("torchao",))
+    execution = "real"

@@ -1,0 +1,64 @@
+"""What every technique config is: frozen, validated, versioned, JSON round-trippable, and
+able to say what it needs (calibration data, a CUDA device, an optional package).
+
+Torch-free (pydantic only): the app builds configs, validates settings and generates launch
+forms from these classes without loading the engine. Keep torch out of this module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class InvalidRecipeError(ValueError):
+    """A recipe step that cannot be built or run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a technique needs to run; the UI explains a missing one instead of failing."""
+
+    calibration: bool = False
+    training: bool = False
+    cuda: bool = False
+    packages: tuple[str, ...] = ()
+
+    def unmet(self, device) -> list[str]:
+        """Why this technique cannot run on `device` (a torch.device or a name such as
+        "cpu" or "cuda:0"); empty when it can."""
+        # Read the kind by duck typing: the app names devices by string and has no torch.
+        kind = getattr(device, "type", str(device).split(":")[0])
+        reasons = []
+        if self.cuda and kind != "cuda":
+            reasons.append("needs a CUDA GPU")
+        for package in self.packages:
+            if importlib.util.find_spec(package) is None:
+                reasons.append(f"needs the optional package {package!r}")
+        return reasons
+
+
+class TechniqueConfig(BaseModel):
+    """Base of every technique config. Subclasses set `recipe` (the taxonomy's slug) as a
+    Literal default, their fields with defaults, bounds and descriptions, and `requirements`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    recipe: str
+    version: int = 1
+
+    requirements: ClassVar[Requirements] = Requirements()
+    # "real": packed weights and low-bit kernels run; "simulated": fake-quantized in float.
+    execution: ClassVar[str] = "simulated"
+
+    @classmethod
+    def recipe_name(cls) -> str:
+        """The recipe slug this config type stands for (its `recipe` field's default)."""
+        return cls.model_fields["recipe"].default
+
+    def to_json(self) -> str:
+        """The config as JSON (the job table stores recipes this way)."""
+        return self.model_dump_json()
