@@ -3,7 +3,7 @@
 from alembic import context
 
 from db.engine import make_engine
-from db.models import Base
+from db.schema import metadata
 
 
 def run_migrations() -> None:
@@ -21,7 +21,7 @@ def run_migrations() -> None:
 def _run(connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
     )

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from db.engine import make_engine
 from db.migrate import current_revision, head_revision, upgrade
-from db.models import Base
+from db.schema import metadata
 from db.schema_version import HEAD_REVISION, is_current, stored_revision
 
 
@@ -17,14 +17,14 @@ def test_upgrade_on_an_empty_database_reaches_head(tmp_path):
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == head_revision()
-    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    assert set(metadata.tables) <= set(inspect(engine).get_table_names())
 
 
 def test_migrations_match_the_models(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'schema.db'}")
     upgrade(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
