@@ -61,6 +61,14 @@ def _check(_args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if not args.no_seed and _prepare(args) != 0:
         return 2
+    if not args.no_executor:
+        # Jobs run in worker processes under a detached executor: stopping this server
+        # leaves them running, and the next start finds the executor already there.
+        from core.jobs.executor import start_detached
+
+        pid = start_detached()
+        if pid is not None:
+            print(f"Executor started (pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
     # Streamlit reads .streamlit/config.toml from the working directory.
     os.chdir(PROJECT_ROOT)
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -103,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--address", default="localhost")
     serve.add_argument("--no-seed", action="store_true", help="start without reseeding")
+    serve.add_argument("--no-executor", action="store_true",
+                       help="do not start the local executor (jobs then wait for a worker)")
     serve.set_defaults(handler=_serve)
     seed = commands.add_parser("seed", help="migrate the database and seed the taxonomy")
     seed.set_defaults(handler=_prepare)
@@ -113,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="measure a model's quality, speed, memory, size")
     _engine_cli().add_arguments(measure)
     measure.set_defaults(handler=lambda args: _engine_cli().run(args))
+    from core.jobs.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

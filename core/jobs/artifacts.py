@@ -1,0 +1,85 @@
+"""A compressed model saved to disk: safetensors weights, config, tokenizer and a short model
+card of its measured figures, written to a temporary folder and renamed when complete, so a
+folder under its final name is never half written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.engine.metrics import METRICS, format_value
+from core.engine.models import LoadedModel
+from core.engine.paths import optatlas_home
+from core.engine.results import Measurement
+from core.jobs.spec import JobSpec
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """Where a job's model was saved, and how big it is."""
+
+    path: Path
+    bytes: int
+    format: str = "safetensors"
+
+
+def artifacts_dir() -> Path:
+    """Saved models, one folder per job: `OPTATLAS_HOME/artifacts`."""
+    return optatlas_home() / "artifacts"
+
+
+def job_folder(job_id: int) -> Path:
+    """The folder a job's model is saved to."""
+    return artifacts_dir() / f"job-{job_id}"
+
+
+def model_card(spec: JobSpec, measurement: Measurement, job_id: int) -> str:
+    """A README.md for the saved model: what was done to it and what it measured."""
+    lines = [
+        f"# {measurement.name}",
+        "",
+        f"Saved by OptAtlas job {job_id}: `{spec.model}` with the steps below, measured on "
+        f"{measurement.device_name} ({measurement.device}, {measurement.dtype}).",
+        "",
+        "## Steps",
+        *[f"{i}. `{name}`" for i, name in enumerate(spec.step_names(), start=1)],
+        "",
+        f"## Measured (execution: {measurement.execution})",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {name} | {format_value(name, value)} |"
+          for name, value in measurement.metrics.items() if name in METRICS and value is not None],
+        "",
+        "Protocol: " + ", ".join(f"{k}={v}" for k, v in measurement.protocol.items()),
+        "",
+    ]
+    if measurement.execution == "simulated":
+        lines.append("The weights were rounded but are stored in float (simulated quantization):"
+                     " the file is as large as the original.")
+    return "\n".join(lines) + "\n"
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def save_model(loaded: LoadedModel, folder: Path, *, job_id: int, spec: JobSpec,
+               measurement: Measurement) -> SavedModel:
+    """Write the model to `folder` (replacing an earlier attempt's) via a temporary folder."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        loaded.model.save_pretrained(partial, safe_serialization=True)
+        if hasattr(loaded.tokenizer, "save_pretrained"):
+            loaded.tokenizer.save_pretrained(partial)
+        (partial / "README.md").write_text(model_card(spec, measurement, job_id))
+        if folder.exists():
+            shutil.rmtree(folder)
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return SavedModel(folder, _folder_bytes(folder))

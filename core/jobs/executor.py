@@ -1,0 +1,229 @@
+"""The local executor: keeps worker processes running, one per device by default, and reaps
+jobs whose worker died. The embedded default behind `optatlas serve`.
+
+It runs in its own session (detached from the web server), so stopping or restarting the
+Streamlit server leaves running jobs alone; one executor per data directory, held by a file
+lock, so a second `serve` finds it and starts none.
+
+    python -m core.jobs.executor      (or: optatlas executor)
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.engine.paths import optatlas_home
+
+POLL_S = 1.0
+# A worker that dies this soon after starting, this many times in a row, is not restarted
+# at full speed: the pause grows, so a broken environment does not spin the CPU.
+QUICK_DEATH_S = 10.0
+MAX_BACKOFF_S = 60.0
+
+
+def lock_path() -> Path:
+    """The file an executor holds locked while it runs."""
+    return optatlas_home() / "executor.lock"
+
+
+def log_path() -> Path:
+    """Where a detached executor and its workers write their output."""
+    return optatlas_home() / "logs" / "executor.log"
+
+
+def configured_devices() -> list[str]:
+    """`OPTATLAS_DEVICES` (comma separated), else the CPU and every CUDA device."""
+    named = os.environ.get("OPTATLAS_DEVICES", "").strip()
+    if named:
+        return [d.strip() for d in named.split(",") if d.strip()]
+    devices = ["cpu"]
+    try:
+        import torch
+
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    except ImportError:  # pragma: no cover - the engine always has torch
+        pass
+    return devices
+
+
+def workers_per_device() -> int:
+    """`OPTATLAS_WORKERS_PER_DEVICE`, default 1: one running job per device at a time."""
+    value = os.environ.get("OPTATLAS_WORKERS_PER_DEVICE", "1")
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"OPTATLAS_WORKERS_PER_DEVICE must be a whole number, not {value!r}") from None
+    if count < 1:
+        raise ValueError("OPTATLAS_WORKERS_PER_DEVICE must be at least 1")
+    return count
+
+
+def executor_running() -> bool:
+    """True when some process holds this data directory's executor lock."""
+    path = lock_path()
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def start_detached() -> int | None:
+    """Start an executor in its own session unless one runs; its pid, or None."""
+    if executor_running():
+        return None
+    log = log_path()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core.jobs.executor"],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]),
+        )
+    return process.pid
+
+
+def stop_executor(timeout_s: float = 15.0) -> bool:
+    """Ask the running executor (its pid is in the lock file) to stop its workers and exit;
+    True when it is gone within `timeout_s`."""
+    path = lock_path()
+    if not executor_running():
+        return True
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not executor_running():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@dataclass
+class _Slot:
+    device: str
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    quick_deaths: int = 0
+    not_before: float = 0.0
+
+
+class LocalExecutor:
+    """Worker processes for each device, restarted when they exit."""
+
+    def __init__(self, devices: list[str], per_device: int = 1) -> None:
+        self.slots = [_Slot(device) for device in devices for _ in range(per_device)]
+        self.stopping = False
+
+    def _start(self, slot: _Slot) -> None:
+        slot.process = subprocess.Popen(
+            [sys.executable, "-m", "core.jobs.worker", "--device", slot.device],
+            stdin=subprocess.DEVNULL,
+        )
+        slot.started = time.monotonic()
+        print(f"[executor] worker {slot.process.pid} started for {slot.device}", flush=True)
+
+    def _check(self, slot: _Slot) -> None:
+        now = time.monotonic()
+        if slot.process is not None:
+            code = slot.process.poll()
+            if code is None:
+                return
+            lived = now - slot.started
+            print(f"[executor] worker {slot.process.pid} ({slot.device}) exited with {code} "
+                  f"after {lived:.0f} s", flush=True)
+            slot.process = None
+            slot.quick_deaths = slot.quick_deaths + 1 if lived < QUICK_DEATH_S else 0
+            slot.not_before = now + min(MAX_BACKOFF_S, 2.0 ** slot.quick_deaths - 1)
+        if now >= slot.not_before and not self.stopping:
+            self._start(slot)
+
+    def run(self) -> int:
+        """Hold the lock and keep the workers up until SIGTERM or SIGINT."""
+        path = lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("[executor] another executor already serves this data directory", flush=True)
+            return 0
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+
+        def stop(_signum, _frame) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        from core.jobs.worker import reap_now
+        from db.engine import make_engine
+        from db.migrate import upgrade
+
+        engine = make_engine()
+        upgrade(engine)
+        print(f"[executor] {os.getpid()} serving {[s.device for s in self.slots]}", flush=True)
+        try:
+            while not self.stopping:
+                for slot in self.slots:
+                    self._check(slot)
+                try:
+                    reap_now(engine)
+                except Exception as error:  # noqa: BLE001 - a busy database: next round
+                    print(f"[executor] reaping failed: {error}", flush=True)
+                time.sleep(POLL_S)
+        finally:
+            self._stop_workers()
+            handle.close()
+        return 0
+
+    def _stop_workers(self) -> None:
+        running = [s.process for s in self.slots if s.process is not None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + 10
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`optatlas executor`: run the local executor in the foreground."""
+    parser = argparse.ArgumentParser(prog="optatlas executor", description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", default=None, help="comma-separated, e.g. cpu,cuda:0")
+    parser.add_argument("--per-device", type=int, default=None)
+    parser.add_argument("--stop", action="store_true", help="stop the running executor")
+    args = parser.parse_args(argv)
+    if args.stop:
+        stopped = stop_executor()
+        print("executor stopped" if stopped else "the executor did not stop in time")
+        return 0 if stopped else 1
+    devices = args.devices.split(",") if args.devices else configured_devices()
+    per_device = args.per_device or workers_per_device()
+    return LocalExecutor(devices, per_device).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Measurements in the database: a job's result or a shared baseline, one row per metric with
+its unit and spread. Torch-free, so the web app reads results through the same code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from core.engine.metrics import METRICS
+from core.engine.results import Measurement
+from core.jobs.store import now
+from db.engine import transaction
+from db.job_models import Job, Result, ResultMetric
+
+BASELINE = "baseline"
+COMPRESSED = "compressed"
+
+
+def protocol_hash(protocol: dict) -> str:
+    """sha256 of the protocol record: results with equal hashes were measured alike."""
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def baseline_key(model_key: str, device: str, dtype: str, measure: dict) -> str:
+    """What makes two baselines the same: the model, where and in which dtype it ran, and
+    the measurement settings (which fix the protocol). Known before measuring, so a job can
+    look its baseline up first."""
+    text = json.dumps({"model": model_key, "device": device, "dtype": dtype, "measure": measure},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _row(measurement: Measurement, *, kind: str, model_ref: str, recipe: list,
+         job_id: int | None, key: str | None, diagnostics: list | None) -> Result:
+    result = Result(
+        job_id=job_id, baseline_key=key, kind=kind, name=measurement.name, model_ref=model_ref,
+        model_key=measurement.model_key, recipe=recipe, execution=measurement.execution,
+        device=measurement.device, device_name=measurement.device_name,
+        dtype=measurement.dtype, protocol=measurement.protocol,
+        protocol_hash=protocol_hash(measurement.protocol),
+        environment={**measurement.environment, "model": measurement.model},
+        notes=list(measurement.notes), diagnostics=diagnostics, created_at=now(),
+    )
+    result.metrics = [
+        ResultMetric(name=name, value=value, unit=METRICS[name].unit,
+                     spread=measurement.spread.get(name))
+        for name, value in measurement.metrics.items()
+    ]
+    return result
+
+
+def add_job_result(session: Session, job: Job | int, measurement: Measurement, *,
+                   model_ref: str, recipe: list, diagnostics: list | None = None) -> None:
+    """Add a job's result inside the caller's transaction (the one that marks it succeeded).
+    The results table allows one per job, so a retried job cannot record itself twice."""
+    job_id = job if isinstance(job, int) else job.id
+    session.add(_row(measurement, kind=COMPRESSED, model_ref=model_ref, recipe=recipe,
+                     job_id=job_id, key=None, diagnostics=diagnostics))
+
+
+def find_baseline(engine: Engine, key: str) -> Measurement | None:
+    """The stored baseline with `key`, or None."""
+    with transaction(engine) as session:
+        row = session.scalar(select(Result).options(selectinload(Result.metrics))
+                             .where(Result.baseline_key == key))
+        return to_measurement(row) if row is not None else None
+
+
+def save_baseline(engine: Engine, measurement: Measurement, *, key: str, model_ref: str) -> Measurement:
+    """Store a baseline once. When another worker stored the same one first, keep theirs and
+    return it (both measured the same thing; one row serves every job)."""
+    try:
+        with transaction(engine) as session:
+            session.add(_row(measurement, kind=BASELINE, model_ref=model_ref, recipe=[],
+                             job_id=None, key=key, diagnostics=None))
+        return measurement
+    except IntegrityError:
+        stored = find_baseline(engine, key)
+        if stored is None:
+            raise
+        return stored
+
+
+def to_measurement(row: Result) -> Measurement:
+    """A stored result as the engine's Measurement (metrics, spreads, protocol, notes)."""
+    environment = dict(row.environment or {})
+    model = environment.pop("model", row.model_ref)
+    return Measurement(
+        name=row.name, model=model, model_key=row.model_key, device=row.device,
+        device_name=row.device_name, dtype=row.dtype, execution=row.execution,
+        metrics={m.name: m.value for m in row.metrics if m.name in METRICS},
+        spread={m.name: m.spread for m in row.metrics if m.spread is not None},
+        protocol=row.protocol, environment=environment, notes=list(row.notes or []),
+        created_at=row.created_at.isoformat() if row.created_at else "",
+    )
+
+
+def list_results(engine: Engine, *, model_key: str | None = None,
+                 protocol: str | None = None, kinds: tuple[str, ...] | None = None) -> list[Result]:
+    """Stored results with their metrics and job, oldest first, optionally filtered."""
+    query = (select(Result).options(selectinload(Result.metrics), selectinload(Result.job))
+             .order_by(Result.id))
+    if model_key:
+        query = query.where(Result.model_key == model_key)
+    if protocol:
+        query = query.where(Result.protocol_hash == protocol)
+    if kinds:
+        query = query.where(Result.kind.in_(kinds))
+    with transaction(engine) as session:
+        return list(session.scalars(query))
+
+
+def job_result(engine: Engine, job_id: int) -> Result | None:
+    """A job's result, with its metrics, or None."""
+    with transaction(engine) as session:
+        return session.scalar(select(Result).options(selectinload(Result.metrics))
+                              .where(Result.job_id == job_id))

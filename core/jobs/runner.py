@@ -1,0 +1,174 @@
+"""Run one job's recipe with the engine: load the model, measure (or reuse) its baseline,
+apply the steps in order, measure the result, diagnose its layers, optionally save it.
+
+Knows nothing of the database: the worker hands it hooks for progress, cancellation and the
+shared baseline store, and records what it returns."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import core.inference  # noqa: F401  (registers the inference-time recipes)
+import core.quantization  # noqa: F401  (registers the quantization recipes)
+from core.engine.data import load_corpus
+from core.engine.measure import MeasureConfig, baseline_outputs, measure_model
+from core.engine.metrics import REAL, SIMULATED
+from core.engine.models import LoadedModel, load_model
+from core.engine.results import Measurement
+from core.jobs.artifacts import SavedModel, save_model
+from core.jobs.results import baseline_key
+from core.jobs.spec import JobSpec, MeasureSettings
+from core.techniques.base import ApplyContext
+from core.techniques.calibration import calibration_data
+from core.techniques.registry import apply
+
+# Calibration windows are as long as evaluation windows (the engine's default protocol).
+CALIBRATION_SEQ_LEN = 512
+# Per-layer diagnostics look at where the error sits; a few sequences show the ranking.
+DIAGNOSTIC_SEQUENCES = 4
+
+
+@dataclass
+class RunHooks:
+    """How a running job talks to the outside world."""
+
+    progress: Callable[[str, float, str], None]  # stage, fraction of it, message
+    check_cancel: Callable[[], None]  # raises JobCancelled when the user asked to stop
+    find_baseline: Callable[[str], Measurement | None]
+    save_baseline: Callable[[Measurement, str], Measurement]
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class JobOutcome:
+    """What a finished job produced."""
+
+    measurement: Measurement
+    baseline: Measurement
+    diagnostics: list[dict] | None = None
+    saved: SavedModel | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def measure_config(settings: MeasureSettings) -> MeasureConfig:
+    """The engine's MeasureConfig for a job's measurement settings."""
+    return MeasureConfig(
+        eval_windows=settings.eval_windows,
+        measure_speed=settings.speed != "none",
+        speed_scope="decode_b1" if settings.speed == "decode_b1" else "full",
+    )
+
+
+def _stage_reporter(hooks: RunHooks, prefix: str):
+    def report(stage: str, fraction: float) -> None:
+        hooks.progress(f"{prefix}: {stage}" if prefix else stage, fraction, "")
+
+    return report
+
+
+def _baseline(loaded: LoadedModel, config: MeasureConfig, hooks: RunHooks) -> Measurement:
+    key = baseline_key(loaded.spec.key, str(loaded.device), str(loaded.dtype).removeprefix("torch."),
+                       config.to_dict())
+    stored = hooks.find_baseline(key)
+    if stored is not None:
+        hooks.log(f"baseline: reusing the stored measurement of {loaded.spec.label}")
+        return stored
+    hooks.log(f"baseline: measuring {loaded.spec.label} once; later jobs reuse it")
+    measured = measure_model(loaded, config, name="baseline",
+                             progress=_stage_reporter(hooks, "baseline"))
+    return hooks.save_baseline(measured, key)
+
+
+def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
+            save_to: Path | None = None) -> JobOutcome:
+    """Run `spec` on `device`; raise JobCancelled, or the error that ended it."""
+    configs = spec.configs()
+    hooks.progress("loading model", 0.0, spec.model)
+    loaded = load_model(spec.model, device=device, dtype=spec.dtype,
+                        progress=_stage_reporter(hooks, "loading model"))
+    hooks.log(f"loaded {loaded.spec.label} on {loaded.device} ({loaded.dtype}) in "
+              f"{loaded.load_s:.1f} s")
+    config = measure_config(spec.measure)
+    baseline = _baseline(loaded, config, hooks)
+    if not configs:
+        return JobOutcome(measurement=baseline, baseline=baseline)
+    hooks.check_cancel()
+    # Outputs of the unmodified model: from the engine's cache when the baseline was just
+    # measured here; computed once otherwise. Taken before any step changes the model.
+    hooks.progress("baseline outputs", 0.0, "")
+    outputs = baseline_outputs(loaded, config)
+    reference = copy.deepcopy(loaded.model) if spec.measure.diagnostics else None
+    calibration = None
+    if any(c.requirements.calibration for c in configs):
+        hooks.progress("calibration data", 0.0, "")
+        calibration = calibration_data(loaded.tokenizer, load_corpus(config.corpus),
+                                       samples=_calibration_samples(configs),
+                                       seq_len=CALIBRATION_SEQ_LEN)
+    reports = []
+    start = time.perf_counter()
+    for index, step in enumerate(configs, start=1):
+        hooks.check_cancel()
+        label = f"step {index}/{len(configs)} {step.recipe}"
+        hooks.log(f"{label}: {step.to_json()}")
+        context = ApplyContext(device=loaded.device, calibration=calibration,
+                               progress=_stage_reporter(hooks, label))
+        reports.append(apply(loaded.model, step, context))
+        hooks.log(f"{label}: changed {reports[-1].modules} modules")
+    compression_s = time.perf_counter() - start
+    hooks.check_cancel()
+    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
+    measurement = measure_model(loaded, config, name=spec.name(), baseline=outputs,
+                                execution=execution, progress=_stage_reporter(hooks, "measure"))
+    measurement.metrics["compression_s"] = compression_s
+    outcome = JobOutcome(measurement=measurement, baseline=baseline)
+    if reference is not None:
+        outcome.diagnostics = _diagnose(reference, loaded, calibration, reports, hooks, outcome)
+        del reference
+    if spec.save_model and save_to is not None:
+        hooks.progress("saving model", 0.0, str(save_to))
+        try:
+            outcome.saved = save_model(loaded, save_to, job_id=job_id, spec=spec,
+                                       measurement=measurement)
+            hooks.log(f"saved the model to {outcome.saved.path} ({outcome.saved.bytes} bytes)")
+        except (OSError, RuntimeError, TypeError, ValueError) as error:
+            # The measurement stands; say why the weights could not be written.
+            outcome.notes.append(f"the model was not saved: {error}")
+            hooks.log(f"the model was not saved: {error}")
+    measurement.notes.extend(outcome.notes)
+    return outcome
+
+
+def _calibration_samples(configs) -> int:
+    # The most any step asks for; each step uses at most what it asked.
+    wanted = [getattr(c, name) for c in configs
+              for name in ("calibration_samples", "samples") if hasattr(c, name)]
+    return max(wanted, default=32)
+
+
+def _diagnose(reference, loaded: LoadedModel, calibration, reports, hooks: RunHooks,
+              outcome: JobOutcome) -> list[dict] | None:
+    """Per-layer error and outlier rows, or None with a note saying why not."""
+    from core.quantization.diagnostics import RescaledModelError, layer_diagnostics
+
+    if calibration is None:
+        ids = None
+    else:
+        ids = calibration.input_ids[:DIAGNOSTIC_SEQUENCES]
+    if ids is None:
+        corpus_ids = loaded.tokenizer(load_corpus("pydoc").split("calibration"),
+                                      return_tensors="pt", add_special_tokens=False).input_ids[0]
+        usable = (len(corpus_ids) // CALIBRATION_SEQ_LEN)
+        count = min(DIAGNOSTIC_SEQUENCES, usable)
+        ids = corpus_ids[: count * CALIBRATION_SEQ_LEN].reshape(count, CALIBRATION_SEQ_LEN)
+    rescales = [rescale for report in reports for rescale in report.rescales]
+    try:
+        rows = layer_diagnostics(reference, loaded.model, ids, rescales=rescales,
+                                 progress=_stage_reporter(hooks, ""))
+    except (RescaledModelError, ValueError) as error:
+        outcome.notes.append(f"per-layer diagnostics not available: {error}")
+        return None
+    return [row.to_dict() for row in rows]

@@ -1,0 +1,118 @@
+"""What a user asks a job to do, typed and validated before anything is queued: the model,
+the ordered technique steps, the device, what to measure, and the job's limits.
+
+Torch-free, so the web app validates a launch form with the same code the worker trusts."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.engine.model_refs import ModelNotFoundError, parse_model_ref
+from core.recipes import build_config
+from core.techniques.config import InvalidRecipeError, TechniqueConfig
+
+# "auto" (the best device a live worker offers), "cpu", or one CUDA device.
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
+MAX_STEPS = 8
+
+
+class InvalidJobError(ValueError):
+    """A job that must not be queued; the message names the field and what to change."""
+
+
+class StepSpec(BaseModel):
+    """One technique step: a recipe slug and its settings (validated by its config)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipe: str
+    settings: dict = Field(default_factory=dict)
+
+
+class MeasureSettings(BaseModel):
+    """How much to measure after the steps. The defaults are the engine's default protocol."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    eval_windows: int = Field(
+        16, ge=1, le=512, description="512-token evaluation windows for perplexity, KL and "
+        "agreement (16 = 8,192 tokens; fewer is faster and noisier)"
+    )
+    speed: Literal["full", "decode_b1", "none"] = Field(
+        "full", description="full: prefill, time to first token, decode at batch 1 and 8; "
+        "decode_b1: batch-1 decode only; none: quality and size only"
+    )
+    diagnostics: bool = Field(
+        True, description="per-layer quantization error and activation outliers (a few "
+        "extra float passes)"
+    )
+
+
+class JobSpec(BaseModel):
+    """A whole job as submitted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field("default", description="'default' (the bundled model), a Hugging "
+                       "Face id (optionally @revision), a local folder, or 'tiny'")
+    steps: tuple[StepSpec, ...] = Field(
+        (), max_length=MAX_STEPS, description="technique steps applied in order; none "
+        "measures the model as it is"
+    )
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    measure: MeasureSettings = Field(default_factory=MeasureSettings)
+    save_model: bool = Field(False, description="save the compressed model as safetensors "
+                             "under the data directory, with a model card of its figures")
+    time_limit_s: float | None = Field(None, gt=0, le=7 * 24 * 3600,
+                                       description="fail the job after this many seconds")
+    label: str = Field("", max_length=200)
+    technique_slug: str | None = Field(None, max_length=80)
+
+    def configs(self) -> list[TechniqueConfig]:
+        """The steps as validated technique configs."""
+        return [build_config(step.recipe, step.settings) for step in self.steps]
+
+    def name(self) -> str:
+        """A short name for the job's result: its label, or its steps."""
+        if self.label:
+            return self.label
+        return " + ".join(self.step_names()) or "baseline"
+
+    def step_names(self) -> list[str]:
+        """Each step as recipe(settings), for lists and legends."""
+        names = []
+        for step in self.steps:
+            settings = ",".join(f"{k}={v}" for k, v in sorted(step.settings.items()))
+            names.append(f"{step.recipe}({settings})" if settings else step.recipe)
+        return names
+
+
+def validate_spec(data: dict | JobSpec) -> JobSpec:
+    """A checked JobSpec, or InvalidJobError saying what is wrong: unknown fields or recipes,
+    settings out of range, a malformed model reference, an unknown device."""
+    try:
+        spec = data if isinstance(data, JobSpec) else JobSpec.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'job'}: {e['msg']}" for e in error.errors()
+        )
+        raise InvalidJobError(f"invalid job: {problems}") from None
+    if not DEVICE.match(spec.device):
+        raise InvalidJobError(f"device {spec.device!r} is not auto, cpu, cuda or cuda:N")
+    try:
+        parse_model_ref(spec.model)
+    except ModelNotFoundError as error:
+        raise InvalidJobError(f"model: {error}") from None
+    for index, step in enumerate(spec.steps, start=1):
+        try:
+            config = build_config(step.recipe, step.settings)
+        except InvalidRecipeError as error:
+            raise InvalidJobError(f"step {index}: {error}") from None
+        if config.requirements.cuda and spec.device == "cpu":
+            raise InvalidJobError(f"step {index}: {step.recipe} needs a CUDA GPU; choose a "
+                                  "cuda device (or auto, where a GPU worker is running)")
+    return spec

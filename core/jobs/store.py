@@ -1,0 +1,326 @@
+"""The job queue in the database: submit, claim, heartbeat, report progress, finish, cancel,
+retry and reap, each state change a compare-and-set.
+
+Every write that a worker makes names the attempt and lease it holds (`Lease`); the UPDATE
+matches only while the row still says so. A worker whose job was reaped, cancelled or retried
+meanwhile therefore changes nothing: its update matches no row and it learns it lost the job.
+Torch-free: the web app and the CLI use it as they are."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, select, update
+
+from core.jobs import states
+from core.jobs.spec import JobSpec, validate_spec
+from db.engine import transaction
+from db.job_models import Job, Worker
+
+# How long a running job may go without a heartbeat before the reaper calls it interrupted.
+# Workers beat every few seconds; this leaves room for a long garbage-collection pause or a
+# briefly locked database.
+DEFAULT_STALE_AFTER_S = 30.0
+LOG_TAIL_LINES = 40
+
+
+def now() -> datetime:
+    """The current time in UTC (every timestamp the queue stores)."""
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored one was UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a worker holds while it runs a job: the job, the attempt it claimed, its name."""
+
+    job_id: int
+    attempt: int
+    owner: str
+
+    def matches(self):
+        """The WHERE clause under which this lease still stands."""
+        return and_(Job.id == self.job_id, Job.attempt == self.attempt,
+                    Job.lease_owner == self.owner, Job.status == states.RUNNING)
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """What a heartbeat learns: whether the lease stands, and whether cancel was asked."""
+
+    held: bool
+    cancel_requested: bool = False
+    cancel_requested_at: datetime | None = None
+
+
+class JobStateError(RuntimeError):
+    """An action that the job's current state does not allow (e.g. retrying a running job)."""
+
+
+def worker_name() -> str:
+    """This process's lease owner name: host, pid and a start stamp (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{now().strftime('%H%M%S%f')}"
+
+
+def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = None,
+           device: str | None = None) -> int:
+    """Validate `spec` (InvalidJobError before anything is written) and queue it. `device`
+    overrides an "auto" device with the one chosen for it. Returns the job id."""
+    spec = validate_spec(spec)
+    chosen = device or spec.device
+    if chosen == "auto":
+        chosen = pick_device(engine)
+    job = Job(
+        recipe=[step.model_dump() for step in spec.steps],
+        measure=spec.measure.model_dump(),
+        model_ref=spec.model,
+        device=chosen,
+        dtype=spec.dtype,
+        label=spec.name(),
+        technique_slug=spec.technique_slug,
+        save_model=spec.save_model,
+        time_limit_s=spec.time_limit_s,
+        status=states.QUEUED,
+        attempt=0,
+        cancel_requested=False,
+        progress_stage="queued",
+        progress_fraction=0.0,
+        progress_message="",
+        log_tail="",
+        owner_session=owner_session,
+        created_at=now(),
+    )
+    with transaction(engine) as session:
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def spec_of(job: Job) -> JobSpec:
+    """The JobSpec a stored job was submitted with."""
+    return JobSpec.model_validate({
+        "model": job.model_ref, "steps": job.recipe, "device": job.device, "dtype": job.dtype,
+        "measure": job.measure, "save_model": job.save_model, "time_limit_s": job.time_limit_s,
+        "label": job.label, "technique_slug": job.technique_slug,
+    })
+
+
+def get_job(engine: Engine, job_id: int) -> Job | None:
+    """One job as stored now (detached: read it, do not modify it)."""
+    with transaction(engine) as session:
+        return session.get(Job, job_id)
+
+
+def list_jobs(engine: Engine, *, statuses: Sequence[str] | None = None,
+              owner_session: str | None = None, limit: int = 200) -> list[Job]:
+    """Jobs, newest first, optionally of some statuses or one browser session."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(Job.status.in_(statuses))
+    if owner_session:
+        query = query.where(Job.owner_session == owner_session)
+    with transaction(engine) as session:
+        return list(session.scalars(query))
+
+
+def claim_next(engine: Engine, device: str, owner: str) -> Lease | None:
+    """Take the oldest queued job for `device`, or None. Two workers racing for one job:
+    exactly one UPDATE matches the queued row; the other tries the next job."""
+    for _ in range(20):
+        with transaction(engine) as session:
+            candidate = session.scalar(
+                select(Job).where(Job.status == states.QUEUED, Job.device == device)
+                .order_by(Job.id).limit(1)
+            )
+            if candidate is None:
+                return None
+            attempt = candidate.attempt + 1
+            moment = now()
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == candidate.id, Job.status == states.QUEUED,
+                       Job.attempt == candidate.attempt)
+                .values(status=states.RUNNING, attempt=attempt, lease_owner=owner,
+                        heartbeat_at=moment, started_at=moment, finished_at=None,
+                        progress_stage="starting", progress_fraction=0.0,
+                        progress_message=f"attempt {attempt} on {device}",
+                        error_kind=None, error_message=None)
+            ).rowcount
+            if claimed == 1:
+                return Lease(candidate.id, attempt, owner)
+    return None
+
+
+def heartbeat(engine: Engine, lease: Lease) -> LeaseState:
+    """Record that the lease's worker is alive; learn whether it still holds the job and
+    whether a cancel was requested."""
+    with transaction(engine) as session:
+        held = session.execute(
+            update(Job).where(lease.matches()).values(heartbeat_at=now())
+        ).rowcount == 1
+        if not held:
+            return LeaseState(held=False)
+        row = session.execute(
+            select(Job.cancel_requested, Job.cancel_requested_at).where(Job.id == lease.job_id)
+        ).one()
+        return LeaseState(True, bool(row.cancel_requested), _aware(row.cancel_requested_at))
+
+
+def report_progress(engine: Engine, lease: Lease, stage: str, fraction: float,
+                    message: str = "", log_tail: str | None = None) -> bool:
+    """Store the job's progress (and log tail); False when the lease is lost."""
+    values = {"progress_stage": stage[:80], "progress_fraction": max(0.0, min(1.0, fraction)),
+              "progress_message": message, "heartbeat_at": now()}
+    if log_tail is not None:
+        values["log_tail"] = log_tail
+    with transaction(engine) as session:
+        return session.execute(update(Job).where(lease.matches()).values(**values)).rowcount == 1
+
+
+def finish(engine: Engine, lease: Lease, status: str, *, error_kind: str | None = None,
+           message: str | None = None, log_tail: str | None = None, before_commit=None) -> bool:
+    """Move the leased job to a final `status`. `before_commit(session)` runs in the same
+    transaction (a job's result and artifacts are written there), so a job never ends
+    succeeded without its result, nor gets a result it then fails to record. False, and
+    nothing written, when the lease was lost meanwhile."""
+    if status not in (states.SUCCEEDED, states.FAILED, states.CANCELLED):
+        raise ValueError(f"a worker ends a job as succeeded, failed or cancelled, not {status}")
+    values = {"status": status, "finished_at": now(), "error_kind": error_kind,
+              "error_message": message, "lease_owner": None,
+              "progress_stage": status, "progress_fraction": 1.0 if status == states.SUCCEEDED
+              else Job.progress_fraction}
+    if log_tail is not None:
+        values["log_tail"] = log_tail
+    with transaction(engine) as session:
+        moved = session.execute(update(Job).where(lease.matches()).values(**values)).rowcount
+        if moved != 1:
+            return False  # nothing was written
+        if before_commit is not None:
+            before_commit(session)
+        return True
+
+
+def request_cancel(engine: Engine, job_id: int) -> str:
+    """Cancel a job: a queued one at once, a running one by asking its worker (which stops
+    at the next step boundary, or is stopped after a grace period). Returns the new state."""
+    with transaction(engine) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobStateError(f"there is no job {job_id}")
+        if job.status == states.QUEUED:
+            moved = session.execute(
+                update(Job).where(Job.id == job_id, Job.status == states.QUEUED)
+                .values(status=states.CANCELLED, finished_at=now(), progress_stage="cancelled",
+                        error_kind=None, error_message="cancelled before it started")
+            ).rowcount
+            if moved == 1:
+                return states.CANCELLED
+            session.refresh(job)
+        if job.status == states.RUNNING:
+            session.execute(
+                update(Job).where(Job.id == job_id, Job.status == states.RUNNING,
+                                  Job.cancel_requested.is_(False))
+                .values(cancel_requested=True, cancel_requested_at=now())
+            )
+            return "cancelling"
+        raise JobStateError(f"job {job_id} is {job.status}; only queued or running jobs cancel")
+
+
+def retry(engine: Engine, job_id: int) -> None:
+    """Queue a failed, cancelled or interrupted job again (its next claim is a new attempt)."""
+    with transaction(engine) as session:
+        moved = session.execute(
+            update(Job).where(Job.id == job_id, Job.status.in_(states.RETRYABLE))
+            .values(status=states.QUEUED, cancel_requested=False, cancel_requested_at=None,
+                    lease_owner=None, progress_stage="queued", progress_fraction=0.0,
+                    progress_message="queued again", finished_at=None)
+        ).rowcount
+        if moved != 1:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise JobStateError(f"there is no job {job_id}")
+            raise JobStateError(f"job {job_id} is {job.status}; only failed, cancelled or "
+                                "interrupted jobs can be retried")
+
+
+def reap(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
+         dead_owners: Sequence[str] = ()) -> list[int]:
+    """Mark running jobs `interrupted` whose heartbeat is older than `stale_after_s`, or
+    whose lease owner is known to be dead (a local worker process that is gone). Returns
+    their ids."""
+    cutoff = now() - timedelta(seconds=stale_after_s)
+    reaped = []
+    with transaction(engine) as session:
+        running = session.execute(
+            select(Job.id, Job.attempt, Job.lease_owner, Job.heartbeat_at)
+            .where(Job.status == states.RUNNING)
+        ).all()
+        for row in running:
+            dead = row.lease_owner in dead_owners
+            if not dead and (_aware(row.heartbeat_at) or cutoff) >= cutoff:
+                continue
+            why = ("its worker process is gone" if dead else
+                   f"its worker sent no heartbeat for over {stale_after_s:.0f} s")
+            moved = session.execute(
+                update(Job).where(Job.id == row.id, Job.status == states.RUNNING,
+                                  Job.attempt == row.attempt)
+                .values(status=states.INTERRUPTED, finished_at=now(), lease_owner=None,
+                        error_kind="interrupted",
+                        error_message=f"interrupted during attempt {row.attempt}: {why} "
+                        "(killed, crashed, out of memory, or the machine restarted); "
+                        "retry to run it again")
+            ).rowcount
+            if moved == 1:
+                reaped.append(row.id)
+    return reaped
+
+
+def register_worker(engine: Engine, worker: Worker) -> None:
+    """Record (or refresh) a worker and the device it serves."""
+    with transaction(engine) as session:
+        session.merge(worker)
+
+
+def worker_heartbeat(engine: Engine, worker_id: str, current_job_id: int | None) -> None:
+    """Note that a worker is alive, and what it is running."""
+    with transaction(engine) as session:
+        session.execute(update(Worker).where(Worker.id == worker_id)
+                        .values(heartbeat_at=now(), current_job_id=current_job_id))
+
+
+def remove_worker(engine: Engine, worker_id: str) -> None:
+    """Forget a worker that is shutting down."""
+    with transaction(engine) as session:
+        worker = session.get(Worker, worker_id)
+        if worker is not None:
+            session.delete(worker)
+
+
+def live_workers(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[Worker]:
+    """Workers that reported within `stale_after_s`."""
+    cutoff = now() - timedelta(seconds=stale_after_s)
+    with transaction(engine) as session:
+        workers = session.scalars(select(Worker).order_by(Worker.device, Worker.id)).all()
+    return [w for w in workers if _aware(w.heartbeat_at) >= cutoff]
+
+
+def pick_device(engine: Engine) -> str:
+    """For a job that said "auto": a CUDA device a live worker serves, else the CPU."""
+    devices = sorted({w.device for w in live_workers(engine)})
+    cuda = [d for d in devices if d.startswith("cuda")]
+    return cuda[0] if cuda else "cpu"
+
+
+def trim_log(lines: Sequence[str]) -> str:
+    """The last LOG_TAIL_LINES lines, as stored in the job row."""
+    return "\n".join(list(lines)[-LOG_TAIL_LINES:])

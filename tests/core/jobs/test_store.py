@@ -1,0 +1,164 @@
+"""The queue's state machine: validation before queueing, compare-and-set claims that a race
+cannot double, leases that a stale worker cannot use, cancel, retry and the reaper."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core.jobs import states, store
+from core.jobs.spec import InvalidJobError
+from db.engine import transaction
+from db.job_models import Job
+
+RTN = {"model": "tiny", "steps": [{"recipe": "rtn", "settings": {"bits": 4}}], "device": "cpu"}
+
+
+def _count(engine) -> int:
+    with transaction(engine) as session:
+        return session.scalar(select(func.count()).select_from(Job))
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ({**RTN, "steps": [{"recipe": "nope"}]}, "step 1: unknown recipe 'nope'"),
+    ({**RTN, "steps": [{"recipe": "rtn", "settings": {"bits": 1}}]}, "bits"),
+    ({**RTN, "steps": [{"recipe": "rtn", "settings": {"colour": 1}}]}, "colour"),
+    ({**RTN, "model": "not a model!"}, "model:"),
+    ({**RTN, "device": "tpu"}, "device 'tpu'"),
+    ({**RTN, "steps": [{"recipe": "bnb-nf4"}]}, "needs a CUDA GPU"),
+    ({**RTN, "measure": {"eval_windows": 0}}, "eval_windows"),
+    ({**RTN, "surprise": True}, "surprise"),
+])
+def test_a_bad_job_is_rejected_before_it_is_queued(engine, spec, says):
+    with pytest.raises(InvalidJobError, match=says):
+        store.submit(engine, spec)
+    assert _count(engine) == 0
+
+
+def test_submit_queues_the_validated_job(engine):
+    job_id = store.submit(engine, RTN, owner_session="s1")
+    job = store.get_job(engine, job_id)
+    assert (job.status, job.attempt, job.device, job.model_ref) == (states.QUEUED, 0, "cpu", "tiny")
+    assert job.recipe == [{"recipe": "rtn", "settings": {"bits": 4}}]
+    assert job.label == "rtn(bits=4)" and job.owner_session == "s1"
+    assert store.spec_of(job).steps[0].settings == {"bits": 4}
+
+
+def test_auto_device_is_the_cpu_when_no_gpu_worker_is_alive(engine):
+    job = store.get_job(engine, store.submit(engine, {**RTN, "device": "auto"}))
+    assert job.device == "cpu"
+
+
+def test_racing_workers_claim_a_job_exactly_once(engine):
+    ids = [store.submit(engine, RTN) for _ in range(3)]
+    claims: list = []
+    barrier = threading.Barrier(6)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        claims.append(store.claim_next(engine, "cpu", f"w{n}"))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [lease for lease in claims if lease is not None]
+    assert sorted(lease.job_id for lease in won) == ids  # each job once, none twice
+    assert all(store.get_job(engine, i).status == states.RUNNING for i in ids)
+    assert store.claim_next(engine, "cpu", "late") is None
+
+
+def test_workers_claim_only_their_device(engine):
+    store.submit(engine, RTN)
+    assert store.claim_next(engine, "cuda:0", "gpu-worker") is None
+    assert store.claim_next(engine, "cpu", "cpu-worker") is not None
+
+
+def test_a_stale_lease_changes_nothing(engine):
+    job_id = store.submit(engine, RTN)
+    first = store.claim_next(engine, "cpu", "w1")
+    assert store.reap(engine, stale_after_s=0.0) == [job_id]  # its heartbeat is "old"
+    store.retry(engine, job_id)
+    second = store.claim_next(engine, "cpu", "w2")
+    assert second.attempt == first.attempt + 1
+    # The first worker wakes up: every write under its old lease misses.
+    assert store.heartbeat(engine, first).held is False
+    assert store.report_progress(engine, first, "x", 0.5) is False
+    assert store.finish(engine, first, states.SUCCEEDED) is False
+    job = store.get_job(engine, job_id)
+    assert (job.status, job.lease_owner, job.attempt) == (states.RUNNING, "w2", 2)
+    assert store.finish(engine, second, states.SUCCEEDED) is True
+    assert store.get_job(engine, job_id).status == states.SUCCEEDED
+
+
+def test_finish_runs_the_callers_writes_only_when_the_lease_holds(engine):
+    job_id = store.submit(engine, RTN)
+    lease = store.claim_next(engine, "cpu", "w1")
+    seen = []
+    assert store.finish(engine, lease, states.FAILED, error_kind="crash", message="boom",
+                        before_commit=seen.append)
+    assert len(seen) == 1
+    assert store.finish(engine, lease, states.SUCCEEDED, before_commit=seen.append) is False
+    assert len(seen) == 1
+    job = store.get_job(engine, job_id)
+    assert (job.status, job.error_kind, job.error_message) == (states.FAILED, "crash", "boom")
+    with pytest.raises(ValueError, match="succeeded, failed or cancelled"):
+        store.finish(engine, lease, states.INTERRUPTED)
+
+
+def test_cancel_a_queued_job_at_once_and_a_running_one_by_request(engine):
+    queued = store.submit(engine, RTN)
+    assert store.request_cancel(engine, queued) == states.CANCELLED
+    assert store.get_job(engine, queued).status == states.CANCELLED
+    running = store.submit(engine, RTN)
+    lease = store.claim_next(engine, "cpu", "w1")
+    assert store.request_cancel(engine, running) == "cancelling"
+    state = store.heartbeat(engine, lease)
+    assert state.held and state.cancel_requested and state.cancel_requested_at is not None
+    assert store.finish(engine, lease, states.CANCELLED)
+    with pytest.raises(store.JobStateError, match="only queued or running jobs cancel"):
+        store.request_cancel(engine, running)
+    with pytest.raises(store.JobStateError, match="there is no job 999"):
+        store.request_cancel(engine, 999)
+
+
+def test_retry_only_from_a_retryable_state(engine):
+    job_id = store.submit(engine, RTN)
+    with pytest.raises(store.JobStateError, match="is queued"):
+        store.retry(engine, job_id)
+    lease = store.claim_next(engine, "cpu", "w1")
+    with pytest.raises(store.JobStateError, match="is running"):
+        store.retry(engine, job_id)
+    store.finish(engine, lease, states.FAILED, error_kind="crash", message="boom")
+    store.retry(engine, job_id)
+    job = store.get_job(engine, job_id)
+    assert (job.status, job.cancel_requested, job.lease_owner) == (states.QUEUED, False, None)
+
+
+def test_the_reaper_interrupts_silent_and_dead_workers_only(engine):
+    quiet, dead, alive = (store.submit(engine, RTN) for _ in range(3))
+    leases = {store.claim_next(engine, "cpu", name).job_id: name
+              for name in ("quiet", "dead", "alive")}
+    assert set(leases) == {quiet, dead, alive}
+    with transaction(engine) as session:
+        session.execute(update(Job).where(Job.id == quiet)
+                        .values(heartbeat_at=store.now() - timedelta(minutes=5)))
+    assert sorted(store.reap(engine, stale_after_s=60, dead_owners=["dead"])) == [quiet, dead]
+    for job_id in (quiet, dead):
+        job = store.get_job(engine, job_id)
+        assert job.status == states.INTERRUPTED and job.error_kind == "interrupted"
+        assert "retry to run it again" in job.error_message
+    assert store.get_job(engine, alive).status == states.RUNNING
+
+
+def test_state_machine_allows_only_listed_moves():
+    assert states.can_move(states.QUEUED, states.RUNNING)
+    assert states.can_move(states.INTERRUPTED, states.QUEUED)
+    assert not states.can_move(states.SUCCEEDED, states.QUEUED)
+    assert not states.can_move(states.QUEUED, states.SUCCEEDED)
+    assert set(states.ERROR_ADVICE) >= {"bad_config", "model_not_found", "missing_package",
+                                        "out_of_memory", "timeout", "crash", "interrupted"}

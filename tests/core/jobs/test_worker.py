@@ -1,0 +1,86 @@
+"""A worker runs jobs end to end on a tiny model: results recorded once, the baseline measured
+once and shared, failures classified with advice, cancel honoured at a step boundary."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core.jobs import states, store
+from core.jobs.results import BASELINE, job_result, list_results, to_measurement
+from core.jobs.worker import JobWorker
+from db.engine import transaction
+from db.job_models import Result
+
+QUICK = {"eval_windows": 1, "speed": "none", "diagnostics": True}
+
+
+def _job(engine, steps, **extra) -> int:
+    return store.submit(engine, {"model": "tiny", "steps": steps, "device": "cpu",
+                                 "measure": QUICK, **extra})
+
+
+def _run(engine, job_id) -> str:
+    return JobWorker(engine, "cpu").run_one(job_id)
+
+
+def test_a_job_runs_and_records_its_result_and_a_shared_baseline(engine):
+    first = _job(engine, [{"recipe": "rtn", "settings": {"bits": 4, "group_size": 16}}])
+    assert _run(engine, first) == states.SUCCEEDED
+    job = store.get_job(engine, first)
+    assert (job.status, job.attempt, job.progress_fraction) == (states.SUCCEEDED, 1, 1.0)
+    assert "job %d succeeded" % first in job.log_tail
+    result = to_measurement(job_result(engine, first))
+    assert result.execution == "simulated" and result.metrics["ppl"] > 0
+    assert result.metrics["kl"] > 0 and 0 < result.metrics["top1_agreement"] <= 1
+    assert result.metrics["compression_s"] > 0
+    rows = job_result(engine, first).diagnostics
+    assert rows and all(0 < row["relative_error"] < 1 for row in rows if row["name"] != "lm_head")
+    second = _job(engine, [{"recipe": "w8a8", "settings": {}}])
+    assert _run(engine, second) == states.SUCCEEDED
+    assert to_measurement(job_result(engine, second)).execution == "real"
+    baselines = list_results(engine, kinds=(BASELINE,))
+    assert len(baselines) == 1  # measured by the first job, reused by the second
+    assert "reusing the stored measurement" in store.get_job(engine, second).log_tail
+
+
+def test_a_setting_that_does_not_fit_the_model_fails_with_advice(engine):
+    # 48 does not divide the tiny model's 64 input features.
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"group_size": 48}}])
+    assert _run(engine, job_id) == states.FAILED
+    job = store.get_job(engine, job_id)
+    assert job.error_kind == "bad_config" and "48" in job.error_message
+    assert job_result(engine, job_id) is None
+
+
+def test_an_unknown_model_fails_as_model_not_found(engine, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    job_id = store.submit(engine, {"model": "no-such-org/no-such-model", "device": "cpu",
+                                   "measure": QUICK})
+    assert _run(engine, job_id) == states.FAILED
+    job = store.get_job(engine, job_id)
+    assert job.error_kind == "model_not_found" and "no-such-org/no-such-model" in job.error_message
+
+
+def test_cancel_is_honoured_at_the_next_step(engine, monkeypatch):
+    import core.jobs.runner as runner
+
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 8}},
+                           {"recipe": "rtn", "settings": {"bits": 4}}])
+    applied = []
+    real_apply = runner.apply
+
+    def apply_then_cancel(model, config, context):
+        applied.append(config.bits)
+        report = real_apply(model, config, context)
+        store.request_cancel(engine, job_id)  # the user presses cancel during step 1
+        return report
+
+    monkeypatch.setattr(runner, "apply", apply_then_cancel)
+    assert _run(engine, job_id) == states.CANCELLED
+    assert applied == [8]  # step 2 never started
+    job = store.get_job(engine, job_id)
+    assert job.error_message == "cancelled at a step boundary"
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Result)
+                              .where(Result.job_id == job_id)) == 0
