@@ -6,7 +6,7 @@ page works with any Page object of the same URL path.
 
 import streamlit as st
 
-from app.views import compare, explore
+from app.views import compare, explore, jobs, launch, results
 
 
 def explore_page() -> st.Page:
@@ -21,6 +21,23 @@ def compare_page() -> st.Page:
     )
 
 
+def launch_page() -> st.Page:
+    """The Launch page: a technique's settings, a model and a device, then a job."""
+    return st.Page(launch.render, title="Launch", icon=":material/rocket_launch:",
+                   url_path="launch")
+
+
+def jobs_page() -> st.Page:
+    """The Jobs page: live progress of every job."""
+    return st.Page(jobs.render, title="Jobs", icon=":material/monitoring:", url_path="jobs")
+
+
+def results_page() -> st.Page:
+    """The Results page: measured runs side by side."""
+    return st.Page(results.render, title="Results", icon=":material/scatter_plot:",
+                   url_path="results")
+
+
 def pages() -> list[st.Page]:
     """Every page, in menu order."""
-    return [explore_page(), compare_page()]
+    return [explore_page(), compare_page(), launch_page(), jobs_page(), results_page()]

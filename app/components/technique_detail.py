@@ -27,14 +27,23 @@ PRACTICAL_LABELS = {
     "when_not_to_use": "When not to",
 }
 SOURCE_LINK_TEXT = r"https?://(?:arxiv\.org/abs/)?([^/]+(?:/[^/]+)?)"
-# Jobs arrive with the job runner; until then the entry point explains itself.
-JOBS_UNAVAILABLE = "Launching jobs is not available in this version of OptAtlas yet."
+NOT_YET = "its implementation in OptAtlas is not finished yet"
+
+
+def runnable_now(node: TechniqueView) -> bool:
+    """True when the node's recipe is implemented in this version."""
+    from core.recipes import config_types
+
+    return node.runnable_recipe is not None and node.runnable_recipe in config_types()
 
 
 def run_entry_reason(node: TechniqueView) -> str:
-    """Why the "Run this technique" entry point is disabled for this node."""
+    """What "Run this technique" does for this node, or why it is disabled."""
+    if runnable_now(node):
+        return (f"OptAtlas recipe `{node.runnable_recipe}`: choose its settings, a model and "
+                "a device, and launch a measured job.")
     if node.runnable_recipe:
-        return f"OptAtlas recipe `{node.runnable_recipe}`. {JOBS_UNAVAILABLE}"
+        return f"OptAtlas recipe `{node.runnable_recipe}`: {NOT_YET}."
     if node.not_runnable_reason:
         return f"Not runnable in OptAtlas: {node.not_runnable_reason}"
     return "Choose a method under this node to run it."
@@ -142,13 +151,15 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
     st.header(node.name, anchor=False)
     _badges(node)
     st.write(node.summary)
-    st.button(
-        "Run this technique",
-        key="run-technique",
-        icon=":material/play_arrow:",
-        disabled=True,
-        help=run_entry_reason(node),
-    )
+    if runnable_now(node):
+        # Imported here: the navigation module imports the views, which import this one.
+        from app.navigation import launch_page
+
+        st.page_link(launch_page(), label="Run this technique", icon=":material/play_arrow:",
+                     query_params={"technique": node.slug}, help=run_entry_reason(node))
+    else:
+        st.button("Run this technique", key="run-technique", icon=":material/play_arrow:",
+                  disabled=True, help=run_entry_reason(node))
     st.caption(run_entry_reason(node))
     if node.is_leaf:
         # Imported here: the navigation module imports the views, which import this one.

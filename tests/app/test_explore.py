@@ -83,9 +83,11 @@ def test_selecting_a_node_shows_every_section(app):
                     "Reported results"):
         assert f"##### {section}" in text, section
     assert "arxiv.org/abs/2210.17323" in text
-    run_button = at.button(key="run-technique")
-    assert run_button.disabled
-    assert "gptq" in (run_button.help or "")
+    # GPTQ runs: its entry point links to the Launch page, naming the technique.
+    run = next(link for link in at.get("page_link") if link.proto.label == "Run this technique")
+    assert (run.proto.page, run.proto.query_string) == ("launch", "technique=gptq")
+    assert "`gptq`" in run.proto.help
+    assert not any(b.key == "run-technique" for b in at.button)
 
 
 def test_deep_link_opens_the_named_technique(app, full_taxonomy):
@@ -109,3 +111,10 @@ def test_non_runnable_node_explains_why(app, full_taxonomy):
     at = app.run()
     assert at.button(key="run-technique").disabled
     assert node.runnable.reason in _texts(at)
+
+
+def test_a_recipe_not_implemented_yet_is_disabled_with_its_reason(app):
+    app.query_params["technique"] = "wanda"
+    at = app.run()
+    button = at.button(key="run-technique")
+    assert button.disabled and "`wanda`" in button.help and "not finished yet" in button.help

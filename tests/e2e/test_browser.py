@@ -81,6 +81,25 @@ def server(tmp_path_factory):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+    _stop_executor(home)
+
+
+def _stop_executor(home: Path) -> None:
+    """The server started a detached executor (it outlives the server on purpose); stop it
+    and its workers, which share its process group."""
+    try:
+        pid = int((home / "executor.lock").read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            os.killpg(pid, 0)
+            time.sleep(0.2)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +141,7 @@ def test_deep_link_shows_a_nodes_details(server, page):
     page.goto(f"{server}/?technique=gptq")
     page.get_by_role("heading", name="GPTQ", exact=True).wait_for()
     page.get_by_text("How it works").wait_for()
-    assert page.get_by_role("button", name="Run this technique").is_disabled()
+    page.get_by_role("link", name="Run this technique").wait_for()
     assert page.locator("a[href='https://arxiv.org/abs/2210.17323']").count() >= 1
     _screenshot(page, "gptq")
 
@@ -163,3 +182,30 @@ def test_compare_from_a_node_and_add_another(server, page):
     table.wait_for()
     assert "GPTQ" in table.inner_text() and "Wanda" in table.inner_text()
     _screenshot(page, "compare")
+
+
+def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
+    page.goto(f"{server}/?technique=gptq")
+    page.get_by_role("link", name="Run this technique").click()
+    page.get_by_role("heading", name="Launch a job").wait_for()
+    page.get_by_text("Step 1: GPTQ").wait_for()
+    page.get_by_text("A tiny random model").click()
+    page.get_by_text("What to measure").click()
+    page.get_by_text("decode at batch 1 only").click()
+    page.get_by_text("Estimate:").wait_for()
+    _screenshot(page, "launch")
+    page.get_by_role("button", name="Launch").click()
+    page.get_by_text("queued.").wait_for()
+    page.get_by_role("link", name="Follow job").click()
+    page.get_by_role("heading", name="Jobs").wait_for()
+    # The embedded executor's worker measures the baseline, runs GPTQ, measures the result.
+    page.get_by_role("link", name="See it on the Results page").wait_for(timeout=240_000)
+    _screenshot(page, "jobs")
+    page.get_by_role("link", name="See it on the Results page").click()
+    page.get_by_role("heading", name="Results").wait_for()
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    charts.nth(3).wait_for()
+    assert charts.count() >= 4
+    page.get_by_text("Pareto frontier").first.wait_for()
+    page.wait_for_function("location.search.includes('jobs=')")
+    _screenshot(page, "results")
