@@ -124,10 +124,20 @@ def _follow(engine, job_id: int) -> str:
         time.sleep(1.0)
 
 
-def _report(engine, job_id: int, status: str, json_path: Path | None) -> int:
-    from core.jobs import results, store
+def _job_with_artifacts(engine, job_id: int):
+    from sqlalchemy.orm import selectinload
 
-    job = store.get_job(engine, job_id)
+    from db.engine import transaction
+    from db.job_models import Job
+
+    with transaction(engine) as session:
+        return session.get(Job, job_id, options=[selectinload(Job.artifacts)])
+
+
+def _report(engine, job_id: int, status: str, json_path: Path | None) -> int:
+    from core.jobs import results
+
+    job = _job_with_artifacts(engine, job_id)
     if status != states.SUCCEEDED:
         advice = states.ERROR_ADVICE.get(job.error_kind or "", "")
         print(f"Job {job_id} {job.status}: {job.error_message or ''}", file=sys.stderr)
@@ -193,7 +203,7 @@ def _export_record(job, row) -> dict:
         "job": {"id": job.id, "status": job.status, "model": job.model_ref,
                 "recipe": job.recipe, "device": job.device, "attempt": job.attempt,
                 "artifacts": [{"path": a.path, "bytes": a.bytes, "format": a.format}
-                              for a in getattr(job, "artifacts", []) or []]},
+                              for a in job.artifacts]},
         **measurement.row(),
         "spread": measurement.spread, "device": measurement.device,
         "device_name": measurement.device_name, "notes": measurement.notes,
@@ -202,15 +212,10 @@ def _export_record(job, row) -> dict:
 
 
 def export(args: argparse.Namespace) -> int:
-    from sqlalchemy.orm import selectinload
-
     from core.jobs import results
-    from db.engine import transaction
-    from db.job_models import Job
 
     engine = _engine()
-    with transaction(engine) as session:
-        job = session.get(Job, args.job_id, options=[selectinload(Job.artifacts)])
+    job = _job_with_artifacts(engine, args.job_id)
     if job is None:
         print(f"there is no job {args.job_id}", file=sys.stderr)
         return 1

@@ -98,7 +98,7 @@ class _Watchdog(threading.Thread):
                 self.timed_out.set()
                 if elapsed > self.time_limit_s + self.worker.cancel_grace_s:
                     self._force(states.FAILED, f"ran past its time limit of "
-                                f"{self.time_limit_s:.0f} s and was stopped",
+                                f"{self.time_limit_s:g} s and was stopped",
                                 kind="timeout")
 
     def _force(self, status: str | None, message: str, kind: str | None = None) -> None:
@@ -224,7 +224,7 @@ class JobWorker:
             if watchdog.cancel.is_set():
                 raise JobCancelled("cancelled by request")
             if watchdog.timed_out.is_set():
-                raise JobTimedOut(f"ran past its time limit of {spec.time_limit_s:.0f} s")
+                raise JobTimedOut(f"ran past its time limit of {spec.time_limit_s:g} s")
 
         def check_at_boundary() -> None:
             # Between steps a fresh look costs one query and makes cancel prompt, rather

@@ -84,3 +84,72 @@ def test_cancel_is_honoured_at_the_next_step(engine, monkeypatch):
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(Result)
                               .where(Result.job_id == job_id)) == 0
+
+
+def test_a_step_that_ignores_cancel_is_stopped_after_the_grace_period(engine, monkeypatch):
+    import threading
+
+    import core.jobs.runner as runner
+    import core.jobs.worker as worker_module
+
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 8}}])
+    exited = threading.Event()
+    codes = []
+
+    def fake_exit(code):  # the real one ends the process; here it releases the stuck step
+        codes.append(code)
+        exited.set()
+
+    def stuck_apply(model, config, context):
+        store.request_cancel(engine, job_id)
+        exited.wait(30)  # a kernel that never checks for cancel
+        raise RuntimeError("released")
+
+    monkeypatch.setattr(worker_module.os, "_exit", fake_exit)
+    monkeypatch.setattr(runner, "apply", stuck_apply)
+    JobWorker(engine, "cpu", heartbeat_s=0.05, cancel_grace_s=0.3).run_one(job_id)
+    assert codes == [worker_module.FORCED_EXIT]
+    job = store.get_job(engine, job_id)
+    assert job.status == states.CANCELLED
+    assert "stopped after the grace period" in job.error_message
+
+
+def test_a_job_past_its_time_limit_fails_as_timeout(engine, monkeypatch):
+    import time
+
+    import core.jobs.runner as runner
+
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 8}},
+                           {"recipe": "rtn", "settings": {"bits": 4}}], time_limit_s=0.2)
+    real_apply = runner.apply
+
+    def slow_apply(model, config, context):
+        time.sleep(0.5)  # past the limit; the watchdog flags it, the next boundary stops it
+        return real_apply(model, config, context)
+
+    monkeypatch.setattr(runner, "apply", slow_apply)
+    assert JobWorker(engine, "cpu", heartbeat_s=0.05).run_one(job_id) == states.FAILED
+    job = store.get_job(engine, job_id)
+    assert job.error_kind == "timeout" and "time limit of 0 s" not in job.error_message
+    assert "time limit" in job.error_message
+
+
+def test_a_saved_model_lands_complete_with_its_model_card(engine, isolated_home):
+    from core.jobs.artifacts import job_folder
+
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 4, "group_size": 16}}],
+                  save_model=True)
+    assert _run(engine, job_id) == states.SUCCEEDED
+    folder = job_folder(job_id)
+    assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    card = (folder / "README.md").read_text()
+    assert "rtn(bits=4,group_size=16)" in card and "| ppl |" in card and "simulated" in card
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no partials
+    from sqlalchemy.orm import selectinload
+
+    from db.job_models import Job
+
+    with transaction(engine) as session:
+        artifacts = session.get(Job, job_id, options=[selectinload(Job.artifacts)]).artifacts
+    assert [(a.path, a.format) for a in artifacts] == [(str(folder), "safetensors")]
+    assert artifacts[0].bytes > 0

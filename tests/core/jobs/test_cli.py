@@ -1,0 +1,47 @@
+"""The job commands: run a recipe to a printed result, list, export, and refuse clearly."""
+
+from __future__ import annotations
+
+import json
+
+from app.cli import main
+
+QUICK = ["--model", "tiny", "--device", "cpu", "--eval-windows", "1", "--speed", "none",
+         "--no-diagnostics"]
+
+
+def test_run_list_export(engine, capsys, tmp_path):
+    out = tmp_path / "result.json"
+    code = main(["run", *QUICK, "--recipe", "rtn", "--set", "bits=4", "group_size=16",
+                 "--recipe", "w8a8", "--set", "activations=per_tensor", "--json", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "Job 1 queued: rtn(bits=4,group_size=16) + w8a8(activations=per_tensor)" in printed.err
+    assert "ppl" in printed.out and "execution: simulated" in printed.out
+    record = json.loads(out.read_text())
+    assert record["job"]["recipe"][1] == {"recipe": "w8a8", "settings": {"activations": "per_tensor"}}
+    assert record["ppl"] > 0 and record["execution"] == "simulated"
+
+    assert main(["jobs"]) == 0
+    assert "succeeded" in capsys.readouterr().out
+    assert main(["export", "1", "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("name,") and "ppl" in header
+    assert main(["cancel", "1"]) == 1
+    assert "only queued or running jobs cancel" in capsys.readouterr().err
+
+
+def test_bad_requests_are_refused_with_the_reason(engine, capsys):
+    assert main(["run", *QUICK, "--recipe", "nope"]) == 2
+    assert "Not queued: step 1: unknown recipe 'nope'" in capsys.readouterr().err
+    assert main(["run", *QUICK, "--recipe", "rtn", "--set", "bits=1"]) == 2
+    assert "bits" in capsys.readouterr().err
+    assert main(["export", "42"]) == 1
+    assert "there is no job 42" in capsys.readouterr().err
+    assert main(["retry", "42"]) == 1
+
+
+def test_a_failing_job_says_what_to_do(engine, capsys):
+    assert main(["run", *QUICK, "--recipe", "rtn", "--set", "group_size=48"]) == 1
+    err = capsys.readouterr().err
+    assert "failed: group_size 48 does not divide" in err and "What to do: change the settings" in err

@@ -1,0 +1,30 @@
+"""Failures in words a user can act on."""
+
+from __future__ import annotations
+
+import torch
+
+from core.engine.model_refs import ModelNotFoundError
+from core.jobs.failures import JobTimedOut, classify
+from core.techniques.config import InvalidRecipeError
+
+
+def test_each_failure_gets_its_kind():
+    assert classify(torch.OutOfMemoryError("CUDA out of memory"))[0] == "out_of_memory"
+    assert classify(MemoryError())[0] == "out_of_memory"
+    assert classify(RuntimeError("DefaultCPUAllocator: can't allocate memory"))[0] == "out_of_memory"
+    assert classify(ModelNotFoundError("no such model"))[0] == "model_not_found"
+    assert classify(InvalidRecipeError("bits: too few"))[0] == "bad_config"
+    assert classify(ValueError("group_size 48 does not divide 64")) == (
+        "bad_config", "group_size 48 does not divide 64")
+    kind, message = classify(ModuleNotFoundError("No module named 'hqq'", name="hqq"))
+    assert kind == "missing_package" and "hqq" in message
+    assert classify(JobTimedOut("ran past its time limit of 60 s"))[0] == "timeout"
+
+
+def test_an_unexpected_error_says_where_it_happened():
+    try:
+        {}["missing"]
+    except KeyError as error:
+        kind, message = classify(error)
+    assert kind == "crash" and message.startswith("KeyError: 'missing' (at test_failures.py:")
