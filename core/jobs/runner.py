@@ -88,8 +88,9 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
     """Run `spec` on `device`; raise JobCancelled, or the error that ended it."""
     configs = spec.configs()
     hooks.progress("loading model", 0.0, spec.model)
+    # load_model reports in messages (the one-time GGUF conversion of the bundled model).
     loaded = load_model(spec.model, device=device, dtype=spec.dtype,
-                        progress=_stage_reporter(hooks, "loading model"))
+                        progress=lambda message: hooks.progress("loading model", 0.0, message))
     hooks.log(f"loaded {loaded.spec.label} on {loaded.device} ({loaded.dtype}) in "
               f"{loaded.load_s:.1f} s")
     config = measure_config(spec.measure)

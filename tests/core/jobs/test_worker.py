@@ -153,3 +153,19 @@ def test_a_saved_model_lands_complete_with_its_model_card(engine, isolated_home)
         artifacts = session.get(Job, job_id, options=[selectinload(Job.artifacts)]).artifacts
     assert [(a.path, a.format) for a in artifacts] == [(str(folder), "safetensors")]
     assert artifacts[0].bytes > 0
+
+
+def test_model_loading_messages_reach_the_log(engine, monkeypatch):
+    import core.jobs.runner as runner
+
+    real_load = runner.load_model
+
+    def load_with_message(ref, *, device, dtype, progress):
+        # The bundled model reports its one-time GGUF conversion like this.
+        progress("converting the bundled GGUF to a float checkpoint, once")
+        return real_load("tiny", device=device, dtype=dtype)
+
+    monkeypatch.setattr(runner, "load_model", load_with_message)
+    job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 8}}])
+    assert _run(engine, job_id) == states.SUCCEEDED
+    assert "converting the bundled GGUF" in store.get_job(engine, job_id).log_tail
