@@ -218,7 +218,7 @@ class JobWorker:
                  f"({self.device})")
         watchdog = _Watchdog(self, lease, spec.time_limit_s)
         watchdog.start()
-        last_write = [0.0, ""]
+        last_write: list = [0.0, None]  # when progress was last stored, and its (stage, message)
 
         def check_cancel() -> None:
             if watchdog.cancel.is_set():
@@ -236,12 +236,13 @@ class JobWorker:
 
         def progress(stage: str, fraction: float, message: str) -> None:
             moment = time.monotonic()
-            if stage != last_write[1]:
+            changed = (stage, message) != last_write[1]
+            if changed:
                 self.log(f"{stage}{': ' + message if message else ''}")
-            if stage != last_write[1] or moment - last_write[0] >= PROGRESS_EVERY_S:
+            if changed or moment - last_write[0] >= PROGRESS_EVERY_S:
                 store.report_progress(self.engine, lease, stage, fraction, message,
                                       log_tail=self.log_tail())
-                last_write[:] = [moment, stage]
+                last_write[:] = [moment, (stage, message)]
             check_cancel()
 
         hooks = RunHooks(
