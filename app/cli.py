@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `optatlas` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("worker", "executor"):
+        # They parse their own options (argparse's remainder cannot start with an option).
+        import importlib
+
+        return importlib.import_module(f"core.jobs.{argv[0]}").main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

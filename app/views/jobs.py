@@ -68,7 +68,11 @@ def _job_card(job, focused: bool) -> None:
             if job.cancel_requested:
                 st.caption("Cancelling: it stops at the next step boundary.")
         if job.error_message and job.status != states.SUCCEEDED:
-            st.error(f"{job.error_kind or job.status}: {job.error_message}")
+            kind = job.error_kind or job.status
+            # "interrupted during ..." already names its kind; others get it as a prefix.
+            message = job.error_message if job.error_message.startswith(kind) \
+                else f"{kind.replace('_', ' ')}: {job.error_message}"
+            st.error(message)
             advice = jobs_service.advice(job.error_kind)
             if advice:
                 st.caption(f"What to do: {advice}")

@@ -17,6 +17,8 @@ from core.techniques.config import InvalidRecipeError, TechniqueConfig
 # "auto" (the best device a live worker offers), "cpu", or one CUDA device.
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 MAX_STEPS = 8
+# Settings that say which variant of a technique ran; names always show them.
+DEFINING_SETTINGS = ("bits", "group_size", "weights", "activations", "backend")
 
 
 class InvalidJobError(ValueError):
@@ -83,10 +85,20 @@ class JobSpec(BaseModel):
         return " + ".join(self.step_names()) or "baseline"
 
     def step_names(self) -> list[str]:
-        """Each step as recipe(settings), for lists and legends."""
+        """Each step as recipe(settings), for lists and legends: the settings given, and the
+        defining ones (bits, group size, format) even when left at their defaults, so that
+        "gptq" on a plot always says which GPTQ."""
         names = []
         for step in self.steps:
-            settings = ",".join(f"{k}={v}" for k, v in sorted(step.settings.items()))
+            shown = dict(step.settings)
+            try:
+                config = build_config(step.recipe, step.settings)
+            except InvalidRecipeError:
+                config = None
+            for key in DEFINING_SETTINGS:
+                if config is not None and key not in shown and hasattr(config, key):
+                    shown[key] = getattr(config, key)
+            settings = ",".join(f"{k}={v}" for k, v in sorted(shown.items()))
             names.append(f"{step.recipe}({settings})" if settings else step.recipe)
         return names
 

@@ -110,7 +110,7 @@ def test_jobs_page_lists_progress_errors_and_retries(pages):
     text = "\n".join(m.value for m in at.markdown)
     first, _, failed = pages.ids
     assert f"#{first} rtn(bits=4,group_size=16)" in text and ":green-badge[succeeded]" in text
-    assert any("bad_config" in e.value and "48" in e.value for e in at.error)
+    assert any(e.value.startswith("bad config: ") and "48" in e.value for e in at.error)
     assert any(c.value.startswith("What to do:") for c in at.caption)
     retry = next(b for b in at.button if b.key == f"retry-{failed}")
     retry.click().run()

@@ -45,3 +45,10 @@ def test_a_failing_job_says_what_to_do(engine, capsys):
     assert main(["run", *QUICK, "--recipe", "rtn", "--set", "group_size=48"]) == 1
     err = capsys.readouterr().err
     assert "failed: group_size 48 does not divide" in err and "What to do: change the settings" in err
+
+
+def test_worker_and_executor_take_their_own_options(engine, capsys):
+    # Nothing runs; the delegation itself must accept options (argparse's remainder cannot).
+    assert main(["executor", "--stop"]) == 0
+    assert "executor stopped" in capsys.readouterr().out
+    assert main(["worker", "--device", "cpu", "--until-idle"]) == 0

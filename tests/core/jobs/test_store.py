@@ -43,7 +43,8 @@ def test_submit_queues_the_validated_job(engine):
     job = store.get_job(engine, job_id)
     assert (job.status, job.attempt, job.device, job.model_ref) == (states.QUEUED, 0, "cpu", "tiny")
     assert job.recipe == [{"recipe": "rtn", "settings": {"bits": 4}}]
-    assert job.label == "rtn(bits=4)" and job.owner_session == "s1"
+    # The given settings, and the defining ones at their defaults: which RTN ran.
+    assert job.label == "rtn(bits=4,group_size=64)" and job.owner_session == "s1"
     assert store.spec_of(job).steps[0].settings == {"bits": 4}
 
 
