@@ -34,7 +34,7 @@ def classify(error: BaseException) -> tuple[str, str]:
     """(kind, message) for an exception that ended a job."""
     from core.engine.model_refs import ModelNotFoundError
     from core.jobs.spec import InvalidJobError
-    from core.techniques.config import InvalidRecipeError
+    from core.techniques.config import InvalidRecipeError, MissingPackageError
 
     if isinstance(error, JobTimedOut):
         return "timeout", str(error)
@@ -42,6 +42,8 @@ def classify(error: BaseException) -> tuple[str, str]:
         return "out_of_memory", f"ran out of memory: {str(error).strip()[:400] or type(error).__name__}"
     if isinstance(error, ModelNotFoundError):
         return "model_not_found", str(error)
+    if isinstance(error, MissingPackageError):
+        return "missing_package", str(error)
     if isinstance(error, (InvalidRecipeError, InvalidJobError)):
         return "bad_config", str(error)
     if isinstance(error, ModuleNotFoundError):

@@ -18,6 +18,14 @@ class InvalidRecipeError(ValueError):
     """A recipe step that cannot be built or run; the message says what to change."""
 
 
+class MissingPackageError(InvalidRecipeError):
+    """A recipe step that needs an optional package this machine lacks."""
+
+    def __init__(self, message: str, packages: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.packages = packages
+
+
 @dataclass(frozen=True)
 class Requirements:
     """What a technique needs to run; the UI explains a missing one instead of failing."""
@@ -35,10 +43,12 @@ class Requirements:
         reasons = []
         if self.cuda and kind != "cuda":
             reasons.append("needs a CUDA GPU")
-        for package in self.packages:
-            if importlib.util.find_spec(package) is None:
-                reasons.append(f"needs the optional package {package!r}")
+        reasons += [f"needs the optional package {package!r}" for package in self.missing_packages()]
         return reasons
+
+    def missing_packages(self) -> tuple[str, ...]:
+        """The optional packages this technique needs that are not installed here."""
+        return tuple(p for p in self.packages if importlib.util.find_spec(p) is None)
 
 
 class TechniqueConfig(BaseModel):

@@ -14,7 +14,7 @@ import torch
 from core.recipes import CONFIG_TYPES
 from core.recipes import build_config, config_from_json, config_types  # noqa: F401  (re-exported)
 from core.techniques.base import ApplyContext, ApplyReport
-from core.techniques.config import InvalidRecipeError, TechniqueConfig
+from core.techniques.config import InvalidRecipeError, MissingPackageError, TechniqueConfig
 
 Handler = Callable[[torch.nn.Module, TechniqueConfig, ApplyContext], ApplyReport]
 
@@ -52,6 +52,9 @@ def apply(model: torch.nn.Module, config: TechniqueConfig, context: ApplyContext
             "(core.quantization, core.inference) first"
         )
     unmet = config.requirements.unmet(context.device)
+    missing = config.requirements.missing_packages()
+    if unmet and len(missing) == len(unmet):
+        raise MissingPackageError(f"{config.recipe} cannot run here: {'; '.join(unmet)}", missing)
     if unmet:
         raise InvalidRecipeError(f"{config.recipe} cannot run here: {'; '.join(unmet)}")
     if config.requirements.calibration and context.calibration is None:
