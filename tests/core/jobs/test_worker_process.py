@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,19 +14,10 @@ from sqlalchemy import func, select
 from core.jobs import states, store
 from core.jobs.worker import JobWorker, reap_now
 from db.engine import transaction
+from tests.core.jobs.waiting import wait_for
 from db.job_models import Result
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_killed_worker_leaves_an_interrupted_job_that_a_retry_completes(engine):
@@ -42,7 +32,7 @@ def test_a_killed_worker_leaves_an_interrupted_job_that_a_retry_completes(engine
     )
     try:
         # Kill it while it measures, well after it claimed the job.
-        _wait_for(lambda: store.get_job(engine, job_id).progress_stage.startswith("baseline"),
+        wait_for(lambda: store.get_job(engine, job_id).progress_stage.startswith("baseline"),
                   120, "the worker to start measuring")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
