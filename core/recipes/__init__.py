@@ -14,6 +14,12 @@ import json
 from pydantic import ValidationError
 
 from core.recipes.inference import QuantizedKVCacheConfig
+from core.recipes.pruning import (
+    MagnitudePruningConfig,
+    NMSparsityConfig,
+    SparseGPTConfig,
+    WandaConfig,
+)
 from core.recipes.quantization import (
     AWQConfig,
     BnbNF4Config,
@@ -42,6 +48,11 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     BnbNF4Config,
     TorchaoInt4Config,
     FP8Config,
+    # pruning
+    MagnitudePruningConfig,
+    WandaConfig,
+    SparseGPTConfig,
+    NMSparsityConfig,
     # inference time
     QuantizedKVCacheConfig,
 )

@@ -96,9 +96,11 @@ def test_launch_shows_errors_inline_and_refuses(pages):
     assert next(b for b in at.button if b.label == "Launch").disabled
 
 
-def test_launch_says_when_a_recipe_is_not_implemented_yet(pages):
+def test_launch_says_when_a_recipe_is_not_implemented_yet(pages, full_taxonomy):
+    from tests.app.test_explore import _not_implemented_yet
+
     at = pages("launch")
-    at.query_params["technique"] = "wanda"
+    at.query_params["technique"] = _not_implemented_yet(full_taxonomy).slug
     at.run()
     assert any("not runnable in this version" in w.value for w in at.warning)
 

@@ -1,0 +1,33 @@
+"""Pruning on the bundled model under the default protocol: one table, side by side.
+
+    python bench/pruning.py [--rows dense,magnitude_50,...] [--json PATH] [--windows 16]
+                            [--diagnostics]
+
+Rows: `dense` (the float model), unstructured 50 % by magnitude, Wanda and SparseGPT, and the
+same three at 2:4. Every pruned row is simulated (zeros stored in a dense matrix: accuracy
+only), so its decode speed is the dense model's; real 2:4 acceleration needs sparse kernels
+on a GPU. Layer removal, distillation and SVD rows join as those recipes land (issue 6).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from recipe_table import main  # noqa: E402
+
+ROWS: dict[str, list[tuple[str, dict]]] = {
+    "dense": [],
+    "magnitude_50": [("magnitude-pruning", {"sparsity": 0.5})],
+    "wanda_50": [("wanda", {"sparsity": 0.5})],
+    "sparsegpt_50": [("sparsegpt", {"sparsity": 0.5})],
+    "magnitude_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "magnitude"})],
+    "wanda_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "wanda"})],
+    "sparsegpt_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "sparsegpt"})],
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main(ROWS, __doc__))

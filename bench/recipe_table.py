@@ -1,0 +1,138 @@
+"""The side-by-side recipe table behind bench/quantization.py and bench/pruning.py: every
+row loads a fresh copy of the model, applies its steps (timed: compression_s) and is measured
+against the float baseline's cached outputs; real rows are timed against the float model in
+the order float, row, row, float (decode_speedup_b1), so drift between rows cancels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
+import core.pruning  # noqa: E402,F401  (registers the pruners)
+import core.quantization  # noqa: E402,F401  (registers the quantizers)
+from core.engine.cost import Stopwatch  # noqa: E402
+from core.engine.data import load_corpus  # noqa: E402
+from core.engine.measure import (  # noqa: E402
+    MeasureConfig,
+    baseline_outputs,
+    decode_rate_b1,
+    measure_model,
+)
+from core.engine.memory import stored_bytes  # noqa: E402
+from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
+from core.engine.models import load_model  # noqa: E402
+from core.quantization.diagnostics import (  # noqa: E402
+    RescaledModelError,
+    format_diagnostics,
+    layer_diagnostics,
+)
+from core.quantization.targets import target_linears  # noqa: E402
+from core.techniques.base import ApplyContext  # noqa: E402
+from core.techniques.calibration import calibration_data  # noqa: E402
+from core.techniques.registry import InvalidRecipeError, apply, build_config  # noqa: E402
+
+
+COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
+           "decode_tok_s_b1", "decode_speedup_b1", "compression_s")
+# Per-layer diagnostics are a look at where the error sits, not a measurement: a few
+# sequences show the ranking, and keep the extra float passes short.
+DIAGNOSTIC_SEQUENCES = 4
+DIAGNOSTIC_LAYERS = 5
+
+
+def _diagnose(name, reference, quantized, calibration, rescales) -> str:
+    """The row's worst layers as a table, or why they cannot be compared layer by layer."""
+    ids = calibration.input_ids[:DIAGNOSTIC_SEQUENCES]
+    try:
+        rows = layer_diagnostics(reference, quantized, ids, rescales=rescales)
+    except RescaledModelError as error:
+        return f"diagnostics of {name}: not available: {error}"
+    return (f"diagnostics of {name} ({len(ids)} calibration sequences):\n"
+            + format_diagnostics(rows, top=DIAGNOSTIC_LAYERS))
+
+
+def _speedup_against(reference, loaded, config) -> tuple[float, list[float]]:
+    """Batch-1 decode speed of `loaded` over the reference's, timed in the order reference,
+    variant, variant, reference: a steady drift of the machine's speed cancels out."""
+    rates = [decode_rate_b1(model, config)[0] for model in (reference, loaded, loaded, reference)]
+    return (rates[1] + rates[2]) / (rates[0] + rates[3]), rates
+
+
+def _run_row(name, steps, args, config, baseline, calibration, reference, diagnose=False):
+    """Measure one row, time the float `reference` right after it, and with `diagnose`
+    compare the two layer by layer."""
+    loaded = load_model(args.model, device=args.device)
+    layers = target_linears(loaded.model)
+    dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
+    context = ApplyContext(device=loaded.device, calibration=calibration)
+    with Stopwatch(loaded.device) as watch:
+        reports = [apply(loaded.model, build_config(recipe, settings), context)
+                   for recipe, settings in steps]
+    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
+    result = measure_model(loaded, config, name=name, baseline=baseline, execution=execution)
+    result.metrics["compression_s"] = watch.seconds if steps else None
+    after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
+    result.metrics["layer_bytes_ratio"] = after / dense_bytes
+    if execution == REAL:
+        speedup, rates = _speedup_against(reference, loaded, config)
+        result.metrics["decode_speedup_b1"] = speedup
+        result.notes.append(
+            f"decode b1 timed fp32, {name}, {name}, fp32 in a row: "
+            + ", ".join(f"{rate:.2f}" for rate in rates) + " tokens/s"
+        )
+    diagnostics = None
+    if diagnose and steps:
+        rescales = [rescale for report in reports for rescale in report.rescales]
+        diagnostics = _diagnose(name, reference.model, loaded.model, calibration, rescales)
+    return result, diagnostics
+
+
+def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
+         argv: list[str] | None = None) -> int:
+    """Measure `recipes` (row name -> steps) side by side and print (and write) the table."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--rows", default=",".join(recipes))
+    parser.add_argument("--windows", type=int, default=16)
+    parser.add_argument("--calibration-samples", type=int, default=32)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="also print each quantized row's worst layers by relative error")
+    args = parser.parse_args(argv)
+    config = MeasureConfig(eval_windows=args.windows, speed_scope="decode_b1")
+    reference = load_model(args.model, device=args.device)
+    baseline = baseline_outputs(reference, config)
+    calibration = calibration_data(reference.tokenizer, load_corpus(config.corpus),
+                                   samples=args.calibration_samples, seq_len=512)
+    rows, skipped, diagnostics = [], [], []
+    for name in args.rows.split(","):
+        try:
+            result, diagnosis = _run_row(name, recipes[name], args, config, baseline, calibration,
+                                         reference, diagnose=args.diagnostics)
+        except InvalidRecipeError as error:
+            skipped.append(f"{name}: {error}")
+            continue
+        rows.append(result)
+        if diagnosis:
+            diagnostics.append(diagnosis)
+        print(f"  measured {name}", file=sys.stderr)
+    header = f"{'row':<18}" + "".join(f" {c:>19}" for c in COLUMNS) + f"{'execution':>11}"
+    print(header)
+    for result in rows:
+        cells = "".join(f" {format_value(c, result.metrics.get(c)):>19}" for c in COLUMNS)
+        print(f"{result.name:<18}{cells}{result.execution:>11}")
+    print(f"protocol: {rows[0].protocol if rows else {}}")
+    print(f"calibration: {calibration.protocol}")
+    for line in skipped:
+        print(f"not run: {line}")
+    for text in diagnostics:
+        print(f"\n{text}")
+    if args.json:
+        args.json.write_text(json.dumps([r.row() for r in rows], indent=2))
+    return 0

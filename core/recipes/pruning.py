@@ -1,0 +1,102 @@
+"""The pruning configs: how much to prune, in which pattern, with which score. Their handlers
+live in core/pruning. Torch-free, like every config module here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from core.techniques.config import Requirements, TechniqueConfig
+
+DEFAULT_SKIP = ("lm_head",)
+SKIP_HELP = "layers left dense: any whose name contains an entry"
+PATTERN_HELP = (
+    "unstructured: any weight may go; N:M (2:4, 4:8): in every group of M consecutive input "
+    "weights exactly N stay, the pattern sparse tensor cores accelerate (sparsity is then N/M)"
+)
+PATTERNS = ("unstructured", "2:4", "4:8")
+
+
+def kept_per_group(pattern: str) -> tuple[int, int]:
+    """(N kept, M group size) of an N:M pattern."""
+    kept, group = pattern.split(":")
+    return int(kept), int(group)
+
+
+class PruningConfig(TechniqueConfig):
+    """Settings shared by the unstructured and N:M pruners (simulated: zeros stored dense)."""
+
+    sparsity: float = Field(0.5, ge=0.0, lt=1.0,
+                            description="share of each layer's weights set to zero")
+    pattern: Literal["unstructured", "2:4", "4:8"] = Field("unstructured", description=PATTERN_HELP)
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    @model_validator(mode="after")
+    def _pattern_fixes_sparsity(self):
+        if self.pattern != "unstructured":
+            kept, group = kept_per_group(self.pattern)
+            implied = 1 - kept / group
+            if abs(self.sparsity - implied) > 1e-9:
+                raise ValueError(f"the {self.pattern} pattern prunes exactly {implied:g} of the "
+                                 f"weights; set sparsity to {implied:g}")
+        return self
+
+
+class MagnitudePruningConfig(PruningConfig):
+    """Magnitude pruning: the smallest |w| of each layer go."""
+
+    recipe: Literal["magnitude-pruning"] = "magnitude-pruning"
+
+
+class CalibratedPruningConfig(PruningConfig):
+    """Pruners that look at calibration activations (Wanda, SparseGPT)."""
+
+    calibration_samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
+    )
+
+    requirements = Requirements(calibration=True)
+
+
+class WandaConfig(CalibratedPruningConfig):
+    """Wanda: prune by |w| times the norm of its input channel, per output row; no update."""
+
+    recipe: Literal["wanda"] = "wanda"
+
+
+class SparseGPTConfig(CalibratedPruningConfig):
+    """SparseGPT: second-order pruning, layer by layer, updating the remaining weights."""
+
+    recipe: Literal["sparsegpt"] = "sparsegpt"
+    damping: float = Field(0.01, gt=0, le=1, description="fraction of the mean Hessian "
+                           "diagonal added to the diagonal, so its inverse stays stable")
+    block_size: int = Field(128, ge=1, le=4096, description="columns whose mask is chosen "
+                            "together before the error is spread to later columns")
+
+
+class NMSparsityConfig(TechniqueConfig):
+    """Semi-structured N:M sparsity with a choice of pruner."""
+
+    recipe: Literal["nm-sparsity"] = "nm-sparsity"
+    pattern: Literal["2:4", "4:8"] = Field("2:4", description=PATTERN_HELP)
+    method: Literal["magnitude", "wanda", "sparsegpt"] = Field(
+        "wanda", description="how weights are scored: |w|, |w| times input norm, or "
+        "second-order with weight updates"
+    )
+    calibration_samples: int = Field(
+        32, ge=1, le=4096, description="calibration sequences (Wanda and SparseGPT)"
+    )
+    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    requirements = Requirements(calibration=True)
+
+    def pruner(self) -> PruningConfig:
+        """The equivalent config of the chosen pruner."""
+        kept, group = kept_per_group(self.pattern)
+        common = {"sparsity": 1 - kept / group, "pattern": self.pattern, "skip": self.skip}
+        if self.method == "magnitude":
+            return MagnitudePruningConfig(**common)
+        if self.method == "wanda":
+            return WandaConfig(calibration_samples=self.calibration_samples, **common)
+        return SparseGPTConfig(calibration_samples=self.calibration_samples, **common)
