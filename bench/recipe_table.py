@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
+import core.lowrank  # noqa: E402,F401  (registers low-rank factorization)
 import core.pruning  # noqa: E402,F401  (registers the pruners)
 import core.quantization  # noqa: E402,F401  (registers the quantizers)
 from core.engine.cost import Stopwatch  # noqa: E402

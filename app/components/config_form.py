@@ -21,7 +21,7 @@ class FormField:
     """One editable setting."""
 
     name: str
-    kind: str  # "int", "float", "bool", "choice", "names", "optional_int"
+    kind: str  # "int", "float", "bool", "choice", "names", "optional_int", "optional_float"
     default: Any
     help: str
     minimum: float | None = None
@@ -64,6 +64,8 @@ def form_fields(config_type) -> list[FormField]:
             fields.append(FormField(kind="float", minimum=low, maximum=high, **common))
         elif origin in (types.UnionType, typing.Union) and int in args and type(None) in args:
             fields.append(FormField(kind="optional_int", minimum=low, maximum=high, **common))
+        elif origin in (types.UnionType, typing.Union) and float in args and type(None) in args:
+            fields.append(FormField(kind="optional_float", minimum=low, maximum=high, **common))
         elif origin is tuple:
             fields.append(FormField(kind="names", **common))
         else:
@@ -105,6 +107,15 @@ def _widget(field: FormField, key: str):
             return None
         return int(st.number_input(label, value=field.default or 64, step=1, key=key,
                                    min_value=_int(field.minimum), max_value=_int(field.maximum)))
+    if field.kind == "optional_float":
+        empty = st.toggle(f"{label}: empty", value=field.default is None, key=f"{key}-none",
+                          help=field.help)
+        if empty:
+            return None
+        # Open bounds (gt/lt) are left to the config's validation, which names them inline.
+        return float(st.number_input(label, value=field.default if field.default is not None
+                                     else 0.9, key=key, min_value=_float(field.minimum),
+                                     max_value=_float(field.maximum), format="%.4g"))
     text = st.text_input(f"{label} (comma separated)", value=", ".join(field.default), key=key,
                          help=field.help)
     return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import core.inference  # noqa: F401  (registers the inference-time recipes)
+import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruning recipes)
 import core.quantization  # noqa: F401  (registers the quantization recipes)
 from core.engine.data import load_corpus

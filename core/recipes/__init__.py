@@ -14,6 +14,7 @@ import json
 from pydantic import ValidationError
 
 from core.recipes.inference import QuantizedKVCacheConfig
+from core.recipes.lowrank import SVDLowRankConfig
 from core.recipes.pruning import (
     MagnitudePruningConfig,
     NMSparsityConfig,
@@ -53,6 +54,8 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     WandaConfig,
     SparseGPTConfig,
     NMSparsityConfig,
+    # low-rank factorization
+    SVDLowRankConfig,
     # inference time
     QuantizedKVCacheConfig,
 )

@@ -11,6 +11,7 @@ from typing import Literal
 import pytest
 
 import core.inference  # noqa: F401  (registers the inference-time techniques)
+import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruners)
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.recipes import CONFIG_TYPES, build_config, config_types
