@@ -3,10 +3,12 @@
     python bench/pruning.py [--rows dense,magnitude_50,...] [--json PATH] [--windows 16]
                             [--diagnostics]
 
-Rows: `dense` (the float model), unstructured 50 % by magnitude, Wanda and SparseGPT, and the
-same three at 2:4. Every pruned row is simulated (zeros stored in a dense matrix: accuracy
-only), so its decode speed is the dense model's; real 2:4 acceleration needs sparse kernels
-on a GPU. Layer removal, distillation and SVD rows join as those recipes land (issue 6).
+Rows: `dense` (the float model); unstructured 50 % by magnitude, Wanda and SparseGPT, and the
+same three at 2:4, all simulated (zeros stored in a dense matrix: accuracy only, their decode
+speed is the dense model's; real 2:4 acceleration needs sparse kernels on a GPU); `drop25`,
+a quarter of the decoder layers removed, and `svd_mlp_0.5`, the MLP Linears factorized at half
+rank, both real (the model shrinks: stored bytes and decode speed count). The distilled row
+joins when distillation lands (issue 6).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ ROWS: dict[str, list[tuple[str, dict]]] = {
     "magnitude_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "magnitude"})],
     "wanda_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "wanda"})],
     "sparsegpt_2of4": [("nm-sparsity", {"pattern": "2:4", "method": "sparsegpt"})],
+    "drop25": [("layer-drop", {"fraction": 0.25})],
+    "svd_mlp_0.5": [("svd-lowrank", {"rank_ratio": 0.5, "targets": ["mlp"]})],
 }
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from core.recipes.inference import QuantizedKVCacheConfig
 from core.recipes.lowrank import SVDLowRankConfig
 from core.recipes.pruning import (
+    LayerDropConfig,
     MagnitudePruningConfig,
     NMSparsityConfig,
     SparseGPTConfig,
@@ -54,6 +55,7 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     WandaConfig,
     SparseGPTConfig,
     NMSparsityConfig,
+    LayerDropConfig,
     # low-rank factorization
     SVDLowRankConfig,
     # inference time

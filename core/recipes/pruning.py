@@ -100,3 +100,22 @@ class NMSparsityConfig(TechniqueConfig):
         if self.method == "wanda":
             return WandaConfig(calibration_samples=self.calibration_samples, **common)
         return SparseGPTConfig(calibration_samples=self.calibration_samples, **common)
+
+
+class LayerDropConfig(TechniqueConfig):
+    """Remove whole decoder layers, the ones that change their input least (structured: the
+    model really shrinks, and still saves, loads and generates)."""
+
+    recipe: Literal["layer-drop"] = "layer-drop"
+    fraction: float = Field(0.25, gt=0.0, lt=1.0,
+                            description="share of the decoder layers removed (rounded)")
+    keep_first_and_last: bool = Field(
+        True, description="never remove the first and last layers (they reshape the "
+        "embedding space, and removing them costs the most)"
+    )
+    calibration_samples: int = Field(
+        8, ge=1, le=4096, description="calibration sequences used to score the layers"
+    )
+
+    requirements = Requirements(calibration=True)
+    execution = "real"
