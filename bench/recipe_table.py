@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import core.distillation  # noqa: E402,F401  (registers knowledge distillation)
 import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
 import core.lowrank  # noqa: E402,F401  (registers low-rank factorization)
 import core.pruning  # noqa: E402,F401  (registers the pruners)
@@ -70,7 +71,9 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
     loaded = load_model(args.model, device=args.device)
     layers = target_linears(loaded.model)
     dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
-    context = ApplyContext(device=loaded.device, calibration=calibration)
+    # The float reference doubles as the teacher of a distillation step.
+    context = ApplyContext(device=loaded.device, calibration=calibration,
+                           original=lambda: reference.model)
     with Stopwatch(loaded.device) as watch:
         reports = [apply(loaded.model, build_config(recipe, settings), context)
                    for recipe, settings in steps]

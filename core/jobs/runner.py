@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import core.distillation  # noqa: F401  (registers knowledge distillation)
 import core.inference  # noqa: F401  (registers the inference-time recipes)
 import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruning recipes)
@@ -112,13 +113,14 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
                                        samples=_calibration_samples(configs),
                                        seq_len=CALIBRATION_SEQ_LEN)
     reports = []
+    original = _original_model(spec, loaded, reference)
     start = time.perf_counter()
     for index, step in enumerate(configs, start=1):
         hooks.check_cancel()
         label = f"step {index}/{len(configs)} {step.recipe}"
         hooks.log(f"{label}: {step.to_json()}")
         context = ApplyContext(device=loaded.device, calibration=calibration,
-                               progress=_stage_reporter(hooks, label))
+                               progress=_stage_reporter(hooks, label), original=original)
         reports.append(apply(loaded.model, step, context))
         hooks.log(f"{label}: changed {reports[-1].modules} modules")
     compression_s = time.perf_counter() - start
@@ -143,6 +145,20 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
             hooks.log(f"the model was not saved: {error}")
     measurement.notes.extend(outcome.notes)
     return outcome
+
+
+def _original_model(spec: JobSpec, loaded: LoadedModel, reference):
+    """A callable giving the unmodified model (a distillation teacher), loaded at most once:
+    the copy kept for diagnostics when there is one, else a fresh load."""
+    cache: dict = {}
+
+    def original():
+        if "model" not in cache:
+            cache["model"] = reference if reference is not None else load_model(
+                spec.model, device=str(loaded.device), dtype=spec.dtype).model
+        return cache["model"]
+
+    return original
 
 
 def _calibration_samples(configs) -> int:

@@ -13,6 +13,7 @@ import json
 
 from pydantic import ValidationError
 
+from core.recipes.distillation import LogitDistillationConfig
 from core.recipes.inference import QuantizedKVCacheConfig
 from core.recipes.lowrank import SVDLowRankConfig
 from core.recipes.pruning import (
@@ -56,6 +57,8 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     SparseGPTConfig,
     NMSparsityConfig,
     LayerDropConfig,
+    # distillation
+    LogitDistillationConfig,
     # low-rank factorization
     SVDLowRankConfig,
     # inference time

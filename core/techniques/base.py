@@ -26,6 +26,16 @@ class ApplyContext:
     device: torch.device
     calibration: CalibrationData | None = None
     progress: object = None  # callable(stage: str, fraction: float) or None
+    # The unmodified model, for techniques that learn from it (distillation's teacher):
+    # a callable returning it, so it is only loaded when a step asks.
+    original: object = None
+
+    def original_model(self) -> torch.nn.Module:
+        """The model as it was before any step of this recipe."""
+        if self.original is None:
+            raise ValueError("this step needs the original model as a teacher, and the caller "
+                             "did not provide one")
+        return self.original()
 
     def report(self, stage: str, fraction: float) -> None:
         """Tell the caller how far the step is."""

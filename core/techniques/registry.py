@@ -49,7 +49,8 @@ def apply(model: torch.nn.Module, config: TechniqueConfig, context: ApplyContext
         # register when their technique package is imported.
         raise InvalidRecipeError(
             f"no handler for {type(config).__name__}; import its technique package "
-            "(core.quantization, core.pruning, core.lowrank, core.inference) first"
+            "(core.quantization, core.pruning, core.lowrank, core.distillation, "
+            "core.inference) first"
         )
     unmet = config.requirements.unmet(context.device)
     missing = config.requirements.missing_packages()

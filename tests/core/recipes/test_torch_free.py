@@ -10,6 +10,7 @@ from typing import Literal
 
 import pytest
 
+import core.distillation  # noqa: F401  (registers knowledge distillation)
 import core.inference  # noqa: F401  (registers the inference-time techniques)
 import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruners)
