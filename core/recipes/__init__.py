@@ -17,8 +17,10 @@ from core.recipes.distillation import LogitDistillationConfig
 from core.recipes.inference import QuantizedKVCacheConfig
 from core.recipes.lowrank import SVDLowRankConfig
 from core.recipes.pruning import (
+    HeadPruningConfig,
     LayerDropConfig,
     MagnitudePruningConfig,
+    MLPChannelPruningConfig,
     NMSparsityConfig,
     SparseGPTConfig,
     WandaConfig,
@@ -57,6 +59,8 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     SparseGPTConfig,
     NMSparsityConfig,
     LayerDropConfig,
+    MLPChannelPruningConfig,
+    HeadPruningConfig,
     # distillation
     LogitDistillationConfig,
     # low-rank factorization

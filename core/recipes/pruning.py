@@ -119,3 +119,29 @@ class LayerDropConfig(TechniqueConfig):
 
     requirements = Requirements(calibration=True)
     execution = "real"
+
+
+class StructuredWidthConfig(TechniqueConfig):
+    """Settings shared by the pruners that narrow every decoder layer."""
+
+    fraction: float = Field(0.25, gt=0.0, lt=1.0, description="share removed in every layer")
+    calibration_samples: int = Field(
+        8, ge=1, le=4096, description="calibration sequences used to score what is removed"
+    )
+
+    requirements = Requirements(calibration=True)
+    execution = "real"
+
+
+class MLPChannelPruningConfig(StructuredWidthConfig):
+    """Remove the MLP's least important intermediate channels (rows of gate/up, columns of
+    down): the matrices really shrink."""
+
+    recipe: Literal["mlp-channel-pruning"] = "mlp-channel-pruning"
+
+
+class HeadPruningConfig(StructuredWidthConfig):
+    """Remove the least important attention heads, a whole grouped-query group at a time (a
+    key/value head with the query heads that share it), so the layout stays valid."""
+
+    recipe: Literal["head-pruning"] = "head-pruning"
