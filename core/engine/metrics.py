@@ -38,6 +38,10 @@ _METRICS = (
            "batch-1 decode speed over the float baseline's, the two timed one right after the "
            "other in the same run"),
     Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
+    Metric("acceptance_rate", "fraction", False,
+           "speculative decoding: share of the draft's tokens the target accepted"),
+    Metric("output_matches", "fraction", False,
+           "1 when the output equals the target's greedy decoding token for token, else 0"),
     Metric("layer_bytes_ratio", "fraction", True,
            "stored bytes of the layers a technique changed, as a share of their float bytes"),
 )
