@@ -169,3 +169,22 @@ def test_model_loading_messages_reach_the_log(engine, monkeypatch):
     job_id = _job(engine, [{"recipe": "rtn", "settings": {"bits": 8}}])
     assert _run(engine, job_id) == states.SUCCEEDED
     assert "converting the bundled GGUF" in store.get_job(engine, job_id).log_tail
+
+
+def test_a_stacked_recipe_prunes_then_distils_then_quantizes(engine):
+    job_id = _job(engine, [
+        {"recipe": "layer-drop", "settings": {"fraction": 0.5, "keep_first_and_last": False,
+                                              "calibration_samples": 2}},
+        {"recipe": "logit-distillation", "settings": {"steps": 3, "seq_len": 64,
+                                                      "batch_size": 2}},
+        {"recipe": "w8a8", "settings": {}},
+    ])
+    assert _run(engine, job_id) == states.SUCCEEDED
+    log = store.get_job(engine, job_id).log_tail
+    assert "step 1/3 layer-drop" in log and "step 2/3 logit-distillation" in log
+    assert "step 3/3 w8a8: changed" in log
+    result = to_measurement(job_result(engine, job_id))
+    assert result.execution == "real"  # every step really changed what runs
+    baseline = list_results(engine, kinds=(BASELINE,))[0]
+    stored = {m.name: m.value for m in baseline.metrics}["stored_bytes"]
+    assert result.metrics["stored_bytes"] < stored / 2  # one layer of two gone, the rest int8
