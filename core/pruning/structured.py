@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from core.quantization.capture import calibration_ids, decoder_layers
+from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.recipes.pruning import LayerDropConfig
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
@@ -35,14 +35,7 @@ def layer_importance(model: torch.nn.Module, input_ids: torch.Tensor) -> list[fl
 
     handles = [layer.register_forward_hook(hook_for(i), with_kwargs=True)
                for i, layer in enumerate(layers)]
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            for sequence in input_ids:
-                model(sequence[None].to(device), use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(model, input_ids, handles)
     return (totals / counts.clamp_min(1)).tolist()
 
 

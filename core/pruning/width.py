@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from core.quantization.capture import calibration_ids, decoder_layers
+from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.recipes.pruning import HeadPruningConfig, MLPChannelPruningConfig
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
@@ -32,14 +32,7 @@ def input_rms(model: torch.nn.Module, linears: list[torch.nn.Linear],
         return record
 
     handles = [linear.register_forward_pre_hook(hook_for(i)) for i, linear in enumerate(linears)]
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            for sequence in input_ids:
-                model(sequence[None].to(device), use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(model, input_ids, handles)
     return [(total / max(count, 1)).sqrt().float() for total, count in zip(sums, counts)]
 
 

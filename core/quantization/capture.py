@@ -5,7 +5,7 @@ layer's activations instead of the whole model's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -139,6 +139,23 @@ def record_input_stats(linears: dict[str, torch.nn.Linear]) -> Iterator[dict[str
     handles = [linear.register_forward_pre_hook(hook_for(name)) for name, linear in linears.items()]
     try:
         yield stats
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def forward_with_hooks(model: torch.nn.Module, input_ids: torch.Tensor, handles: list,
+                       progress: Callable[[float], None] | None = None) -> None:
+    """Run `model` over the sequences of `input_ids` [n, len] one at a time (memory stays at
+    one window's activations) without gradients, so that the hooks behind `handles` observe
+    every layer; the hooks are removed afterwards, whatever happens."""
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for i, sequence in enumerate(input_ids):
+                model(sequence[None].to(device), use_cache=False)
+                if progress:
+                    progress((i + 1) / len(input_ids))
     finally:
         for handle in handles:
             handle.remove()

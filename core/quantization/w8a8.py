@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from core.quantization.capture import calibration_ids, decoder_layers
+from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.quantization.int8_fusion import fuse_group, shared_input_groups
 from core.quantization.int8_linear import Int8Linear, SharedInputQuantizer
 from core.quantization.rescale import ChannelRescale, fold, module_names
@@ -91,16 +91,8 @@ def activation_maxima(
         return record
 
     handles = [linear.register_forward_pre_hook(hook_for(i)) for i, linear in enumerate(linears)]
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            # One sequence at a time keeps memory at one window's activations.
-            for i, sequence in enumerate(input_ids):
-                model(sequence[None].to(device), use_cache=False)
-                context.report("calibration", (i + 1) / len(input_ids))
-    finally:
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(model, input_ids, handles,
+                       progress=lambda fraction: context.report("calibration", fraction))
     return maxima
 
 
