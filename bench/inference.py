@@ -1,24 +1,29 @@
-"""Inference-time techniques on the bundled model: the same greedy decoding three ways.
+"""Inference-time techniques on the bundled model: the same greedy decoding run several ways,
+each timed beside the default in one run.
 
-    python bench/inference.py [--new-tokens 64] [--repeats 5] [--json PATH]
+    python bench/inference.py [--new-tokens 64] [--repeats 5] [--batches 1,4,8,16] [--json PATH]
 
-Rows (batch 1, a 64-token prompt from the evaluation split, greedy):
-- `dynamic_cache`: transformers' default dynamic KV cache, eager PyTorch;
-- `static_compile`: a static KV cache and the forward pass compiled by torch.compile (the
-  compile itself is reported as compression_s and excluded from the timing); timed in the
-  order dynamic, static, static, dynamic so drift cancels in decode_speedup_b1;
-- `speculative`: transformers' assisted generation with a draft made from the target by
-  removing half of its decoder layers (least important first); acceptance_rate and
-  output_matches (its output against the target's greedy output) are reported.
-Tokens/s here are new tokens over the whole generate call (the short prefill included).
+Every row applies its recipe (the ones a job runs) to the one loaded model, measures batch-1
+decoding through `generate` with it and with default generation beside it (order default,
+row, row, default: decode_speedup_b1), checks the outputs match token for token, and removes
+the option again. Decode time runs from the end of the first step (the prefill) to the last.
+Rows:
+- `dynamic_cache`: transformers' default dynamic KV cache, eager PyTorch (the reference);
+- `static_compile`: a static KV cache and the forward compiled by torch.compile
+  (compression_s: wall time of the first compiled generate call, compile included);
+- `no_cache`: no KV cache; every step recomputes the whole sequence;
+- `attention_eager`: the plain PyTorch attention instead of sdpa (the default);
+- `speculative`: assisted generation, draft = the target without half its decoder layers
+  (least important first), with acceptance_rate and output_matches;
+- `prompt_lookup`: drafts copied from the prompt where the last tokens reappear.
+Then a batch-size sweep (`sweep_<row>_b<batch>` rows, metric decode_tok_s) for the dynamic
+cache, the compiled static cache and no cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,33 +32,122 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
 from core.engine.data import load_corpus  # noqa: E402
-from core.engine.devices import describe, synchronize  # noqa: E402
+from core.engine.decoding import decoding_option, set_decoding  # noqa: E402
+from core.engine.devices import describe  # noqa: E402
+from core.engine.measure import MeasureConfig, decode_metrics_b1, text_prompts  # noqa: E402
 from core.engine.metrics import format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
-from core.inference.speculative import compare_speculative  # noqa: E402
-from core.pruning.structured import drop_layers, layer_importance  # noqa: E402
+from core.engine.speed import generate_decode  # noqa: E402
+from core.techniques.base import ApplyContext  # noqa: E402
 from core.techniques.calibration import calibration_data  # noqa: E402
+from core.techniques.registry import apply, build_config  # noqa: E402
 
-PROMPT_TOKENS = 64
 COLUMNS = ("decode_tok_s_b1", "decode_speedup_b1", "acceptance_rate", "output_matches",
            "compression_s")
+# (row, recipe, settings): the rows after the reference, each applied to the one model.
+ROWS = (
+    ("static_compile", "static-cache-compile", {"cache": "static", "compile": True}),
+    ("no_cache", "static-cache-compile", {"cache": "off", "compile": False}),
+    ("attention_eager", "attention-implementation", {"implementation": "eager"}),
+    ("speculative", "speculative-decoding", {"draft_layers_kept": 0.5}),
+    ("prompt_lookup", "prompt-lookup-decoding", {}),
+)
+SWEEP = (
+    ("dynamic_cache", "static-cache-compile", {"cache": "dynamic", "compile": False}),
+    ("static_compile", "static-cache-compile", {"cache": "static", "compile": True}),
+    ("no_cache", "static-cache-compile", {"cache": "off", "compile": False}),
+)
 
 
-def _generate_rate(model, prompt, new_tokens: int, repeats: int, **settings) -> float:
-    device = prompt.device
-    arguments = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens,
-                 "do_sample": False, **settings}
-    times = []
-    with torch.no_grad():
-        model.generate(prompt, **arguments)  # warm-up (and, compiled, the first compile)
-        for _ in range(repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            model.generate(prompt, **arguments)
-            synchronize(device)
-            times.append(time.perf_counter() - start)
-    return new_tokens / statistics.median(times)
+def _first_call_s(loaded, prompts, new_tokens: int) -> float:
+    """Wall time of one generate call with the model's option (a compile happens here)."""
+    option = decoding_option(loaded.model)
+    start = time.perf_counter()
+    with option.active(), torch.no_grad():
+        loaded.model.generate(prompts, attention_mask=torch.ones_like(prompts),
+                              max_new_tokens=new_tokens, do_sample=False,
+                              pad_token_id=loaded.tokenizer.pad_token_id,
+                              **option.generate_kwargs)
+    return time.perf_counter() - start
+
+
+def _restore(loaded, attention: str) -> None:
+    set_decoding(loaded.model, None)
+    loaded.model.set_attn_implementation(attention)
+
+
+def _row(name, recipe, settings, loaded, config, context, protocol) -> dict:
+    attention = loaded.model.config._attn_implementation
+    report = apply(loaded.model, build_config(recipe, settings), context)
+    compile_s = None
+    if settings.get("compile"):
+        prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, 1)
+        compile_s = _first_call_s(loaded, prompts.to(loaded.device), config.decode_new_tokens)
+    if decoding_option(loaded.model) is None:
+        # A forward-level change (the attention kernel): time it through default generation
+        # beside the model as it was.
+        row = _forward_change_row(loaded, config, attention)
+    else:
+        row, _ = decode_metrics_b1(loaded, config)
+    _restore(loaded, attention)
+    described = report.details.get("decoding") or report.details.get("after")
+    if "draft" in report.details:
+        described = f"draft: {report.details['draft']}"
+    return {"name": name, **row, "compression_s": compile_s, "execution": report.execution,
+            "protocol": {**protocol, "recipe": recipe, "settings": settings,
+                         "variant": described}}
+
+
+def _forward_change_row(loaded, config, before: str) -> dict:
+    prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, 1)
+    after = loaded.model.config._attn_implementation
+
+    def timed(kernel):
+        loaded.model.set_attn_implementation(kernel)
+        return generate_decode(loaded.model, prompts, new_tokens=config.decode_new_tokens,
+                               device=loaded.device, repeats=config.repeats,
+                               pad_token_id=loaded.tokenizer.pad_token_id)
+
+    runs = [timed(before), timed(after), timed(after), timed(before)]
+    rates = [run.tokens_per_second[0] for run in runs]
+    return {"decode_tok_s_b1": (rates[1] + rates[2]) / 2,
+            "decode_speedup_b1": (rates[1] + rates[2]) / (rates[0] + rates[3]),
+            "output_matches": 1.0 if torch.equal(runs[0].output, runs[1].output) else 0.0}
+
+
+_EVAL_IDS: dict = {}
+
+
+def _eval_ids(loaded, config) -> torch.Tensor:
+    # The decode prompts come from the evaluation split, as in every job's measurement.
+    if "ids" not in _EVAL_IDS:
+        corpus = load_corpus(config.corpus)
+        _EVAL_IDS["ids"] = loaded.tokenizer(corpus.split("evaluation")[:20000],
+                                            return_tensors="pt",
+                                            add_special_tokens=False).input_ids
+    return _EVAL_IDS["ids"]
+
+
+def _sweep(loaded, config, batches, protocol) -> list[dict]:
+    rows = []
+    context = ApplyContext(device=loaded.device)
+    for name, recipe, settings in SWEEP:
+        apply(loaded.model, build_config(recipe, settings), context)
+        option = decoding_option(loaded.model)
+        for batch in batches:
+            prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, batch)
+            with option.active():
+                run = generate_decode(loaded.model, prompts, new_tokens=config.decode_new_tokens,
+                                      device=loaded.device, repeats=config.repeats,
+                                      generate_kwargs=option.generate_kwargs,
+                                      pad_token_id=loaded.tokenizer.pad_token_id)
+            rows.append({"name": f"sweep_{name}_b{batch}", "decode_tok_s": run.tokens_per_second[0],
+                         "execution": "real", "protocol": {**protocol, "batch": batch,
+                                                           "variant": option.label}})
+        set_decoding(loaded.model, None)
+    return rows
 
 
 def main() -> int:
@@ -61,58 +155,41 @@ def main() -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", default="1,4,8,16",
+                        help="batch sizes of the sweep (comma separated; empty: no sweep)")
+    parser.add_argument("--rows", default=",".join(name for name, _, _ in ROWS),
+                        help="rows after dynamic_cache (comma separated)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     loaded = load_model(args.model)
-    model, device = loaded.model, loaded.device
-    corpus = load_corpus("pydoc")
-    ids = loaded.tokenizer(corpus.split("evaluation")[:4000], return_tensors="pt",
-                           add_special_tokens=False).input_ids[:, :PROMPT_TOKENS].to(device)
-    protocol = {"corpus": corpus.id, "split": "evaluation", "prompt_tokens": PROMPT_TOKENS,
-                "new_tokens": args.new_tokens, "batch": 1, "decoding": "greedy",
-                "repeats": args.repeats, "statistic": "median", "device": describe(device)}
-    rows = []
-
-    dynamic = lambda: _generate_rate(model, ids, args.new_tokens, args.repeats)  # noqa: E731
-    first_dynamic = dynamic()
-    eager_forward = model.forward
-    start = time.perf_counter()
-    model.forward = torch.compile(eager_forward, dynamic=False)
-    static = lambda: _generate_rate(model, ids, args.new_tokens, args.repeats,  # noqa: E731
-                                    cache_implementation="static")
-    first_static = static()  # includes the compile in its warm-up
-    compile_s = time.perf_counter() - start
-    second_static = static()
-    model.forward = eager_forward
-    second_dynamic = dynamic()
-    dynamic_rate = (first_dynamic + second_dynamic) / 2
-    static_rate = (first_static + second_static) / 2
-    rows.append({"name": "dynamic_cache", "decode_tok_s_b1": dynamic_rate,
-                 "decode_speedup_b1": 1.0, "execution": "real", "protocol": protocol})
-    rows.append({"name": "static_compile", "decode_tok_s_b1": static_rate,
-                 "decode_speedup_b1": static_rate / dynamic_rate,
-                 "compression_s": compile_s, "execution": "real", "protocol": protocol})
-
-    calibration = calibration_data(loaded.tokenizer, corpus, samples=4, seq_len=512)
-    draft = copy.deepcopy(model)
-    scores = layer_importance(draft, calibration.input_ids)
-    total = len(scores)
-    drop = set(sorted(range(1, total - 1), key=lambda i: scores[i])[: total // 2])
-    drop_layers(draft, drop)
-    result = compare_speculative(model, draft, ids, new_tokens=args.new_tokens,
-                                 repeats=args.repeats)
-    rows.append({"name": "speculative", "decode_tok_s_b1": result.new_tokens / result.assisted_s,
-                 "decode_speedup_b1": result.speedup, "acceptance_rate": result.acceptance_rate,
-                 "output_matches": 1.0 if result.output_matches else 0.0, "execution": "real",
-                 "protocol": {**protocol, "draft": f"target with {len(drop)} of {total} decoder "
-                              "layers removed", "acceptance": "estimated from forward calls"}})
+    config = MeasureConfig(decode_new_tokens=args.new_tokens, repeats=args.repeats)
+    protocol = {"corpus": config.corpus, "split": "evaluation",
+                "prompt_tokens": config.decode_prompt_tokens, "new_tokens": args.new_tokens,
+                "batch": 1, "decoding": "greedy", "repeats": args.repeats,
+                "statistic": "median", "timed": "generate(), from the end of its first step",
+                "device": describe(loaded.device)}
+    calibration = calibration_data(loaded.tokenizer, load_corpus(config.corpus), samples=8,
+                                   seq_len=512)
+    context = ApplyContext(device=loaded.device, calibration=calibration)
+    reference = ("dynamic_cache", "static-cache-compile", {"cache": "dynamic", "compile": False})
+    wanted = [row for row in ROWS if row[0] in args.rows.split(",")]
+    rows = [_row(*spec, loaded, config, context, protocol) for spec in (reference, *wanted)]
 
     print(f"{'row':<16}" + "".join(f" {c:>19}" for c in COLUMNS))
     for row in rows:
         print(f"{row['name']:<16}" + "".join(f" {format_value(c, row.get(c)):>19}" for c in COLUMNS))
     print(f"protocol: {protocol}")
-    print(f"speculative: drafted {result.drafted}, accepted {result.accepted}, output "
-          f"{'equals' if result.output_matches else 'DIFFERS FROM'} the target's greedy output")
+    for row in rows:
+        print(f"  {row['name']}: {row['protocol']['variant']}")
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    if batches:
+        sweep = _sweep(loaded, config, batches, protocol)
+        print(f"\nbatch-size sweep, decode tokens/s (all sequences), {args.new_tokens} new tokens:")
+        print(f"{'variant':<16}" + "".join(f" {'b' + str(b):>10}" for b in batches))
+        for name, _, _ in SWEEP:
+            values = [row["decode_tok_s"] for row in sweep if row["name"].startswith(f"sweep_{name}_b")]
+            print(f"{name:<16}" + "".join(f" {v:>10.1f}" for v in values))
+        rows += sweep
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

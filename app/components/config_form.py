@@ -21,7 +21,7 @@ class FormField:
     """One editable setting."""
 
     name: str
-    kind: str  # "int", "float", "bool", "choice", "names", "optional_int", "optional_float"
+    kind: str  # "int", "float", "bool", "choice", "names", "text", "optional_int", "optional_float"
     default: Any
     help: str
     minimum: float | None = None
@@ -68,6 +68,8 @@ def form_fields(config_type) -> list[FormField]:
             fields.append(FormField(kind="optional_float", minimum=low, maximum=high, **common))
         elif origin is tuple:
             fields.append(FormField(kind="names", **common))
+        elif annotation is str:
+            fields.append(FormField(kind="text", **common))
         else:
             raise TypeError(f"{config_type.__name__}.{name}: no form widget for {annotation}")
     return fields
@@ -116,6 +118,8 @@ def _widget(field: FormField, key: str):
         return float(st.number_input(label, value=field.default if field.default is not None
                                      else 0.9, key=key, min_value=_float(field.minimum),
                                      max_value=_float(field.maximum), format="%.4g"))
+    if field.kind == "text":
+        return st.text_input(label, value=field.default, key=key, help=field.help).strip()
     text = st.text_input(f"{label} (comma separated)", value=", ".join(field.default), key=key,
                          help=field.help)
     return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -78,7 +78,11 @@ def _steps_editor(names: dict[str, str]) -> list[dict]:
                 st.rerun()
             config_type = known[recipe]
             if config_type.__doc__:
-                st.caption(config_type.__doc__.strip().splitlines()[0])
+                st.caption(" ".join(config_type.__doc__.split("\n\n")[0].split()))
+            if config_type.speed_only:
+                st.caption("Changes how the model runs, not its weights: decoding is timed "
+                           "with it and with the model's default generation side by side, "
+                           "and the two outputs compared token for token.")
             settings = render_settings(config_type, key=f"step-{index}-{recipe}")
             chosen.append({"recipe": recipe, "settings": settings})
     add = st.columns([4, 1])

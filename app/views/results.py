@@ -16,8 +16,13 @@ from core.engine.metrics import METRICS, format_value
 RUNS_PARAM = "runs"
 JOBS_PARAM = "jobs"
 TABLE_METRICS = ("ppl", "kl", "top1_agreement", "stored_bytes", "decode_tok_s_b1",
-                 "decode_tok_s_b8", "prefill_ms", "roofline_ratio", "compression_s",
-                 "peak_mem_bytes")
+                 "decode_tok_s_b8", "decode_speedup_b1", "acceptance_rate", "output_matches",
+                 "prefill_ms", "roofline_ratio", "compression_s", "peak_mem_bytes")
+SIDE_BY_SIDE_NOTE = (
+    "decode speedup b1 of an inference-time technique (cache, compile, speculative or "
+    "prompt-lookup decoding) is against the same model's default generate(), timed beside it "
+    "in the same job; its decode tokens/s is timed through generate() from the end of the "
+    "first step. output matches: 1 when its tokens equal the default greedy output.")
 
 
 def _ids(param: str) -> list[int]:
@@ -145,6 +150,8 @@ def render() -> None:
                              key="results-bars")
     st.plotly_chart(result_charts.relative_bars(selected, metrics), use_container_width=True)
     st.dataframe(_table(selected), hide_index=True, use_container_width=True)
+    if "decode_speedup_b1" in selected and selected["decode_speedup_b1"].notna().any():
+        st.caption(SIDE_BY_SIDE_NOTE)
     with st.expander("Protocol of these runs"):
         for _, run in selected.drop_duplicates("protocol_hash").iterrows():
             details = jobs_service.result_details(int(run["result_id"]))

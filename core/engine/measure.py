@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Literal
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from core.engine.data import Windows, evaluation_windows, load_corpus
 from core.engine.devices import describe
 from core.engine.energy import EnergyMeter
 from core.engine.fingerprint import model_fingerprint
+from core.engine.decoding import DecodingOption, decoding_option
 from core.engine.kv import cache_bytes, cache_option
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
@@ -26,6 +28,7 @@ from core.engine.results import Measurement
 from core.engine.speed import (
     decode_energy_per_token,
     decode_timing,
+    generate_decode,
     greedy_decode,
     prefill_timing,
     tokens_per_second,
@@ -123,20 +126,68 @@ def _decode(
 ) -> None:
     report(f"decode_b{batch}", 0.0)
     prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
+    option = decoding_option(loaded.model)
+    if option is not None:
+        _decode_with_option(loaded, config, option, prompts, metrics, spread)
+        return
     timing = decode_timing(loaded.model, prompts, new_tokens=config.decode_new_tokens,
                            device=loaded.device, repeats=config.repeats)
     rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
     metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
 
 
-def decode_rate_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[float, float]:
-    """Batch-1 decode tokens/s (median, IQR) on the prompts `measure_model` uses. Benchmarks
-    time the baseline with it right beside each variant, so that a ratio compares two
-    measurements taken moments apart rather than minutes apart on a machine whose speed drifts."""
+def _decode_with_option(
+    loaded: LoadedModel, config: MeasureConfig, option: DecodingOption, prompts: torch.Tensor,
+    metrics: dict, spread: dict,
+) -> None:
+    """Decode through `generate` with the model's decoding option, and (batch 1) with its
+    default generation beside it, in the order default, option, option, default, so that
+    decode_speedup_b1 compares two figures taken moments apart by the same method."""
+    batch = prompts.shape[0]
+    key = f"decode_tok_s_b{batch}"
+    if not option.supports_batch(batch):
+        metrics[key] = None
+        return
+
+    def timed(kwargs: dict, context):
+        with context:
+            return generate_decode(
+                loaded.model, prompts, new_tokens=config.decode_new_tokens,
+                device=loaded.device, repeats=config.repeats, generate_kwargs=kwargs,
+                pad_token_id=getattr(loaded.tokenizer, "pad_token_id", None))
+
+    if batch != 1:
+        run = timed(option.generate_kwargs, option.active())
+        metrics[key], spread[key] = run.tokens_per_second
+        return
+    default = lambda: timed({}, nullcontext())  # noqa: E731
+    chosen = lambda: timed(option.generate_kwargs, option.active())  # noqa: E731
+    runs = [default(), chosen(), chosen(), default()]
+    rates = [run.tokens_per_second[0] for run in runs]
+    metrics[key] = (rates[1] + rates[2]) / 2
+    spread[key] = max(runs[1].tokens_per_second[1], runs[2].tokens_per_second[1])
+    metrics["decode_speedup_b1"] = (rates[1] + rates[2]) / (rates[0] + rates[3])
+    metrics["output_matches"] = 1.0 if torch.equal(runs[0].output, runs[1].output) else 0.0
+    if option.counts_proposals:
+        metrics["acceptance_rate"] = runs[1].acceptance_rate
+
+
+def decode_metrics_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[dict, dict]:
+    """Batch-1 decode figures (metrics, spread) on the prompts `measure_model` uses: the rate,
+    and for a model with a decoding option also its side-by-side speedup over default
+    generation, whether the outputs match, and the acceptance rate where drafts are proposed."""
     metrics: dict = {}
     spread: dict = {}
     _decode(loaded, config, _windows(loaded, config).input_ids, 1, metrics, spread,
             lambda stage, fraction: None)
+    return metrics, spread
+
+
+def decode_rate_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[float, float]:
+    """Batch-1 decode tokens/s (median, IQR) on the prompts `measure_model` uses. Benchmarks
+    time the baseline with it right beside each variant, so that a ratio compares two
+    measurements taken moments apart rather than minutes apart on a machine whose speed drifts."""
+    metrics, spread = decode_metrics_b1(loaded, config)
     return metrics["decode_tok_s_b1"], spread["decode_tok_s_b1"]
 
 
@@ -153,10 +204,17 @@ def _measure_speed(
     prefill = prefill_timing(model, prompt, device=device, repeats=repeats)
     metrics["prefill_ms"], spread["prefill_ms"] = prefill.median * 1e3, prefill.iqr * 1e3
     report("ttft", 0.0)
-    ttft = ttft_timing(model, loaded.tokenizer, prompt, device=device, repeats=repeats)
+    option = decoding_option(model)
+    with option.active() if option else nullcontext():
+        ttft = ttft_timing(model, loaded.tokenizer, prompt, device=device, repeats=repeats,
+                           generate_kwargs=option.generate_kwargs if option else None)
     metrics["ttft_ms"], spread["ttft_ms"] = ttft.median * 1e3, ttft.iqr * 1e3
     for batch in DECODE_BATCHES:
         _decode(loaded, config, text_ids, batch, metrics, spread, report)
+    if option is not None:
+        # The energy loop is the engine's own greedy loop, not the option's generation.
+        metrics["energy_j_per_tok"] = None
+        return
     meter = EnergyMeter(device)
     try:
         metrics["energy_j_per_tok"] = decode_energy_per_token(
@@ -290,12 +348,25 @@ def measure_model(
     if option is not None:
         notes.append(f"KV cache: {option.label}; quality scored through it, "
                      f"{CACHE_CHUNK_TOKENS} tokens per forward call")
+    decoding = decoding_option(loaded.model)
+    if decoding is not None and config.measure_speed:
+        notes.append(
+            f"decoding: {decoding.label}; decode and TTFT timed through generate() with it, "
+            "from the end of the first step (the prefill) to the last; decode_speedup_b1 is "
+            "against the same model's default generate(), timed beside it (default, option, "
+            "option, default); output_matches compares the two outputs token for token")
+        notes.extend(decoding.notes)
+        if decoding.max_batch is not None:
+            notes.append(f"decode above batch {decoding.max_batch} is not measured: this "
+                         f"decoding handles at most {decoding.max_batch} sequence at a time")
     report("done", 1.0)
     protocol = windows.protocol.to_dict()
     protocol["kv_cache"] = {"prompt_tokens": config.decode_prompt_tokens,
                             "new_tokens": config.decode_new_tokens, "batch": 1}
     if config.measure_speed:
         protocol["speed"] = config.speed_protocol()
+        if decoding is not None:
+            protocol["speed"]["decoding"] = decoding.label
     return Measurement(
         name=name,
         model=loaded.spec.label,

@@ -48,7 +48,9 @@ def _tensor_storage_bytes(tensor: torch.Tensor, seen: set) -> int:
     # Packed formats are tensor subclasses holding their real (packed) data in inner tensors.
     if hasattr(tensor, "__tensor_flatten__") and type(tensor) is not torch.Tensor:
         names, _ = tensor.__tensor_flatten__()
-        return sum(_tensor_storage_bytes(getattr(tensor, name), seen) for name in names)
+        inner = (getattr(tensor, name) for name in names)
+        # Optional parts (a transposed copy some formats keep only once used) may be None.
+        return sum(_tensor_storage_bytes(part, seen) for part in inner if part is not None)
     if tensor.device.type == "meta":
         return 0
     key = (tensor.untyped_storage().data_ptr(), tensor.device)

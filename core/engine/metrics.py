@@ -23,6 +23,7 @@ _METRICS = (
     Metric("ttft_ms", "ms", True, "time to first token: prefill plus the first sampled token"),
     Metric("decode_tok_s_b1", "tokens/s", False, "decode throughput at batch 1"),
     Metric("decode_tok_s_b8", "tokens/s", False, "decode throughput at batch 8 (tokens of all sequences)"),
+    Metric("decode_tok_s", "tokens/s", False, "decode throughput at the batch size the row's protocol names (batch-size sweeps)"),
     Metric("peak_mem_bytes", "bytes", True, "peak CUDA memory, or peak process RSS on CPU, while measuring"),
     Metric("stored_bytes", "bytes", True, "bytes of parameters and buffers as stored (packed counts packed)"),
     Metric("disk_bytes", "bytes", True, "size of the saved model on disk"),
@@ -35,11 +36,11 @@ _METRICS = (
            "bytes the KV cache holds after the batch-1 decode run's prompt and new tokens "
            "(quantized caches counted packed, with their scales and float residual)"),
     Metric("decode_speedup_b1", "x", False,
-           "batch-1 decode speed over the float baseline's, the two timed one right after the "
-           "other in the same run"),
+           "batch-1 decode speed over the float baseline's (a decoding option: over the same "
+           "model's default generation), the two timed one right after the other in the same run"),
     Metric("eval_tok_s", "tokens/s", False, "tokens per second of the perplexity pass"),
     Metric("acceptance_rate", "fraction", False,
-           "speculative decoding: share of the draft's tokens the target accepted"),
+           "speculative and prompt-lookup decoding: share of the proposed draft tokens the target accepted"),
     Metric("output_matches", "fraction", False,
            "1 when the output equals the target's greedy decoding token for token, else 0"),
     Metric("layer_bytes_ratio", "fraction", True,

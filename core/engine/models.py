@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from core.engine.devices import resolve_device, resolve_dtype
+from core.engine.factored import factored_record, restore_factored
 from core.engine.model_refs import (  # noqa: F401  (re-exported: the engine's public names)
     DEFAULT_NAME,
     ModelNotFoundError,
@@ -109,8 +111,28 @@ def default_checkpoint(progress=None) -> Path:
 def _from_pretrained(location: str, *, revision: str | None, local_only: bool, dtype, device):
     kwargs = dict(revision=revision, trust_remote_code=False, local_files_only=local_only)
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
+    if Path(location).is_dir() and factored_record(location):
+        # A factorized model saved by OptAtlas: the stock loader sees the thin layers'
+        # tensors as unexpected and the dense ones as missing; both are expected here, and
+        # restore_factored rebuilds the layers from those tensors.
+        with _quiet_loading():
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
+        restore_factored(model, location)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
     return model.to(device), tokenizer
+
+
+@contextmanager
+def _quiet_loading():
+    from transformers.utils import logging as transformers_logging
+
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(level)
 
 
 def _offline() -> bool:

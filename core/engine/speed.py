@@ -73,12 +73,17 @@ def prefill_timing(model, prompt: torch.Tensor, *, device: torch.device, repeats
     return time_repeated(prefill, device=device, repeats=repeats)
 
 
-def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device, repeats: int) -> Timing:
-    """Time to first token through `generate`, the way an application asks for it."""
+def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device, repeats: int,
+                generate_kwargs: dict | None = None) -> Timing:
+    """Time to first token through `generate`, the way an application asks for it (with a
+    decoding option's `generate_kwargs`, as that application would run it)."""
     prompt = prompt.to(device)
     attention = torch.ones_like(prompt)
+    extra = dict(generate_kwargs or {})
 
     def first_token():
+        if not {"cache_implementation", "use_cache"} & extra.keys():
+            extra.update(cache_keywords(model, new_cache(model)))
         with torch.no_grad():
             model.generate(
                 prompt,
@@ -86,7 +91,7 @@ def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device,
                 max_new_tokens=1,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
-                **cache_keywords(model, new_cache(model)),
+                **extra,
             )
 
     return time_repeated(first_token, device=device, repeats=repeats)
@@ -185,3 +190,122 @@ def decode_energy_per_token(
             seconds += time.perf_counter() - start
             tokens += prompts.shape[0] * new_tokens
     return joules / tokens
+
+
+class _StepClock:
+    """A stopping criterion that never stops: it notes the time and the sequence length each
+    time `generate` finishes a step, so the decode span can be cut out of one generate call
+    (from the end of the first step, which holds the prefill, to the end of the last)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.marks: list[tuple[float, int]] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        synchronize(self.device)
+        self.marks.append((time.perf_counter(), input_ids.shape[1]))
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+@dataclass(frozen=True)
+class GeneratedDecode:
+    """Decoding through `generate`, timed after its first step."""
+
+    timing: Timing  # seconds from the end of the first step to the end of the last
+    tokens: int  # tokens decoded in that span, all sequences together
+    output: torch.Tensor  # the generated ids (prompt included) of the last run
+    target_calls: int  # forward calls of the model in one run
+    proposed: int | None  # draft tokens proposed in one run (assisted generation), else None
+    generated: int  # new tokens per sequence in that run
+
+    @property
+    def tokens_per_second(self) -> tuple[float, float]:
+        return tokens_per_second(self.timing, self.tokens)
+
+    @property
+    def accepted(self) -> int | None:
+        # Each verifying forward call keeps the draft tokens it accepted plus one of its
+        # own; the first call (the prefill) is a verifying call too.
+        if self.proposed is None:
+            return None
+        return max(0, self.generated - self.target_calls)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        if self.proposed is None:
+            return None
+        return self.accepted / self.proposed if self.proposed else 0.0
+
+
+def _counting_proposals(model, proposed: list[int]):
+    """Wrap `generate`'s candidate generator for one run so the tokens it proposes are
+    counted; transformers builds a fresh one per call through `_get_candidate_generator`."""
+    make = model._get_candidate_generator
+
+    def counting(*args, **kwargs):
+        generator = make(*args, **kwargs)
+        propose = generator.get_candidates
+
+        def get_candidates(input_ids, *a, **k):
+            candidates, logits = propose(input_ids, *a, **k)
+            proposed.append(candidates.shape[1] - input_ids.shape[1])
+            return candidates, logits
+
+        generator.get_candidates = get_candidates
+        return generator
+
+    return counting
+
+
+def generate_decode(
+    model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device, repeats: int,
+    generate_kwargs: dict | None = None, pad_token_id: int | None = None,
+) -> GeneratedDecode:
+    """Greedy `generate` of exactly `new_tokens` after the prompts with `generate_kwargs`
+    (a static cache, assisted generation, no cache...), warmed up once and timed `repeats`
+    times after its first step; a further, untimed run counts forward calls and proposals."""
+    from transformers import StoppingCriteriaList
+
+    prompts = prompts.to(device)
+    settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
+                "attention_mask": torch.ones_like(prompts), "pad_token_id": pad_token_id,
+                **(generate_kwargs or {})}
+    if not {"cache_implementation", "use_cache"} & settings.keys():
+        settings.update(cache_keywords(model, new_cache(model)))  # a cache factory's kind
+
+    def run() -> tuple[torch.Tensor, _StepClock]:
+        clock = _StepClock(device)
+        if "cache" in settings or "past_key_values" in settings:  # one fresh cache per run
+            settings.update(cache_keywords(model, new_cache(model)))
+        with torch.no_grad():
+            output = model.generate(prompts, stopping_criteria=StoppingCriteriaList([clock]),
+                                    **settings)
+        synchronize(device)
+        return output, clock
+
+    run()  # warm-up (and, with a compiled forward, the compile)
+    spans: list[tuple[float, int]] = []
+    for _ in range(repeats):
+        _, clock = run()
+        (start, first), (end, last) = clock.marks[0], clock.marks[-1]
+        if last <= first:
+            raise ValueError("generate finished in one step: decode more tokens to time it")
+        spans.append((end - start, last - first))
+    # Greedy decoding decodes the same span every run; should assisted generation split its
+    # first step differently, each sample is scaled to the longest span so rates stay exact.
+    longest = max(tokens for _, tokens in spans)
+    samples = tuple(seconds * longest / tokens for seconds, tokens in spans)
+    proposed: list[int] = []
+    calls = [0]
+    handle = model.register_forward_pre_hook(lambda module, args: calls.__setitem__(0, calls[0] + 1))
+    assisted = "assistant_model" in settings or settings.get("prompt_lookup_num_tokens")
+    try:
+        if assisted:
+            model._get_candidate_generator = _counting_proposals(model, proposed)
+        counted, _ = run()
+    finally:
+        handle.remove()
+        model.__dict__.pop("_get_candidate_generator", None)
+    return GeneratedDecode(Timing(samples), prompts.shape[0] * longest, counted, calls[0],
+                           sum(proposed) if assisted else None,
+                           counted.shape[1] - prompts.shape[1])

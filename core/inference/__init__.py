@@ -1,4 +1,4 @@
 """Inference-time techniques: options that change how a model runs, not its weights.
 Importing this package registers every one of them."""
 
-from core.inference import kv_cache  # noqa: F401  (registers on import)
+from core.inference import attention, generation, kv_cache, speculative  # noqa: F401  (register on import)

@@ -1,78 +1,91 @@
 """Speculative decoding through transformers' assisted generation: a small draft model
-proposes tokens, the target verifies them in one forward pass. With greedy decoding the
-output must equal the target's own greedy output token for token; what changes is speed.
+proposes tokens, the target verifies them all in one forward pass and keeps the agreeing
+prefix plus one token of its own. With greedy decoding the output must equal the target's
+own greedy output token for token; what changes is speed.
 
-The acceptance rate is estimated from forward-call counts: each target call in assisted
-generation yields the draft tokens it accepted plus one of its own, so accepted =
-new tokens - target calls, and every draft call proposes one token."""
+Applying the config builds the draft (a copy of the target without its least important
+decoder layers, or a separate model sharing its tokenizer) and attaches a decoding option
+(core.engine.decoding); the engine then times decoding with it beside the default, checks
+the outputs match, and counts proposed and accepted tokens (core.engine.speed)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
+import copy
 
 import torch
 
-from core.engine.devices import synchronize
+from core.engine.decoding import DecodingOption, set_decoding
+from core.engine.memory import stored_bytes
+from core.engine.models import ModelNotFoundError, load_model
+from core.pruning.structured import apply_layer_drop
+from core.quantization.capture import decoder_layers
+from core.recipes.inference import SpeculativeDecodingConfig
+from core.recipes.pruning import LayerDropConfig
+from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.config import InvalidRecipeError
+from core.techniques.registry import register
 
 
-@dataclass(frozen=True)
-class SpeculativeResult:
-    """Target greedy against assisted decoding of the same prompt."""
+def _draft_cut_from(model: torch.nn.Module, config: SpeculativeDecodingConfig,
+                    context: ApplyContext) -> tuple[torch.nn.Module, str]:
+    """A copy of the target without its least important decoder layers."""
+    draft = copy.deepcopy(model)
+    set_decoding(draft, None)  # the copy must not carry the target's own decoding option
+    total = len(decoder_layers(draft))
+    kept = max(1, round(total * config.draft_layers_kept))
+    # The first and last layers stay whenever the draft keeps two or more.
+    protect_ends = kept >= 2
+    if kept >= total:
+        raise InvalidRecipeError(
+            f"keeping {config.draft_layers_kept:g} of {total} decoder layers removes none; "
+            "lower draft_layers_kept")
+    report = apply_layer_drop(draft, LayerDropConfig(
+        fraction=(total - kept) / total, keep_first_and_last=protect_ends,
+        calibration_samples=config.calibration_samples), context)
+    return draft, (f"the target with {report.modules} of its {total} decoder layers removed "
+                   "(least important first)")
 
-    new_tokens: int
-    greedy_s: float  # median wall time of the target's own greedy decoding
-    assisted_s: float  # median wall time with the draft
-    output_matches: bool  # assisted output == greedy output, token for token
-    acceptance_rate: float  # accepted draft tokens / drafted tokens (estimated, see above)
-    drafted: int
-    accepted: int
 
-    @property
-    def speedup(self) -> float:
-        return self.greedy_s / self.assisted_s
-
-
-@contextmanager
-def counting_calls(model: torch.nn.Module):
-    """Counts forward calls of `model` while open: yields a one-item list."""
-    count = [0]
-    handle = model.register_forward_pre_hook(lambda module, args: count.__setitem__(0, count[0] + 1))
+def _draft_loaded(model: torch.nn.Module, config: SpeculativeDecodingConfig,
+                  context: ApplyContext) -> tuple[torch.nn.Module, str]:
+    """A separate, smaller model; it must speak the target's vocabulary."""
+    dtype = next(model.parameters()).dtype
     try:
-        yield count
-    finally:
-        handle.remove()
+        loaded = load_model(config.draft_model, device=str(context.device),
+                            dtype=str(dtype).removeprefix("torch."))
+    except ModelNotFoundError as error:
+        raise InvalidRecipeError(f"the draft model could not be loaded: {error}") from None
+    target_vocabulary = model.config.get_text_config().vocab_size
+    draft_vocabulary = loaded.model.config.get_text_config().vocab_size
+    if draft_vocabulary != target_vocabulary:
+        raise InvalidRecipeError(
+            f"the draft model's vocabulary ({draft_vocabulary} tokens) differs from the "
+            f"target's ({target_vocabulary}): a draft must share the target's tokenizer")
+    return loaded.model, loaded.spec.label
 
 
-def _timed(run, device, repeats: int) -> tuple[float, torch.Tensor]:
-    times, output = [], None
-    run()  # warm-up
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        output = run()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), output
-
-
-def compare_speculative(target, draft, prompt: torch.Tensor, *, new_tokens: int,
-                        repeats: int = 3) -> SpeculativeResult:
-    """Decode `new_tokens` after `prompt` [1, len] greedily, alone and with the draft."""
-    device = prompt.device
-    settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
-    with torch.no_grad():
-        greedy_s, greedy = _timed(lambda: target.generate(prompt, **settings), device, repeats)
-        assisted_s, assisted = _timed(
-            lambda: target.generate(prompt, assistant_model=draft, **settings), device, repeats)
-        with counting_calls(target) as target_calls, counting_calls(draft) as draft_calls:
-            target.generate(prompt, assistant_model=draft, **settings)
-    produced = assisted.shape[1] - prompt.shape[1]
-    accepted = max(0, produced - target_calls[0])
-    return SpeculativeResult(
-        new_tokens=produced, greedy_s=greedy_s, assisted_s=assisted_s,
-        output_matches=bool(torch.equal(greedy, assisted)),
-        acceptance_rate=accepted / max(draft_calls[0], 1), drafted=draft_calls[0],
-        accepted=accepted)
+@register(SpeculativeDecodingConfig)
+def apply_speculative(model: torch.nn.Module, config: SpeculativeDecodingConfig,
+                      context: ApplyContext) -> ApplyReport:
+    """Make the engine decode `model` through assisted generation with a draft model."""
+    context.report("speculative-decoding", 0.0)
+    build = _draft_loaded if config.draft_model else _draft_cut_from
+    draft, described = build(model, config, context)
+    draft.eval()
+    # transformers reads the proposal length and its schedule from the draft's own
+    # generation config.
+    draft.generation_config = copy.deepcopy(draft.generation_config)
+    draft.generation_config.num_assistant_tokens = config.draft_tokens
+    draft.generation_config.num_assistant_tokens_schedule = config.schedule
+    draft_bytes = stored_bytes(draft)
+    set_decoding(model, DecodingOption(
+        label=f"speculative decoding, draft: {described}, {config.draft_tokens} tokens "
+              f"proposed ({config.schedule})",
+        generate_kwargs={"assistant_model": draft}, max_batch=1, counts_proposals=True,
+        notes=(f"the draft holds {draft_bytes / 2**20:.1f} MiB beside the target (not counted "
+               "in stored_bytes); acceptance_rate: tokens the draft proposed, counted as it "
+               "proposed them, and accepted = new tokens - verifying forward calls of the "
+               "target",)))
+    context.report("speculative-decoding", 1.0)
+    return ApplyReport(config.recipe, config.execution, 0, {
+        "draft": described, "draft_stored_bytes": draft_bytes, "weights_changed": 0})

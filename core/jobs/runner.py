@@ -129,6 +129,8 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
     measurement = measure_model(loaded, config, name=spec.name(), baseline=outputs,
                                 execution=execution, progress=_stage_reporter(hooks, "measure"))
     measurement.metrics["compression_s"] = compression_s
+    measurement.notes.extend(f"{r.recipe}: simulated because {r.details['simulated_because']}"
+                             for r in reports if "simulated_because" in r.details)
     outcome = JobOutcome(measurement=measurement, baseline=baseline)
     if reference is not None:
         outcome.diagnostics = _diagnose(reference, loaded, calibration, reports, hooks, outcome)

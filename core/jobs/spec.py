@@ -124,6 +124,10 @@ def validate_spec(data: dict | JobSpec) -> JobSpec:
             config = build_config(step.recipe, step.settings)
         except InvalidRecipeError as error:
             raise InvalidJobError(f"step {index}: {error}") from None
+        if config.speed_only and spec.measure.speed == "none":
+            raise InvalidJobError(f"step {index}: {step.recipe} changes only how the model "
+                                  "runs, not its weights; measure speed (decode_b1 or full) "
+                                  "to see its effect")
         if config.requirements.cuda and spec.device == "cpu":
             raise InvalidJobError(f"step {index}: {step.recipe} needs a CUDA GPU; choose a "
                                   "cuda device (or auto, where a GPU worker is running)")

@@ -7,26 +7,10 @@ from __future__ import annotations
 
 import torch
 
+from core.engine.factored import LowRankLinear, record_factored
 from core.recipes.lowrank import SVDLowRankConfig
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
-
-
-class LowRankLinear(torch.nn.Module):
-    """x -> second(first(x)): a rank-r stand-in for an [out, in] Linear."""
-
-    def __init__(self, in_features: int, out_features: int, rank: int, *, bias: bool,
-                 device=None, dtype=None) -> None:
-        super().__init__()
-        self.in_features, self.out_features, self.rank = in_features, out_features, rank
-        self.first = torch.nn.Linear(in_features, rank, bias=False, device=device, dtype=dtype)
-        self.second = torch.nn.Linear(rank, out_features, bias=bias, device=device, dtype=dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.second(self.first(x))
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}"
 
 
 def rank_for_energy(singular: torch.Tensor, energy: float) -> int:
@@ -85,6 +69,8 @@ def apply_svd(model: torch.nn.Module, config: SVDLowRankConfig, context: ApplyCo
         ranks[name] = rank
         after += factored
         context.report("svd", (i + 1) / len(targets))
+    # Saved with the model (config.json), so that loading it rebuilds these layers.
+    record_factored(model, ranks)
     return ApplyReport(config.recipe, config.execution, len(ranks), {
         "ranks": ranks, "kept_whole": kept_whole, "weights_before": before,
         "weights_after": after, "weight_ratio": round(after / before, 4)})

@@ -1,12 +1,14 @@
 """Unstructured and N:M pruning: magnitude, Wanda and SparseGPT. Simulated: pruned weights
-are zeros in a dense matrix (accuracy only); real acceleration of 2:4 needs sparse kernels on
-a GPU."""
+are zeros in a dense matrix (accuracy only), except 2:4 on a GPU with sparse tensor cores,
+where the weights move onto torch's semi-structured sparse kernels (core.pruning.semi_structured)
+and the run is real."""
 
 from __future__ import annotations
 
 import torch
 
 from core.pruning.masks import keep_mask
+from core.pruning.semi_structured import to_semi_structured, unsupported_reason
 from core.pruning.sparsegpt import sparsegpt_prune
 from core.quantization.capture import (
     InputStats,
@@ -46,9 +48,23 @@ def _zeros(linears: dict[str, torch.nn.Linear]) -> float:
 
 
 def _report(config: PruningConfig, linears: dict[str, torch.nn.Linear], **details) -> ApplyReport:
-    return ApplyReport(config.recipe, config.execution, len(linears),
-                       {"pattern": config.pattern, "sparsity": round(_zeros(linears), 4),
-                        **details})
+    """The step's report; 2:4 weights go onto sparse kernels where the device has them."""
+    sparsity = round(_zeros(linears), 4)
+    execution = config.execution
+    if config.pattern == "2:4" and linears:
+        weight = next(iter(linears.values())).weight
+        reason = unsupported_reason(weight.device, weight.dtype)
+        if reason is None:
+            converted, kept_dense = to_semi_structured(linears)
+            details["semi_structured_layers"] = len(converted)
+            if kept_dense:
+                details["kept_dense"] = kept_dense
+            if converted:
+                execution = "real"
+        else:
+            details["simulated_because"] = reason
+    return ApplyReport(config.recipe, execution, len(linears),
+                       {"pattern": config.pattern, "sparsity": sparsity, **details})
 
 
 @register(MagnitudePruningConfig)
@@ -142,5 +158,5 @@ def apply_nm(model: torch.nn.Module, config: NMSparsityConfig, context: ApplyCon
     pruner = config.pruner()
     handlers = {"magnitude": apply_magnitude, "wanda": apply_wanda, "sparsegpt": apply_sparsegpt}
     report = handlers[config.method](model, pruner, context)
-    return ApplyReport(config.recipe, config.execution, report.modules,
+    return ApplyReport(config.recipe, report.execution, report.modules,
                        {**report.details, "method": config.method})

@@ -14,7 +14,13 @@ import json
 from pydantic import ValidationError
 
 from core.recipes.distillation import LogitDistillationConfig
-from core.recipes.inference import QuantizedKVCacheConfig
+from core.recipes.inference import (
+    AttentionImplementationConfig,
+    CacheCompileConfig,
+    PromptLookupConfig,
+    QuantizedKVCacheConfig,
+    SpeculativeDecodingConfig,
+)
 from core.recipes.lowrank import SVDLowRankConfig
 from core.recipes.pruning import (
     HeadPruningConfig,
@@ -67,6 +73,10 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     SVDLowRankConfig,
     # inference time
     QuantizedKVCacheConfig,
+    AttentionImplementationConfig,
+    CacheCompileConfig,
+    SpeculativeDecodingConfig,
+    PromptLookupConfig,
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.techniques.config import Requirements, TechniqueConfig
 
@@ -69,3 +69,121 @@ class QuantizedKVCacheConfig(TechniqueConfig):
             raise ValueError(f"the fp8 backend scales per tensor and keeps no float window; "
                              f"leave it at {default}")
         return value
+
+
+ATTENTION_PACKAGES: dict[str, tuple[str, ...]] = {
+    "sdpa": (), "eager": (), "flash_attention_2": ("flash_attn",)}
+
+
+class _AttentionRequirements:
+    """flash-attention-2 needs a CUDA GPU and the flash_attn package; the others run anywhere."""
+
+    def __get__(self, instance, owner) -> Requirements:
+        chosen = instance.implementation if instance is not None else "sdpa"
+        return Requirements(cuda=chosen == "flash_attention_2", packages=ATTENTION_PACKAGES[chosen])
+
+
+class AttentionImplementationConfig(TechniqueConfig):
+    """Run attention through another kernel: same mathematics, other speed and memory."""
+
+    recipe: Literal["attention-implementation"] = "attention-implementation"
+    implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa", description="sdpa: torch's fused scaled_dot_product_attention (picks a flash "
+        "or memory-efficient kernel where it can); eager: plain matmul + softmax in PyTorch, "
+        "which materialises the whole score matrix; flash_attention_2: the flash-attn "
+        "package's kernels (CUDA, fp16/bf16)"
+    )
+
+    requirements = _AttentionRequirements()
+    execution = "real"
+    speed_only = True
+
+
+class CacheCompileConfig(TechniqueConfig):
+    """How the decode loop runs: which KV cache (static, dynamic, none) and whether the
+    forward pass is compiled with torch.compile."""
+
+    recipe: Literal["static-cache-compile"] = "static-cache-compile"
+    cache: Literal["static", "dynamic", "off"] = Field(
+        "static", description="static: keys and values in buffers preallocated for the whole "
+        "generation (fixed shapes, what compilation needs); dynamic: transformers' default "
+        "cache that grows by concatenation; off: no KV cache, every step recomputes the whole "
+        "sequence (the cost a cache saves)"
+    )
+    compile: bool = Field(
+        True, description="compile the forward pass with torch.compile (inductor) before "
+        "decoding; the compile time is counted in compression_s"
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = Field(
+        "default", description="torch.compile mode: reduce-overhead adds CUDA graphs on a GPU; "
+        "max-autotune also searches kernel configurations (slow to compile)"
+    )
+
+    execution = "real"
+    speed_only = True
+
+    @model_validator(mode="after")
+    def _compile_needs_fixed_shapes(self):
+        if self.compile and self.cache != "static":
+            # A cache that grows changes every step's shapes: each would recompile.
+            raise ValueError("compile needs the static cache (a growing cache recompiles every "
+                             "step); set cache to static or turn compile off")
+        return self
+
+
+class _DraftRequirements:
+    """A draft cut from the target picks its layers on calibration text; a separate draft
+    model needs none."""
+
+    def __get__(self, instance, owner) -> Requirements:
+        own_copy = instance is None or not instance.draft_model
+        return Requirements(calibration=own_copy)
+
+
+class SpeculativeDecodingConfig(TechniqueConfig):
+    """Speculative decoding: a draft model proposes tokens, the target checks them in one
+    pass (transformers' assisted generation). Greedy output stays the target's own."""
+
+    recipe: Literal["speculative-decoding"] = "speculative-decoding"
+    draft_model: str = Field(
+        "", description="empty: a copy of the target keeping draft_layers_kept of its decoder "
+        "layers (the least important go); else a Hugging Face id or local folder of a smaller "
+        "model with the target's tokenizer"
+    )
+    draft_layers_kept: float = Field(
+        0.5, gt=0.0, lt=1.0, description="share of the target's decoder layers the draft "
+        "keeps (a draft cut from the target only)"
+    )
+    draft_tokens: int = Field(
+        5, ge=1, le=64, description="tokens the draft proposes per step (the starting value "
+        "when the schedule is heuristic)"
+    )
+    schedule: Literal["heuristic", "constant"] = Field(
+        "heuristic", description="heuristic: transformers grows the proposal length by 2 after "
+        "a fully accepted step and shrinks it by 1 otherwise; constant: always draft_tokens"
+    )
+    calibration_samples: int = Field(
+        8, ge=1, le=256, description="calibration sequences used to rank the layers the draft "
+        "drops (a draft cut from the target only)"
+    )
+
+    requirements = _DraftRequirements()
+    execution = "real"
+    speed_only = True
+
+
+class PromptLookupConfig(TechniqueConfig):
+    """Prompt-lookup decoding: draft tokens copied from where the last n-gram appeared
+    earlier in the text; no draft model."""
+
+    recipe: Literal["prompt-lookup-decoding"] = "prompt-lookup-decoding"
+    lookup_tokens: int = Field(
+        10, ge=1, le=64, description="tokens proposed after a match (prompt_lookup_num_tokens)"
+    )
+    max_ngram: int = Field(
+        2, ge=1, le=16, description="longest n-gram searched for, tried from this length "
+        "down to 1 (max_matching_ngram_size)"
+    )
+
+    execution = "real"
+    speed_only = True

@@ -63,6 +63,9 @@ class TechniqueConfig(BaseModel):
     requirements: ClassVar[Requirements] = Requirements()
     # "real": packed weights and low-bit kernels run; "simulated": fake-quantized in float.
     execution: ClassVar[str] = "simulated"
+    # True for techniques that change only how the model runs (decode loop, kernels): a job
+    # that does not measure speed would show nothing of them.
+    speed_only: ClassVar[bool] = False
 
     @classmethod
     def recipe_name(cls) -> str:

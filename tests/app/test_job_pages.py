@@ -96,13 +96,27 @@ def test_launch_shows_errors_inline_and_refuses(pages):
     assert next(b for b in at.button if b.label == "Launch").disabled
 
 
-def test_launch_says_when_a_recipe_is_not_implemented_yet(pages, full_taxonomy):
-    from tests.app.test_explore import _not_implemented_yet
-
+def test_launch_says_when_a_recipe_is_not_runnable_in_this_version(pages):
     at = pages("launch")
-    at.query_params["technique"] = _not_implemented_yet(full_taxonomy).slug
+    at.query_params["recipe"] = "not-a-recipe"  # e.g. a link from a newer version
     at.run()
     assert any("not runnable in this version" in w.value for w in at.warning)
+
+
+def test_launch_of_an_inference_time_technique_says_how_it_is_measured(pages):
+    at = pages("launch")
+    at.query_params["technique"] = "speculative-decoding"
+    at.run()
+    assert not at.exception
+    assert any("side by side" in c.value for c in at.caption)
+    at.radio(key="launch-model-kind").set_value("tiny").run()
+    at.text_input(key="step-0-speculative-decoding-draft_model").input("").run()
+    at.number_input(key="step-0-speculative-decoding-draft_tokens").set_value(3).run()
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert not at.exception
+    job_id = int(at.success[0].value.split()[1])
+    job = store.get_job(make_engine(), job_id)
+    assert job.recipe == [{"recipe": "speculative-decoding", "settings": {"draft_tokens": 3}}]
 
 
 def test_jobs_page_lists_progress_errors_and_retries(pages):

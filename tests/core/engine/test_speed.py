@@ -40,3 +40,18 @@ def test_stopwatch_times_the_block():
 def test_repeats_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         time_repeated(lambda: None, device=torch.device("cpu"), repeats=0)
+
+
+def test_generate_decode_times_the_steps_after_the_first_and_counts_calls(tiny):
+    from core.engine.speed import generate_decode
+
+    prompts = torch.randint(0, 200, (3, 8))
+    run = generate_decode(tiny.model, prompts, new_tokens=6, device=tiny.device, repeats=2)
+    assert len(run.timing.samples) == 2 and all(s > 0 for s in run.timing.samples)
+    assert run.tokens == 3 * 5  # six new tokens, the first of which ends the prefill step
+    assert run.output.shape == (3, 14) and run.generated == 6
+    assert run.target_calls == 6 and run.proposed is None and run.acceptance_rate is None
+    # The same tokens as the engine's own greedy loop would choose.
+    with torch.no_grad():
+        expected = tiny.model.generate(prompts, max_new_tokens=6, do_sample=False)
+    assert torch.equal(run.output, expected)

@@ -1,31 +1,75 @@
-"""Assisted generation reproduces the target's greedy output, whatever the draft; a draft
-that is the target itself has every token accepted."""
+"""Speculative decoding as a job runs it: the draft changes speed, never the greedy output;
+acceptance is counted from real proposals; a draft that cannot serve is refused up front."""
 
 from __future__ import annotations
 
-import copy
+import pytest
 
-import torch
-
+import core.inference  # noqa: F401  (registers the inference-time techniques)
+from core.engine.data import load_corpus
+from core.engine.decoding import decoding_option
+from core.engine.measure import MeasureConfig, decode_metrics_b1
 from core.engine.models import load_model
-from core.inference.speculative import compare_speculative
-from core.pruning.structured import drop_layers
+from core.engine.tiny import tiny_model
+from core.techniques.base import ApplyContext
+from core.techniques.calibration import calibration_data
+from core.techniques.config import InvalidRecipeError
+from core.techniques.registry import apply, build_config
 
-PROMPT = torch.randint(0, 257, (1, 12), generator=torch.Generator().manual_seed(0))
-
-
-def test_a_weaker_draft_changes_speed_not_the_output():
-    target = load_model("tiny:1").model
-    draft = copy.deepcopy(target)
-    drop_layers(draft, {1})
-    result = compare_speculative(target, draft, PROMPT, new_tokens=16, repeats=1)
-    assert result.output_matches and result.new_tokens == 16
-    assert 0 <= result.acceptance_rate <= 1 and result.drafted > 0
-    assert result.greedy_s > 0 and result.assisted_s > 0
+DECODE = MeasureConfig(eval_windows=1, seq_len=64, decode_prompt_tokens=16, decode_new_tokens=12)
 
 
-def test_the_target_as_its_own_draft_has_everything_accepted():
-    target = load_model("tiny:2").model
-    result = compare_speculative(target, copy.deepcopy(target), PROMPT, new_tokens=16, repeats=1)
-    assert result.output_matches
-    assert result.acceptance_rate > 0.8
+def _context(loaded):
+    calibration = calibration_data(loaded.tokenizer, load_corpus("pydoc"), samples=2, seq_len=64)
+    return ApplyContext(device=loaded.device, calibration=calibration)
+
+
+def test_a_draft_cut_from_the_target_keeps_the_greedy_output_and_reports_acceptance():
+    loaded = load_model("tiny:1")
+    report = apply(loaded.model, build_config("speculative-decoding", {}), _context(loaded))
+    assert "1 of its 2 decoder layers removed" in report.details["draft"]
+    assert report.details["draft_stored_bytes"] > 0
+    assert len(loaded.model.model.layers) == 2  # the target itself is untouched
+    metrics, _ = decode_metrics_b1(loaded, DECODE)
+    assert metrics["output_matches"] == 1.0
+    assert 0.0 <= metrics["acceptance_rate"] <= 1.0
+    assert metrics["decode_tok_s_b1"] > 0 and metrics["decode_speedup_b1"] > 0
+
+
+def test_the_target_as_its_own_draft_has_nearly_everything_accepted(tmp_path):
+    model, tokenizer = tiny_model("tiny:2")
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = load_model("tiny:2")
+    apply(loaded.model, build_config("speculative-decoding", {"draft_model": str(tmp_path),
+                                                               "schedule": "constant"}),
+          ApplyContext(device=loaded.device))
+    metrics, _ = decode_metrics_b1(loaded, DECODE)
+    assert metrics["output_matches"] == 1.0
+    assert metrics["acceptance_rate"] > 0.8
+
+
+def test_a_draft_with_another_vocabulary_is_refused(tmp_path):
+    model, tokenizer = tiny_model("tiny:3")
+    model.resize_token_embeddings(model.config.vocab_size + 8)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = load_model("tiny:3")
+    with pytest.raises(InvalidRecipeError, match="vocabulary"):
+        apply(loaded.model, build_config("speculative-decoding", {"draft_model": str(tmp_path)}),
+              ApplyContext(device=loaded.device))
+    assert decoding_option(loaded.model) is None
+
+
+def test_an_unknown_draft_model_is_refused_with_its_name(tmp_path):
+    loaded = load_model("tiny:3")
+    missing = str(tmp_path / "no-such-draft")
+    with pytest.raises(InvalidRecipeError, match="draft model could not be loaded"):
+        apply(loaded.model, build_config("speculative-decoding", {"draft_model": missing}),
+              ApplyContext(device=loaded.device))
+
+
+def test_a_draft_cut_from_the_target_needs_calibration_a_separate_one_does_not():
+    assert build_config("speculative-decoding", {}).requirements.calibration
+    assert not build_config("speculative-decoding",
+                            {"draft_model": "HuggingFaceTB/SmolLM2-135M"}).requirements.calibration

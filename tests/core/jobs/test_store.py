@@ -31,6 +31,10 @@ def _count(engine) -> int:
     ({**RTN, "steps": [{"recipe": "bnb-nf4"}]}, "needs a CUDA GPU"),
     ({**RTN, "measure": {"eval_windows": 0}}, "eval_windows"),
     ({**RTN, "surprise": True}, "surprise"),
+    ({**RTN, "steps": [{"recipe": "prompt-lookup-decoding"}], "measure": {"speed": "none"}},
+     "changes only how the model runs"),
+    ({**RTN, "steps": [{"recipe": "speculative-decoding",
+                        "settings": {"draft_layers_kept": 1.5}}]}, "draft_layers_kept"),
 ])
 def test_a_bad_job_is_rejected_before_it_is_queued(engine, spec, says):
     with pytest.raises(InvalidJobError, match=says):

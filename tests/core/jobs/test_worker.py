@@ -188,3 +188,18 @@ def test_a_stacked_recipe_prunes_then_distils_then_quantizes(engine):
     baseline = list_results(engine, kinds=(BASELINE,))[0]
     stored = {m.name: m.value for m in baseline.metrics}["stored_bytes"]
     assert result.metrics["stored_bytes"] < stored / 2  # one layer of two gone, the rest int8
+
+
+def test_a_speculative_job_records_acceptance_output_match_and_speedup(engine):
+    job_id = store.submit(engine, {
+        "model": "tiny", "device": "cpu",
+        "steps": [{"recipe": "speculative-decoding", "settings": {"calibration_samples": 2}}],
+        "measure": {"eval_windows": 1, "speed": "decode_b1"}})
+    assert _run(engine, job_id) == states.SUCCEEDED
+    result = to_measurement(job_result(engine, job_id))
+    assert result.execution == "real"
+    assert result.metrics["output_matches"] == 1.0
+    assert 0 <= result.metrics["acceptance_rate"] <= 1
+    assert result.metrics["decode_speedup_b1"] > 0
+    assert any(note.startswith("decoding: speculative decoding") for note in result.notes)
+    assert result.protocol["speed"]["decoding"].startswith("speculative decoding")

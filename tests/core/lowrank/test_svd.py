@@ -55,3 +55,36 @@ def test_the_rule_must_be_one_of_rank_or_energy():
     report = apply(model, config, ApplyContext(torch.device("cpu")))
     # A random matrix spreads its energy: 99 % needs nearly full rank, so no layer shrinks.
     assert report.modules == 0 and len(report.details["kept_whole"]) == 6
+
+
+def test_a_saved_factorized_model_loads_back_factorized_and_generates_the_same(tmp_path):
+    loaded = load_model("tiny:5")
+    apply(loaded.model, build_config("svd-lowrank", {"rank_ratio": 0.5}),
+          ApplyContext(torch.device("cpu")))
+    loaded.model.save_pretrained(tmp_path)
+    loaded.tokenizer.save_pretrained(tmp_path)
+    again = load_model(str(tmp_path))
+    assert isinstance(again.model.model.layers[1].mlp.up_proj, LowRankLinear)
+    assert again.model.model.layers[1].mlp.up_proj.rank == 32
+    assert stored_bytes(again.model) == stored_bytes(loaded.model)
+    ids = loaded.tokenizer("def main():", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.equal(loaded.model(ids).logits, again.model(ids).logits)
+        first = loaded.model.generate(ids, max_new_tokens=6, do_sample=False)
+        assert torch.equal(again.model.generate(ids, max_new_tokens=6, do_sample=False), first)
+
+
+def test_a_checkpoint_missing_a_factor_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    loaded = load_model("tiny:5")
+    apply(loaded.model, build_config("svd-lowrank", {"rank_ratio": 0.5}),
+          ApplyContext(torch.device("cpu")))
+    loaded.model.save_pretrained(tmp_path)
+    loaded.tokenizer.save_pretrained(tmp_path)
+    weights = next(tmp_path.glob("*.safetensors"))
+    tensors = load_file(str(weights))
+    del tensors["model.layers.0.mlp.gate_proj.second.weight"]
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    with pytest.raises(Exception, match="gate_proj"):
+        load_model(str(tmp_path))

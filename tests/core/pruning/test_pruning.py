@@ -114,3 +114,40 @@ def test_pruning_configs_round_trip_through_json():
     for recipe in ("magnitude-pruning", "wanda", "sparsegpt", "nm-sparsity"):
         config = build_config(recipe, {})
         assert config_from_json(config.to_json()) == config
+
+
+def test_two_of_four_on_a_cpu_is_labelled_simulated_with_the_reason():
+    model = load_model("tiny").model
+    report = apply(model, build_config("magnitude-pruning", {"pattern": "2:4"}), _context())
+    assert report.execution == "simulated"
+    assert "NVIDIA GPU" in report.details["simulated_because"]
+    nm = apply(load_model("tiny").model, build_config("nm-sparsity", {"method": "magnitude"}),
+               _context())
+    assert nm.execution == "simulated" and "simulated_because" in nm.details
+
+
+def _sparse_tensor_cores() -> bool:
+    return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
+
+
+@pytest.mark.skipif(not _sparse_tensor_cores(), reason="needs a GPU with sparse tensor cores")
+def test_two_of_four_on_a_capable_gpu_runs_on_sparse_kernels_and_shrinks():
+    from torch.sparse import SparseSemiStructuredTensor
+
+    from core.engine.memory import stored_bytes
+
+    loaded = load_model("tiny", device="cuda", dtype="float16")
+    model = loaded.model
+    ids = torch.randint(0, 200, (4, 64), device="cuda")
+    report = apply(model, build_config("magnitude-pruning", {"pattern": "2:4"}),
+                   ApplyContext(device=torch.device("cuda")))
+    # Reference: the same pruning, left dense.
+    dense = load_model("tiny", device="cuda", dtype="float16").model
+    for (name, layer), (_, twin) in zip(target_linears(model).items(),
+                                        target_linears(dense).items()):
+        if isinstance(layer.weight, SparseSemiStructuredTensor):
+            twin.weight.data = layer.weight.to_dense()
+    assert report.execution == "real" and report.details["semi_structured_layers"] > 0
+    assert stored_bytes(model) < stored_bytes(dense)
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, dense(ids).logits, atol=5e-2, rtol=5e-2)

@@ -35,6 +35,12 @@ def test_every_config_has_a_handler_and_every_handler_a_config():
     assert set(config_types().values()) == set(CONFIG_TYPES) == handled_types()
 
 
+def test_every_recipe_a_taxonomy_node_may_name_is_implemented():
+    from taxonomy.recipes import RECIPE_SLUGS
+
+    assert RECIPE_SLUGS == set(config_types())
+
+
 def test_a_handler_needs_its_config_in_the_catalog():
     class StrayConfig(TechniqueConfig):
         recipe: Literal["stray"] = "stray"
