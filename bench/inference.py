@@ -173,7 +173,11 @@ def main() -> int:
     context = ApplyContext(device=loaded.device, calibration=calibration)
     reference = ("dynamic_cache", "static-cache-compile", {"cache": "dynamic", "compile": False})
     wanted = [row for row in ROWS if row[0] in args.rows.split(",")]
-    rows = [_row(*spec, loaded, config, context, protocol) for spec in (reference, *wanted)]
+    rows = []
+    for spec in (reference, *wanted):
+        rows.append(_row(*spec, loaded, config, context, protocol))
+        print(f"  measured {spec[0]}: {format_value('decode_tok_s_b1', rows[-1]['decode_tok_s_b1'])}",
+              file=sys.stderr, flush=True)
 
     print(f"{'row':<16}" + "".join(f" {c:>19}" for c in COLUMNS))
     for row in rows:

@@ -1,7 +1,7 @@
 """Pruning on the bundled model under the default protocol: one table, side by side.
 
     python bench/pruning.py [--rows dense,magnitude_50,...] [--json PATH] [--windows 16]
-                            [--diagnostics]
+                            [--diagnostics] [--reload]
 
 Rows: `dense` (the float model); unstructured 50 % by magnitude, Wanda and SparseGPT, and the
 same three at 2:4, all simulated (zeros stored in a dense matrix: accuracy only, their decode
@@ -9,6 +9,8 @@ speed is the dense model's; real 2:4 acceleration needs sparse kernels on a GPU)
 a quarter of the decoder layers removed, and `svd_mlp_0.5`, the MLP Linears factorized at half
 rank, both real (the model shrinks: stored bytes and decode speed count); `drop25_kd`, the
 same removal then logit distillation from the dense model (at most 540 s of training).
+`--reload` saves each row's model, loads it back from the folder and checks that it generates
+the same greedy tokens (the factorized and layer-dropped models keep their shape on disk).
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
 
 import core.distillation  # noqa: E402,F401  (registers knowledge distillation)
 import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
@@ -25,7 +28,7 @@ from core.engine.measure import (  # noqa: E402
     decode_rate_b1,
     measure_model,
 )
-from core.engine.memory import stored_bytes  # noqa: E402
+from core.engine.memory import disk_bytes, stored_bytes  # noqa: E402
 from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
 from core.quantization.diagnostics import (  # noqa: E402
@@ -89,11 +92,40 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
             f"decode b1 timed fp32, {name}, {name}, fp32 in a row: "
             + ", ".join(f"{rate:.2f}" for rate in rates) + " tokens/s"
         )
+    if args.reload and steps:
+        result.notes.append(_reload_check(name, loaded))
     diagnostics = None
     if diagnose and steps:
         rescales = [rescale for report in reports for rescale in report.rescales]
         diagnostics = _diagnose(name, reference.model, loaded.model, calibration, rescales)
     return result, diagnostics
+
+
+RELOAD_PROMPT = "def read_config(path):"
+RELOAD_TOKENS = 16
+
+
+def _reload_check(name, loaded) -> str:
+    """Save the row's model, load it back as a user would, and check that it generates the
+    same greedy tokens as the model in memory."""
+    prompt = loaded.tokenizer(RELOAD_PROMPT, return_tensors="pt").input_ids.to(loaded.device)
+    settings = {"max_new_tokens": RELOAD_TOKENS, "min_new_tokens": RELOAD_TOKENS,
+                "do_sample": False, "pad_token_id": loaded.tokenizer.pad_token_id}
+    with tempfile.TemporaryDirectory(prefix=f"optatlas-{name}-") as folder:
+        loaded.model.save_pretrained(folder)
+        loaded.tokenizer.save_pretrained(folder)
+        saved = disk_bytes(Path(folder))
+        with Stopwatch(loaded.device) as watch:
+            again = load_model(folder, device=str(loaded.device))
+        with torch.no_grad():
+            before = loaded.model.generate(prompt, **settings)
+            after = again.model.generate(prompt, **settings)
+    same = bool(torch.equal(before, after))
+    text = loaded.tokenizer.decode(after[0, prompt.shape[1]:])
+    return (f"reload: saved {saved / 2**20:.1f} MiB, loaded back in {watch.seconds:.1f} s "
+            f"({type(again.model).__name__}, {stored_bytes(again.model) / 2**20:.1f} MiB stored); "
+            f"{RELOAD_TOKENS} greedy tokens {'equal' if same else 'DIFFER FROM'} the model in "
+            f"memory's: {text!r}")
 
 
 def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
@@ -106,6 +138,9 @@ def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
     parser.add_argument("--windows", type=int, default=16)
     parser.add_argument("--calibration-samples", type=int, default=32)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--reload", action="store_true",
+                        help="save each row's model, load it back and check it generates the "
+                             "same tokens (for rows that change the architecture)")
     parser.add_argument("--diagnostics", action="store_true",
                         help="also print each quantized row's worst layers by relative error")
     args = parser.parse_args(argv)
@@ -135,6 +170,10 @@ def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
     print(f"calibration: {calibration.protocol}")
     for line in skipped:
         print(f"not run: {line}")
+    for result in rows:
+        for note in result.notes:
+            if note.startswith("reload:"):
+                print(f"{result.name} {note}")
     for text in diagnostics:
         print(f"\n{text}")
     if args.json:

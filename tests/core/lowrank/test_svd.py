@@ -57,12 +57,18 @@ def test_the_rule_must_be_one_of_rank_or_energy():
     assert report.modules == 0 and len(report.details["kept_whole"]) == 6
 
 
-def test_a_saved_factorized_model_loads_back_factorized_and_generates_the_same(tmp_path):
+def _saved_factorized(folder):
+    """A tiny model with half-rank MLPs, saved to `folder`; returns the model in memory."""
     loaded = load_model("tiny:5")
     apply(loaded.model, build_config("svd-lowrank", {"rank_ratio": 0.5}),
           ApplyContext(torch.device("cpu")))
-    loaded.model.save_pretrained(tmp_path)
-    loaded.tokenizer.save_pretrained(tmp_path)
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    return loaded
+
+
+def test_a_saved_factorized_model_loads_back_factorized_and_generates_the_same(tmp_path):
+    loaded = _saved_factorized(tmp_path)
     again = load_model(str(tmp_path))
     assert isinstance(again.model.model.layers[1].mlp.up_proj, LowRankLinear)
     assert again.model.model.layers[1].mlp.up_proj.rank == 32
@@ -77,11 +83,7 @@ def test_a_saved_factorized_model_loads_back_factorized_and_generates_the_same(t
 def test_a_checkpoint_missing_a_factor_is_refused(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    loaded = load_model("tiny:5")
-    apply(loaded.model, build_config("svd-lowrank", {"rank_ratio": 0.5}),
-          ApplyContext(torch.device("cpu")))
-    loaded.model.save_pretrained(tmp_path)
-    loaded.tokenizer.save_pretrained(tmp_path)
+    _saved_factorized(tmp_path)
     weights = next(tmp_path.glob("*.safetensors"))
     tensors = load_file(str(weights))
     del tensors["model.layers.0.mlp.gate_proj.second.weight"]
