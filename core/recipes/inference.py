@@ -151,8 +151,9 @@ class SpeculativeDecodingConfig(TechniqueConfig):
         "model with the target's tokenizer"
     )
     draft_layers_kept: float = Field(
-        0.5, gt=0.0, lt=1.0, description="share of the target's decoder layers the draft "
-        "keeps (a draft cut from the target only)"
+        0.75, gt=0.0, lt=1.0, description="share of the target's decoder layers the draft "
+        "keeps (a draft cut from the target only). Fewer layers draft faster but agree less: "
+        "on the bundled model half the layers had no proposal accepted, 70 % about half"
     )
     draft_tokens: int = Field(
         5, ge=1, le=64, description="tokens the draft proposes per step (the starting value "

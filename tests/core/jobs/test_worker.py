@@ -193,7 +193,8 @@ def test_a_stacked_recipe_prunes_then_distils_then_quantizes(engine):
 def test_a_speculative_job_records_acceptance_output_match_and_speedup(engine):
     job_id = store.submit(engine, {
         "model": "tiny", "device": "cpu",
-        "steps": [{"recipe": "speculative-decoding", "settings": {"calibration_samples": 2}}],
+        "steps": [{"recipe": "speculative-decoding",
+                   "settings": {"draft_layers_kept": 0.5, "calibration_samples": 2}}],
         "measure": {"eval_windows": 1, "speed": "decode_b1"}})
     assert _run(engine, job_id) == states.SUCCEEDED
     result = to_measurement(job_result(engine, job_id))
