@@ -8,7 +8,8 @@ decoding through `generate` with it and with default generation beside it (order
 row, row, default: decode_speedup_b1), checks the outputs match token for token, and removes
 the option again. Decode time runs from the end of the first step (the prefill) to the last.
 Rows:
-- `dynamic_cache`: transformers' default dynamic KV cache, eager PyTorch (the reference);
+- `dynamic_cache`: transformers' default dynamic KV cache, eager PyTorch (the reference; its
+  decode_speedup_b1 is the reference timed against itself, which shows the noise);
 - `static_compile`: a static KV cache and the forward compiled by torch.compile
   (compression_s: wall time of the first compiled generate call, compile included);
 - `no_cache`: no KV cache; every step recomputes the whole sequence;
@@ -36,7 +37,7 @@ import core.inference  # noqa: E402,F401  (registers the inference-time techniqu
 from core.engine.data import load_corpus  # noqa: E402
 from core.engine.decoding import decoding_option, set_decoding  # noqa: E402
 from core.engine.devices import describe  # noqa: E402
-from core.engine.measure import MeasureConfig, decode_metrics_b1, text_prompts  # noqa: E402
+from core.engine.measure import MeasureConfig, decode_metrics_b1, decode_prompts  # noqa: E402
 from core.engine.metrics import format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
 from core.engine.speed import generate_decode  # noqa: E402
@@ -84,8 +85,8 @@ def _row(name, recipe, settings, loaded, config, context, protocol) -> dict:
     report = apply(loaded.model, build_config(recipe, settings), context)
     compile_s = None
     if settings.get("compile"):
-        prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, 1)
-        compile_s = _first_call_s(loaded, prompts.to(loaded.device), config.decode_new_tokens)
+        prompts = decode_prompts(loaded, config, 1).to(loaded.device)
+        compile_s = _first_call_s(loaded, prompts, config.decode_new_tokens)
     if decoding_option(loaded.model) is None:
         # A forward-level change (the attention kernel): time it through default generation
         # beside the model as it was.
@@ -102,7 +103,7 @@ def _row(name, recipe, settings, loaded, config, context, protocol) -> dict:
 
 
 def _forward_change_row(loaded, config, before: str) -> dict:
-    prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, 1)
+    prompts = decode_prompts(loaded, config, 1)
     after = loaded.model.config._attn_implementation
 
     def timed(kernel):
@@ -118,19 +119,6 @@ def _forward_change_row(loaded, config, before: str) -> dict:
             "output_matches": 1.0 if torch.equal(runs[0].output, runs[1].output) else 0.0}
 
 
-_EVAL_IDS: dict = {}
-
-
-def _eval_ids(loaded, config) -> torch.Tensor:
-    # The decode prompts come from the evaluation split, as in every job's measurement.
-    if "ids" not in _EVAL_IDS:
-        corpus = load_corpus(config.corpus)
-        _EVAL_IDS["ids"] = loaded.tokenizer(corpus.split("evaluation")[:20000],
-                                            return_tensors="pt",
-                                            add_special_tokens=False).input_ids
-    return _EVAL_IDS["ids"]
-
-
 def _sweep(loaded, config, batches, protocol) -> list[dict]:
     rows = []
     context = ApplyContext(device=loaded.device)
@@ -138,7 +126,7 @@ def _sweep(loaded, config, batches, protocol) -> list[dict]:
         apply(loaded.model, build_config(recipe, settings), context)
         option = decoding_option(loaded.model)
         for batch in batches:
-            prompts = text_prompts(_eval_ids(loaded, config), config.decode_prompt_tokens, batch)
+            prompts = decode_prompts(loaded, config, batch)
             with option.active():
                 run = generate_decode(loaded.model, prompts, new_tokens=config.decode_new_tokens,
                                       device=loaded.device, repeats=config.repeats,
@@ -164,12 +152,13 @@ def main() -> int:
     args = parser.parse_args()
     loaded = load_model(args.model)
     config = MeasureConfig(decode_new_tokens=args.new_tokens, repeats=args.repeats)
-    protocol = {"corpus": config.corpus, "split": "evaluation",
+    corpus = load_corpus(config.corpus)
+    protocol = {"corpus": corpus.id, "split": "evaluation",
                 "prompt_tokens": config.decode_prompt_tokens, "new_tokens": args.new_tokens,
                 "batch": 1, "decoding": "greedy", "repeats": args.repeats,
                 "statistic": "median", "timed": "generate(), from the end of its first step",
                 "device": describe(loaded.device)}
-    calibration = calibration_data(loaded.tokenizer, load_corpus(config.corpus), samples=8,
+    calibration = calibration_data(loaded.tokenizer, corpus, samples=8,
                                    seq_len=512)
     context = ApplyContext(device=loaded.device, calibration=calibration)
     reference = ("dynamic_cache", "static-cache-compile", {"cache": "dynamic", "compile": False})

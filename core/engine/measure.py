@@ -172,6 +172,11 @@ def _decode_with_option(
         metrics["acceptance_rate"] = runs[1].acceptance_rate
 
 
+def decode_prompts(loaded: LoadedModel, config: MeasureConfig, batch: int) -> torch.Tensor:
+    """The `batch` decode prompts `measure_model` uses (real text from the evaluation split)."""
+    return text_prompts(_windows(loaded, config).input_ids, config.decode_prompt_tokens, batch)
+
+
 def decode_metrics_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[dict, dict]:
     """Batch-1 decode figures (metrics, spread) on the prompts `measure_model` uses: the rate,
     and for a model with a decoding option also its side-by-side speedup over default

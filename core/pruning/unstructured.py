@@ -74,10 +74,10 @@ def apply_magnitude(model: torch.nn.Module, config: MagnitudePruningConfig,
     linears = target_linears(model, config.skip)
     _check_pattern(linears, config)
     with torch.no_grad():
-        for i, linear in enumerate(linears.values()):
+        for i, (name, linear) in enumerate(linears.items()):
             weight = linear.weight
-            weight.mul_(keep_mask(weight.abs().float(), config.sparsity, config.pattern,
-                                  per_row=False))
+            weight.mul_(keep_mask(weight.abs().float(), config.sparsity_for(name),
+                                  config.pattern, per_row=False))
             context.report("magnitude", (i + 1) / len(linears))
     return _report(config, linears)
 
@@ -127,7 +127,8 @@ def apply_wanda(model: torch.nn.Module, config: WandaConfig, context: ApplyConte
     def prune(name, linear, stats: InputStats) -> None:
         norms = torch.diag(stats.gram).clamp_min(0).sqrt()
         scores = linear.weight.abs().float() * norms[None, :]
-        linear.weight.mul_(keep_mask(scores, config.sparsity, config.pattern, per_row=True))
+        linear.weight.mul_(keep_mask(scores, config.sparsity_for(name), config.pattern,
+                                     per_row=True))
 
     linears, count = _prune_layer_by_layer(model, config, context, prune)
     return _report(config, linears, calibrated_layers=count)
@@ -145,7 +146,7 @@ def apply_sparsegpt(model: torch.nn.Module, config: SparseGPTConfig,
 
     def prune(name, linear, stats: InputStats) -> None:
         linear.weight.copy_(sparsegpt_prune(
-            linear.weight, stats.hessian, sparsity=config.sparsity, pattern=config.pattern,
+            linear.weight, stats.hessian, sparsity=config.sparsity_for(name), pattern=config.pattern,
             damping=config.damping, block_size=config.block_size))
 
     linears, count = _prune_layer_by_layer(model, config, context, prune)

@@ -31,6 +31,11 @@ class PruningConfig(TechniqueConfig):
                             description="share of each layer's weights set to zero")
     pattern: Literal["unstructured", "2:4", "4:8"] = Field("unstructured", description=PATTERN_HELP)
     skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    per_layer: tuple[str, ...] = Field(
+        (), description="sparsity overrides as NAME=SHARE, e.g. down_proj=0.3: layers whose "
+        "name contains NAME get SHARE instead of sparsity (the first match wins; unstructured "
+        "only)"
+    )
 
     @model_validator(mode="after")
     def _pattern_fixes_sparsity(self):
@@ -40,7 +45,33 @@ class PruningConfig(TechniqueConfig):
             if abs(self.sparsity - implied) > 1e-9:
                 raise ValueError(f"the {self.pattern} pattern prunes exactly {implied:g} of the "
                                  f"weights; set sparsity to {implied:g}")
+            if self.per_layer:
+                raise ValueError(f"the {self.pattern} pattern fixes every layer's sparsity; "
+                                 "per_layer overrides need the unstructured pattern")
+        self.overrides()  # refuse a malformed override now, not halfway through a model
         return self
+
+    def overrides(self) -> list[tuple[str, float]]:
+        """The per-layer overrides as (name part, share), in the order given."""
+        parsed = []
+        for entry in self.per_layer:
+            name, separator, share = entry.partition("=")
+            try:
+                value = float(share)
+            except ValueError:
+                value = None
+            if not separator or not name.strip() or value is None or not 0 <= value < 1:
+                raise ValueError(f"per_layer entry {entry!r} is not NAME=SHARE with a share in "
+                                 "[0, 1), e.g. down_proj=0.3")
+            parsed.append((name.strip(), value))
+        return parsed
+
+    def sparsity_for(self, layer_name: str) -> float:
+        """The share of `layer_name`'s weights to prune: its override, or `sparsity`."""
+        for part, share in self.overrides():
+            if part in layer_name:
+                return share
+        return self.sparsity
 
 
 class MagnitudePruningConfig(PruningConfig):

@@ -151,3 +151,24 @@ def test_two_of_four_on_a_capable_gpu_runs_on_sparse_kernels_and_shrinks():
     assert stored_bytes(model) < stored_bytes(dense)
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, dense(ids).logits, atol=5e-2, rtol=5e-2)
+
+
+def test_per_layer_overrides_set_those_layers_sparsity():
+    model = load_model("tiny").model
+    apply(model, build_config("magnitude-pruning", {"sparsity": 0.5,
+                                                    "per_layer": ["down_proj=0.2", "q_proj=0"]}),
+          _context())
+    for name, linear in target_linears(model, ("lm_head",)).items():
+        zeros = float((linear.weight == 0).float().mean())
+        expected = 0.2 if "down_proj" in name else 0.0 if "q_proj" in name else 0.5
+        assert zeros == pytest.approx(expected, abs=0.01), name
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"per_layer": ["down_proj"]}, "NAME=SHARE"),
+    ({"per_layer": ["down_proj=1.5"]}, "NAME=SHARE"),
+    ({"pattern": "2:4", "per_layer": ["down_proj=0.3"]}, "unstructured pattern"),
+])
+def test_malformed_overrides_are_refused_before_anything_runs(settings, says):
+    with pytest.raises(InvalidRecipeError, match=says):
+        build_config("wanda", settings)
