@@ -140,13 +140,16 @@ def render() -> None:
                             use_container_width=True, key=f"tradeoff-{x}")
     st.caption("★ baseline · ● real kernel (packed weights: speed and size count) · ○ simulated "
                "(fake-quant: accuracy only, so it is left out of speed plots) · dashed: Pareto "
-               "frontier · grey ticks: roofline bound (an estimate, not a measurement).")
+               "frontier · grey ticks: roofline bound (an estimate, not a measurement). Runs "
+               "with a decoding option (speculative, prompt lookup, static cache) are timed "
+               "against their own default generation instead: see decode speedup below.")
     if reported.empty:
         st.caption("No reported number in the taxonomy matches these runs' model and protocol "
                    "(papers report e.g. LLaMA models on WikiText-2), so none is overlaid.")
     metrics = st.multiselect("Relative to the baseline", [m for m in TABLE_METRICS if m in frame],
-                             default=[m for m in ("ppl", "stored_bytes", "decode_tok_s_b1")
-                                      if m in frame], format_func=result_charts.label,
+                             default=[m for m in ("ppl", "stored_bytes", "decode_tok_s_b1",
+                                                  "decode_speedup_b1") if m in frame],
+                             format_func=result_charts.label,
                              key="results-bars")
     st.plotly_chart(result_charts.relative_bars(selected, metrics), use_container_width=True)
     st.dataframe(_table(selected), hide_index=True, use_container_width=True)

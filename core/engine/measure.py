@@ -369,9 +369,9 @@ def measure_model(
     protocol["kv_cache"] = {"prompt_tokens": config.decode_prompt_tokens,
                             "new_tokens": config.decode_new_tokens, "batch": 1}
     if config.measure_speed:
+        # The decoding option is the run's, not the protocol's: it is named in the notes, so
+        # that runs with and without it stay comparable under one protocol.
         protocol["speed"] = config.speed_protocol()
-        if decoding is not None:
-            protocol["speed"]["decoding"] = decoding.label
     return Measurement(
         name=name,
         model=loaded.spec.label,

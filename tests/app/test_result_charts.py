@@ -69,6 +69,28 @@ def test_relative_bars_divide_by_the_baseline_and_skip_simulated_speed():
     assert figure.data[0].name == "perplexity"
 
 
+def _with_speculative() -> pd.DataFrame:
+    frame = _frame()
+    frame["output_matches"] = float("nan")
+    frame["decode_speedup_b1"] = float("nan")
+    extra = frame.iloc[[0]].copy()
+    extra["name"] = extra["short"] = "speculative"
+    extra["kind"], extra["decode_tok_s_b1"] = "compressed", 9.0  # timed through generate()
+    extra["output_matches"], extra["decode_speedup_b1"] = 1.0, 1.3
+    return pd.concat([frame, extra], ignore_index=True)
+
+
+def test_a_run_timed_against_its_own_default_generation_shows_its_speedup_not_its_rate():
+    frame = _with_speculative()
+    figure = result_charts.tradeoff_figure(frame, "decode_tok_s_b1", "ppl")
+    assert all("speculative" not in list(trace.text or []) for trace in figure.data)
+    assert any("speculative" in list(trace.text or [])
+               for trace in result_charts.tradeoff_figure(frame, "stored_bytes", "ppl").data)
+    data = result_charts.relative_frame(frame, ["decode_tok_s_b1", "decode_speedup_b1"])
+    speculative = data[data["name"] == "speculative"].set_index("metric")["ratio"]
+    assert list(speculative.index) == ["decode_speedup_b1"] and speculative.iloc[0] == 1.3
+
+
 def test_layer_figures_plot_every_layer():
     rows = [{"name": f"l{i}", "relative_error": 0.01 * i, "outlier_ratio": 2.0 ** i,
              "max_channel": i, "max_abs": 1.0} for i in range(3)]
