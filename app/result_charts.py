@@ -32,6 +32,9 @@ LABELS = {
     "peak_mem_bytes": "peak memory (MiB)",
     "compression_s": "compression time (s)",
     "roofline_ratio": "share of roofline bound",
+    "decode_speedup_b1": "decode speedup, batch 1 (side by side)",
+    "acceptance_rate": "draft acceptance rate",
+    "output_matches": "output equals greedy",
 }
 QUALITY_METRICS = ("ppl", "kl", "top1_agreement")
 SPEED_METRICS = ("decode_tok_s_b1", "decode_tok_s_b8", "prefill_ms", "ttft_ms")
