@@ -37,7 +37,12 @@ import core.inference  # noqa: E402,F401  (registers the inference-time techniqu
 from core.engine.data import load_corpus  # noqa: E402
 from core.engine.decoding import decoding_option, set_decoding  # noqa: E402
 from core.engine.devices import describe  # noqa: E402
-from core.engine.measure import MeasureConfig, decode_metrics_b1, decode_prompts  # noqa: E402
+from core.engine.measure import (  # noqa: E402
+    MeasureConfig,
+    decode_metrics_b1,
+    decode_prompts,
+    side_by_side,
+)
 from core.engine.metrics import format_value  # noqa: E402
 from core.engine.models import load_model  # noqa: E402
 from core.engine.speed import generate_decode  # noqa: E402
@@ -112,11 +117,9 @@ def _forward_change_row(loaded, config, before: str) -> dict:
                                device=loaded.device, repeats=config.repeats,
                                pad_token_id=loaded.tokenizer.pad_token_id)
 
-    runs = [timed(before), timed(after), timed(after), timed(before)]
-    rates = [run.tokens_per_second[0] for run in runs]
-    return {"decode_tok_s_b1": (rates[1] + rates[2]) / 2,
-            "decode_speedup_b1": (rates[1] + rates[2]) / (rates[0] + rates[3]),
-            "output_matches": 1.0 if torch.equal(runs[0].output, runs[1].output) else 0.0}
+    metrics: dict = {}
+    side_by_side(lambda: timed(before), lambda: timed(after), metrics, {})
+    return metrics
 
 
 def _sweep(loaded, config, batches, protocol) -> list[dict]:

@@ -82,8 +82,6 @@ def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device,
     extra = dict(generate_kwargs or {})
 
     def first_token():
-        if not {"cache_implementation", "use_cache"} & extra.keys():
-            extra.update(cache_keywords(model, new_cache(model)))
         with torch.no_grad():
             model.generate(
                 prompt,
@@ -91,7 +89,7 @@ def ttft_timing(model, tokenizer, prompt: torch.Tensor, *, device: torch.device,
                 max_new_tokens=1,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
-                **extra,
+                **_with_model_cache(model, extra),
             )
 
     return time_repeated(first_token, device=device, repeats=repeats)
@@ -192,6 +190,14 @@ def decode_energy_per_token(
     return joules / tokens
 
 
+def _with_model_cache(model, settings: dict) -> dict:
+    """`settings` for `generate` plus a fresh cache of the model's own kind (a cache
+    factory's, e.g. a quantized one), unless the settings choose the cache themselves."""
+    if {"cache_implementation", "use_cache"} & settings.keys():
+        return settings
+    return {**settings, **cache_keywords(model, new_cache(model))}
+
+
 class _StepClock:
     """A stopping criterion that never stops: it notes the time and the sequence length each
     time `generate` finishes a step, so the decode span can be cut out of one generate call
@@ -270,16 +276,12 @@ def generate_decode(
     settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
                 "attention_mask": torch.ones_like(prompts), "pad_token_id": pad_token_id,
                 **(generate_kwargs or {})}
-    if not {"cache_implementation", "use_cache"} & settings.keys():
-        settings.update(cache_keywords(model, new_cache(model)))  # a cache factory's kind
 
     def run() -> tuple[torch.Tensor, _StepClock]:
         clock = _StepClock(device)
-        if "cache" in settings or "past_key_values" in settings:  # one fresh cache per run
-            settings.update(cache_keywords(model, new_cache(model)))
         with torch.no_grad():
             output = model.generate(prompts, stopping_criteria=StoppingCriteriaList([clock]),
-                                    **settings)
+                                    **_with_model_cache(model, settings))
         synchronize(device)
         return output, clock
 
