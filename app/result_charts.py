@@ -1,8 +1,8 @@
 """Charts of measured runs, as pure functions: a frame of results in, a plotly figure out.
 
 Real runs (packed weights, low-bit kernels) are filled markers; simulated runs (fake-quant,
-accuracy only) are hollow, and their speed is not plotted as if it were theirs: a simulated
-run computes in float, so its speed says nothing about the technique."""
+accuracy only) are hollow, and their speed and peak memory are not plotted as if they were
+theirs: a simulated run computes in float, so those say nothing about the technique."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import math
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+# The Results page draws the per-layer charts from here; app.layer_charts is their home.
+from app.layer_charts import layer_error_figure, outlier_figure  # noqa: F401
 from core.engine.metrics import METRICS
 
 BASELINE_COLOUR = "#1F2933"
@@ -38,10 +41,18 @@ LABELS = {
 }
 QUALITY_METRICS = ("ppl", "kl", "top1_agreement")
 SPEED_METRICS = ("decode_tok_s_b1", "decode_tok_s_b8", "prefill_ms", "ttft_ms")
+# Measured while the model computes: a simulated run computes in float, so its speed and its
+# peak memory are the float model's, not the technique's.
+REAL_ONLY_METRICS = (*SPEED_METRICS, "peak_mem_bytes")
 DECODE_RATES = {"decode_tok_s_b1", "decode_tok_s_b8"}
 # Metrics that are ratios already (measured side by side within the run): plotted as they are.
 ALREADY_RELATIVE = {"decode_speedup_b1"}
 BYTE_METRICS = ("stored_bytes", "peak_mem_bytes", "disk_bytes", "kv_cache_bytes")
+# A roofline bound further than this beyond the fastest measured run would squash every measured
+# point against the axis: it is written at the plot's edge instead of drawn at its value.
+ROOFLINE_REACH = 1.5
+NOTE_ROOM = 0.6  # share of the measured span left empty at that edge for those notes
+LABEL_CHARS = 18  # longer run names are cut on the figure; hover keeps them whole
 
 
 def label(metric: str) -> str:
@@ -83,7 +94,7 @@ def _usable(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     if x not in frame or y not in frame:
         return frame.iloc[0:0]
     usable = frame.dropna(subset=[x, y])
-    if x in SPEED_METRICS or y in SPEED_METRICS:
+    if x in REAL_ONLY_METRICS or y in REAL_ONLY_METRICS:
         # Simulated runs compute in float: their speed is the float model's, not the technique's.
         usable = usable[(usable["execution"] == "real") | (usable["kind"] == "baseline")]
     if {x, y} & DECODE_RATES and "output_matches" in usable:
@@ -94,13 +105,55 @@ def _usable(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return usable
 
 
+def _clip(text, limit: int = LABEL_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _hover(frame: pd.DataFrame) -> list[str]:
     return [
         f"<b>{row['name']}</b><br>{row['model']} · {row['device_name']}<br>"
-        f"execution: {row['execution']} · job {row['job_id'] if row['job_id'] else '—'}<br>"
+        f"execution: {row['execution']} · job "
+        f"{'—' if pd.isna(row['job_id']) else int(row['job_id'])}<br>"
         f"protocol {str(row['protocol_hash'])[:10]}"
         for _, row in frame.iterrows()
     ]
+
+
+def _tick_step(width: float) -> float:
+    # The largest round step (1, 2 or 5 times a power of ten) that still leaves three ticks.
+    magnitude = 10.0 ** math.floor(math.log10(width / 3))
+    return max(m * magnitude for m in (1, 2, 5) if width / (m * magnitude) >= 3 - 1e-9)
+
+
+def _axis(metric: str, values: list, *, room: float = 0.0) -> dict:
+    """Range, ticks and title of `metric`'s axis, set by the displayed `values`, with `room`
+    (a share of their span) left empty above them."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return {"title": {"text": label(metric)}, "automargin": True}
+    low, high = min(finite), max(finite)
+    # A lone point (only the baseline) gets room around it too, not plotly's +-1.
+    pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
+    low, high = low - pad, high + pad
+    high += room * (high - low)
+    step = _tick_step(high - low)
+    # As many decimals as the tick step needs and no more: whole ms and MiB with thousands
+    # separators ("7,000", not "7,446.5"), two or three digits of perplexity, KL or tokens/s.
+    # Decimals appear only when the runs lie closer than one unit, where whole numbers repeat.
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return {"title": {"text": label(metric)}, "range": [low, high], "dtick": step,
+            "tickformat": f",.{decimals}f", "automargin": True}
+
+
+def _roofline_bounds(usable: pd.DataFrame, x: str, y: str):
+    """(axis of the bound, runs whose bound is within reach, runs whose bound is beyond it)."""
+    axis = "x" if x == "decode_tok_s_b1" else "y" if y == "decode_tok_s_b1" else None
+    if axis is None or "roofline_decode_tok_s" not in usable or usable.empty:
+        return axis, usable.iloc[0:0], usable.iloc[0:0]
+    with_bound = usable.dropna(subset=["roofline_decode_tok_s"])
+    far = with_bound["roofline_decode_tok_s"] > ROOFLINE_REACH * usable["decode_tok_s_b1"].max()
+    return axis, with_bound[~far], with_bound[far]
 
 
 def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
@@ -109,7 +162,9 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
     Pareto frontier dashed; for decode speed, each real run's roofline bound beside it."""
     usable = _usable(frame, x, y)
     figure = go.Figure()
-    if not usable.empty:
+    xs = [_display(x, v) for v in usable[x]] if x in usable else []  # absent: none measured it
+    ys = [_display(y, v) for v in usable[y]] if y in usable else []
+    if len(usable) > 1:  # a lone point has no frontier to draw
         front = usable[pareto_mask(usable, x, y)].sort_values(x)
         figure.add_trace(go.Scatter(
             x=[_display(x, v) for v in front[x]], y=[_display(y, v) for v in front[y]],
@@ -130,49 +185,70 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
             continue
         figure.add_trace(go.Scatter(
             x=[_display(x, v) for v in part[x]], y=[_display(y, v) for v in part[y]],
-            mode="markers+text", name=name, text=list(part["short"]),
-            textposition="top center", textfont={"size": 10},
+            mode="markers+text", name=name, text=[_clip(s) for s in part["short"]],
+            # Labels above the top points or beside the edge ones are drawn whole, not cut.
+            textposition="top center", textfont={"size": 10}, cliponaxis=False,
             marker={"symbol": symbol, "size": size, "color": colour,
                     "line": {"width": 2, "color": colour}},
             hovertext=_hover(part), hoverinfo="text",
         ))
-    bound_axis = "x" if x == "decode_tok_s_b1" else "y" if y == "decode_tok_s_b1" else None
-    if bound_axis and "roofline_decode_tok_s" in usable:
-        with_bound = usable.dropna(subset=["roofline_decode_tok_s"])
-        if not with_bound.empty:
-            bx = with_bound["roofline_decode_tok_s"] if bound_axis == "x" else with_bound[x]
-            by = with_bound[y] if bound_axis == "x" else with_bound["roofline_decode_tok_s"]
-            figure.add_trace(go.Scatter(
-                x=[_display(x, v) for v in bx], y=[_display(y, v) for v in by],
-                mode="markers", name="roofline bound (estimate)",
-                marker={"symbol": "line-ns-open" if bound_axis == "x" else "line-ew-open",
-                        "size": 14, "color": FRONTIER_COLOUR, "line": {"width": 2}},
-                hovertext=[f"roofline bound of {n}: {v:.1f} tokens/s"
-                           for n, v in zip(with_bound["name"], with_bound["roofline_decode_tok_s"])],
-                hoverinfo="text",
-            ))
+    bound_axis, within, beyond = _roofline_bounds(usable, x, y)
+    if not within.empty:
+        bx = within["roofline_decode_tok_s"] if bound_axis == "x" else within[x]
+        by = within[y] if bound_axis == "x" else within["roofline_decode_tok_s"]
+        (xs if bound_axis == "x" else ys).extend(bx if bound_axis == "x" else by)
+        figure.add_trace(go.Scatter(
+            x=[_display(x, v) for v in bx], y=[_display(y, v) for v in by],
+            mode="markers", name="roofline bound (estimate)",
+            marker={"symbol": "line-ns-open" if bound_axis == "x" else "line-ew-open",
+                    "size": 14, "color": FRONTIER_COLOUR, "line": {"width": 2}},
+            hovertext=[f"roofline bound of {n}: {v:.1f} tokens/s"
+                       for n, v in zip(within["name"], within["roofline_decode_tok_s"])],
+            hoverinfo="text",
+        ))
+    stacked: dict = {}
+    # The fastest run sits at the edge: the notes get an empty band there, not its marker.
+    room = {bound_axis: NOTE_ROOM} if not beyond.empty else {}
+    for _, run in beyond.iterrows():
+        # Off the scale the measured runs set: written at the plot's edge, level with its run.
+        bound = run["roofline_decode_tok_s"]
+        at = _display(y, run[y]) if bound_axis == "x" else _display(x, run[x])
+        stacked[at] = stacked.get(at, -1) + 1
+        edge = ({"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": at}
+                if bound_axis == "x" else
+                {"xref": "x", "x": at, "yref": "paper", "y": 1, "yanchor": "top"})
+        figure.add_annotation(
+            text=f"roofline bound {'→' if bound_axis == 'x' else '↑'}<br>"
+                 f"{bound:,.0f} tok/s (estimate)",
+            showarrow=False, font={"size": 10, "color": FRONTIER_COLOUR}, align="right",
+            bgcolor="rgba(255,255,255,0.8)", yshift=-24 * stacked[at], **edge,
+            hovertext=f"roofline bound of {run['name']}: {bound:,.1f} tokens/s (an estimate)")
     if reported is not None and not reported.empty:
         # A paper reports one metric of one model; it can only be a reference level on that
         # metric's axis, labelled as reported, never a point among measured runs.
         for _, row in reported[reported["metric"] == y].iterrows():
+            ys.append(_display(y, row["value"]))
             figure.add_hline(y=_display(y, row["value"]),
                              line={"color": REPORTED_COLOUR, "dash": "dot"},
                              annotation_text=f"reported: {row['label']}",
                              annotation_font_color=REPORTED_COLOUR)
     figure.update_layout(
-        height=height, margin={"t": 30, "l": 10, "r": 10, "b": 10},
-        xaxis_title=label(x), yaxis_title=label(y),
+        height=height, margin={"t": 40, "l": 10, "r": 20, "b": 10},
+        xaxis=_axis(x, xs, room=room.get("x", 0.0)), yaxis=_axis(y, ys, room=room.get("y", 0.0)),
         legend={"orientation": "h", "y": -0.25},
     )
     if usable.empty:
         figure.add_annotation(text="no run has both figures", showarrow=False,
                               xref="paper", yref="paper", x=0.5, y=0.5)
+    elif (usable["kind"] == "baseline").all():
+        figure.add_annotation(text="only the baseline: add a run to compare", showarrow=False,
+                              xref="paper", yref="paper", x=0.5, y=0.95)
     return figure
 
 
 def relative_frame(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Each run's metrics divided by its baseline's (same model and protocol): long format
-    with columns name, metric, ratio."""
+    with columns name, metric, ratio, full_name."""
     rows = []
     baselines = frame[frame["kind"] == "baseline"]
     for _, run in frame[frame["kind"] != "baseline"].iterrows():
@@ -182,64 +258,56 @@ def relative_frame(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
             continue
         base = match.iloc[0]
         timed_through_generate = not pd.isna(run.get("output_matches", float("nan")))
+        names = {"name": run["short"], "full_name": run["name"]}
         for metric in metrics:
             value, reference = run.get(metric), base.get(metric)
             if metric in ALREADY_RELATIVE:
                 if value is not None and not pd.isna(value):
-                    rows.append({"name": run["short"], "metric": metric, "ratio": value})
+                    rows.append({**names, "metric": metric, "ratio": value})
                 continue
             if value is None or reference in (None, 0) or pd.isna(value) or pd.isna(reference):
                 continue
-            if metric in SPEED_METRICS and run["execution"] != "real":
+            if metric in REAL_ONLY_METRICS and run["execution"] != "real":
                 continue
             if metric in DECODE_RATES and timed_through_generate:
                 continue  # see _usable: its decode figure is decode_speedup_b1
-            rows.append({"name": run["short"], "metric": metric, "ratio": value / reference})
-    return pd.DataFrame(rows, columns=["name", "metric", "ratio"])
+            rows.append({**names, "metric": metric, "ratio": value / reference})
+    return pd.DataFrame(rows, columns=["name", "metric", "ratio", "full_name"])
 
 
 def relative_bars(frame: pd.DataFrame, metrics: list[str], *, height: int = 340) -> go.Figure:
-    """Grouped bars: each metric of each run relative to its baseline (1.0 = unchanged)."""
+    """Bars of each run's metrics relative to its baseline (1.0 = unchanged), in two panels:
+    the metrics where lower is better and those where higher is better."""
     data = relative_frame(frame, metrics)
-    figure = go.Figure()
-    for metric in metrics:
-        part = data[data["metric"] == metric]
-        if part.empty:
-            continue
-        figure.add_trace(go.Bar(x=part["name"], y=part["ratio"], name=label(metric),
-                                hovertemplate="%{x}: %{y:.3f}x<extra>" + label(metric) + "</extra>"))
-    figure.add_hline(y=1.0, line={"color": BASELINE_COLOUR, "dash": "dot"},
-                     annotation_text="baseline", annotation_position="top left")
-    figure.update_layout(barmode="group", height=height, yaxis_title="relative to baseline",
-                         margin={"t": 30, "l": 10, "r": 10, "b": 10},
-                         legend={"orientation": "h", "y": -0.3})
-    return figure
-
-
-def layer_error_figure(rows: list[dict], *, height: int = 320) -> go.Figure:
-    """Relative output error of each quantized layer, in model order."""
-    frame = pd.DataFrame(rows)
-    figure = go.Figure(go.Bar(
-        x=frame["name"], y=pd.to_numeric(frame["relative_error"], errors="coerce"),
-        marker_color=REAL_COLOUR, hovertemplate="%{x}<br>relative error %{y:.4f}<extra></extra>",
-    ))
-    figure.update_layout(height=height, yaxis_title="relative output error",
-                         xaxis={"showticklabels": len(frame) <= 40},
-                         margin={"t": 20, "l": 10, "r": 10, "b": 10})
-    return figure
-
-
-def outlier_figure(rows: list[dict], *, height: int = 320) -> go.Figure:
-    """Each layer's input outlier ratio (largest channel magnitude over the median), log scale."""
-    frame = pd.DataFrame(rows)
-    figure = go.Figure(go.Bar(
-        x=frame["name"], y=pd.to_numeric(frame["outlier_ratio"], errors="coerce"),
-        marker_color=SIMULATED_COLOUR,
-        customdata=list(zip(frame["max_channel"], frame["max_abs"])),
-        hovertemplate="%{x}<br>outlier ratio %{y:.1f}x (channel %{customdata[0]}, "
-                      "max |x| %{customdata[1]:.3g})<extra></extra>",
-    ))
-    figure.update_layout(height=height, yaxis_title="max |x| / median channel", yaxis_type="log",
-                         xaxis={"showticklabels": len(frame) <= 40},
-                         margin={"t": 20, "l": 10, "r": 10, "b": 10})
+    # A ratio below 1 is a gain for perplexity and a loss for speed: mixed on one axis the bars
+    # read backwards half the time, so each direction gets its own panel, titled.
+    panels = [(title, [m for m in metrics if lower_is_better(m) is lower
+                       and m in set(data["metric"])])
+              for title, lower in (("lower is better ↓", True), ("higher is better ↑", False))]
+    panels = [(title, shown) for title, shown in panels if shown]
+    if not panels:
+        figure = go.Figure()
+        figure.add_annotation(text="no run to compare with a baseline of its model and device",
+                              showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        return figure.update_layout(height=height)
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels],
+                           horizontal_spacing=0.1)
+    for column, (_, shown) in enumerate(panels, start=1):
+        for metric in shown:
+            part = data[data["metric"] == metric]
+            figure.add_trace(go.Bar(
+                x=part["name"], y=part["ratio"], name=label(metric),
+                customdata=part["full_name"],
+                hovertemplate="%{customdata}: %{y:.3f}x<extra>" + label(metric) + "</extra>",
+            ), row=1, col=column)
+        figure.add_hline(y=1.0, line={"color": BASELINE_COLOUR, "dash": "dot"},
+                         annotation_text="baseline", annotation_position="top left",
+                         row=1, col=column)
+        names = list(dict.fromkeys(data[data["metric"].isin(shown)]["name"]))
+        figure.update_xaxes(tickmode="array", tickvals=names, ticktext=[_clip(n) for n in names],
+                            tickangle=-30, automargin=True, row=1, col=column)
+    figure.update_yaxes(title_text="relative to baseline", automargin=True, row=1, col=1)
+    figure.update_layout(barmode="group", height=height,
+                         margin={"t": 40, "l": 10, "r": 10, "b": 10},
+                         legend={"orientation": "h", "y": -0.35})
     return figure

@@ -58,6 +58,9 @@ class Job(Base):
     progress_message: Mapped[str] = mapped_column(Text, default="")
     # The last lines of the job's log, kept in the row so any UI process can show them.
     log_tail: Mapped[str] = mapped_column(Text, default="")
+    # {"estimate_s": seconds predicted at submit, "plan": [{"key", "kind", "planned_s"}],
+    #  "phases": {key: seconds taken}}: later estimates on the same device learn from these.
+    timings: Mapped[dict | None] = mapped_column(JSON)
 
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -3,16 +3,23 @@ so the web app can check a model reference before it queues a job)."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from core.text import has_control_characters, quoted
 
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 
 # A Hugging Face id: an optional namespace and a name of letters, digits, '.', '_', '-'.
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 REVISION = re.compile(r"^[\w./-]{1,128}$")
+# Longer than any Hub id with a revision (193 + 1 + 128) and than most real paths; a longer
+# name is a mistake (or an attack), refused before the file system sees it.
+MAX_MODEL_REF_CHARS = 1024
+ROOTS_VARIABLE = "OPTATLAS_MODEL_ROOTS"
 
 SourceKind = Literal["default", "hub", "local", "tiny"]
 
@@ -46,32 +53,100 @@ class ModelSpec:
         return self.name
 
 
+def model_roots() -> tuple[Path, ...]:
+    """The folders local models must lie under (OPTATLAS_MODEL_ROOTS, separated by the
+    system's path separator); empty when any folder is allowed."""
+    raw = os.environ.get(ROOTS_VARIABLE, "")
+    roots = []
+    for part in raw.split(os.pathsep):
+        if part.strip():
+            try:
+                roots.append(Path(part.strip()).expanduser().resolve())
+            except (OSError, RuntimeError, ValueError):
+                continue  # a root that cannot be resolved admits nothing
+    return tuple(roots)
+
+
+def _resolved(ref: str) -> Path | None:
+    # None for a path the file system cannot even name (too long, unknown ~user, ...).
+    try:
+        return Path(ref).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _unresolved(ref: str) -> Path | None:
+    # Unlike resolve(), keeps "a/.." a path through "a", which must exist to be a folder.
+    try:
+        return Path(ref).expanduser()
+    except (RuntimeError, ValueError):
+        return None
+
+
+def _is_dir(path: Path | None) -> bool:
+    try:
+        return path is not None and path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith(("/", "./", "../", "~")) or ref in (".", "..")
+
+
+def _local(ref: str, roots: tuple[Path, ...]) -> ModelSpec:
+    # Messages name the path as typed, never as resolved: a server's layout stays its own.
+    path = _resolved(ref)
+    if roots and (path is None or not any(path.is_relative_to(root) for root in roots)):
+        # One message whether or not the folder exists, so nobody can probe the server.
+        raise ModelNotFoundError(
+            f"local model folder {quoted(ref)} is not allowed: on this server local models "
+            f"must lie under the folders named by {ROOTS_VARIABLE}"
+        )
+    if not _is_dir(path):
+        raise ModelNotFoundError(f"local model folder {quoted(ref)} does not exist")
+    try:
+        has_config = (path / "config.json").is_file()
+    except OSError:
+        has_config = False
+    if not has_config:
+        raise ModelNotFoundError(
+            f"{quoted(ref)} is not a model folder: it has no config.json "
+            "(save one with model.save_pretrained(folder))"
+        )
+    return ModelSpec("local", str(path))
+
+
 def parse_model_ref(ref: str) -> ModelSpec:
     """Turn what a user typed into a validated ModelSpec, or say clearly what is wrong."""
     ref = (ref or "").strip()
+    if len(ref) > MAX_MODEL_REF_CHARS:
+        raise ModelNotFoundError(
+            f"the model name is {len(ref):,} characters long; a Hugging Face id or folder "
+            f"path has at most {MAX_MODEL_REF_CHARS} characters"
+        )
+    if has_control_characters(ref):
+        raise ModelNotFoundError(f"the model name {quoted(ref)} contains control characters")
     if ref in ("", "default"):
         return ModelSpec("default", "default")
     if ref == "tiny" or ref.startswith("tiny:"):
         if ref != "tiny" and not ref.removeprefix("tiny:").isdigit():
-            raise ModelNotFoundError(f"{ref!r}: a tiny model is 'tiny' or 'tiny:SEED' (an integer)")
+            raise ModelNotFoundError(f"{quoted(ref)}: a tiny model is 'tiny' or 'tiny:SEED' "
+                                     "(an integer)")
         return ModelSpec("tiny", ref)
-    # A folder that exists is a local model, even when its name looks like a Hub id.
-    if ref.startswith(("/", "./", "../", "~")) or Path(ref).is_dir():
-        path = Path(ref).expanduser().resolve()
-        if not path.is_dir():
-            raise ModelNotFoundError(f"local model folder {str(path)!r} does not exist")
-        if not (path / "config.json").is_file():
-            raise ModelNotFoundError(
-                f"{str(path)!r} is not a model folder: it has no config.json "
-                "(save one with model.save_pretrained(folder))"
-            )
-        return ModelSpec("local", str(path))
+    roots = model_roots()
+    # A folder that exists is a local model, even when its name looks like a Hub id; where
+    # local folders are confined to roots, only an explicit path is one (a Hub-like name is
+    # then never looked up on the server's disk).
+    if _looks_like_path(ref) or (not roots and _is_dir(_unresolved(ref))):
+        return _local(ref, roots)
     name, _, revision = ref.partition("@")
     if not HUB_ID.match(name) or ".." in name:
         raise ModelNotFoundError(
-            f"{ref!r} is neither 'default', a local folder nor a Hugging Face id "
+            f"{quoted(ref)} is neither 'default', a local folder nor a Hugging Face id "
             "such as 'HuggingFaceTB/SmolLM2-135M-Instruct' (optionally '@revision')"
         )
     if revision and not REVISION.match(revision):
-        raise ModelNotFoundError(f"revision {revision!r} of {name!r} is not a valid git revision")
+        raise ModelNotFoundError(f"revision {quoted(revision)} of {quoted(name)} is not a valid "
+                                 "git revision")
     return ModelSpec("hub", name, revision or None)

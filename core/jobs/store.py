@@ -73,9 +73,10 @@ def worker_name() -> str:
 
 
 def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = None,
-           device: str | None = None) -> int:
+           device: str | None = None, estimate_s: float | None = None) -> int:
     """Validate `spec` (InvalidJobError before anything is written) and queue it. `device`
-    overrides an "auto" device with the one chosen for it. Returns the job id."""
+    overrides an "auto" device with the one chosen for it; `estimate_s` is the time the job
+    was predicted to take (the queue's wait times add these up). Returns the job id."""
     spec = validate_spec(spec)
     chosen = device or spec.device
     if chosen == "auto":
@@ -98,6 +99,7 @@ def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = 
         progress_message="",
         log_tail="",
         owner_session=owner_session,
+        timings={"estimate_s": round(estimate_s, 1)} if estimate_s is not None else None,
         created_at=now(),
     )
     with transaction(engine) as session:
@@ -177,18 +179,23 @@ def heartbeat(engine: Engine, lease: Lease) -> LeaseState:
 
 
 def report_progress(engine: Engine, lease: Lease, stage: str, fraction: float,
-                    message: str = "", log_tail: str | None = None) -> bool:
-    """Store the job's progress (and log tail); False when the lease is lost."""
+                    message: str = "", log_tail: str | None = None,
+                    timings: dict | None = None) -> bool:
+    """Store the job's progress (and log tail, and its timings record when given); False
+    when the lease is lost."""
     values = {"progress_stage": stage[:80], "progress_fraction": max(0.0, min(1.0, fraction)),
               "progress_message": message, "heartbeat_at": now()}
     if log_tail is not None:
         values["log_tail"] = log_tail
+    if timings is not None:
+        values["timings"] = timings
     with transaction(engine) as session:
         return session.execute(update(Job).where(lease.matches()).values(**values)).rowcount == 1
 
 
 def finish(engine: Engine, lease: Lease, status: str, *, error_kind: str | None = None,
-           message: str | None = None, log_tail: str | None = None, before_commit=None) -> bool:
+           message: str | None = None, log_tail: str | None = None, before_commit=None,
+           timings: dict | None = None) -> bool:
     """Move the leased job to a final `status`. `before_commit(session)` runs in the same
     transaction (a job's result and artifacts are written there), so a job never ends
     succeeded without its result, nor gets a result it then fails to record. False, and
@@ -201,6 +208,8 @@ def finish(engine: Engine, lease: Lease, status: str, *, error_kind: str | None 
               else Job.progress_fraction}
     if log_tail is not None:
         values["log_tail"] = log_tail
+    if timings is not None:
+        values["timings"] = timings
     with transaction(engine) as session:
         moved = session.execute(update(Job).where(lease.matches()).values(**values)).rowcount
         if moved != 1:
@@ -241,9 +250,12 @@ def retry(engine: Engine, job_id: int) -> None:
     with transaction(engine) as session:
         moved = session.execute(
             update(Job).where(Job.id == job_id, Job.status.in_(states.RETRYABLE))
+            # The last attempt's outcome and times go: the card shows a queued job again
+            # (its log tail keeps what happened before).
             .values(status=states.QUEUED, cancel_requested=False, cancel_requested_at=None,
                     lease_owner=None, progress_stage="queued", progress_fraction=0.0,
-                    progress_message="queued again", finished_at=None)
+                    progress_message="queued again", started_at=None, finished_at=None,
+                    heartbeat_at=None, error_kind=None, error_message=None)
         ).rowcount
         if moved != 1:
             job = session.get(Job, job_id)
@@ -312,6 +324,57 @@ def live_workers(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S
     with transaction(engine) as session:
         workers = session.scalars(select(Worker).order_by(Worker.device, Worker.id)).all()
     return [w for w in workers if _aware(w.heartbeat_at) >= cutoff]
+
+
+def recent_timings(engine: Engine, device: str, limit: int = 20) -> list[dict]:
+    """The timings records of the latest succeeded jobs on `device`, newest first."""
+    query = (select(Job.timings).where(Job.status == states.SUCCEEDED, Job.device == device,
+                                       Job.timings.is_not(None))
+             .order_by(Job.id.desc()).limit(limit))
+    with transaction(engine) as session:
+        return [t for t in session.scalars(query) if isinstance(t, dict) and t.get("phases")]
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued job stands: the jobs before it on its device and the running ones,
+    and the seconds they are expected to take still (None when some have no estimate)."""
+
+    ahead: int
+    running: int
+    wait_s: float | None
+
+
+def queue_place(engine: Engine, job: Job) -> QueuePlace:
+    """How many jobs run and wait before `job` on its device, and roughly how long that is."""
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(Job.id, Job.status, Job.timings, Job.progress_fraction)
+            .where(Job.device == job.device, Job.status.in_(states.ACTIVE), Job.id != job.id)
+        ).all()
+    ahead = [r for r in rows if r.status == states.QUEUED and r.id < job.id]
+    running = [r for r in rows if r.status == states.RUNNING]
+    wait = 0.0
+    for row in ahead + running:
+        total = (row.timings or {}).get("planned_total_s") or (row.timings or {}).get("estimate_s")
+        if total is None:
+            return QueuePlace(len(ahead), len(running), None)
+        done = row.progress_fraction if row.status == states.RUNNING else 0.0
+        wait += total * (1.0 - done)
+    return QueuePlace(len(ahead), len(running), wait)
+
+
+def active_twin(engine: Engine, spec: JobSpec, device: str) -> int | None:
+    """A queued or running job that does exactly what `spec` asks on `device`, if any."""
+    wanted = (spec.model, [step.model_dump() for step in spec.steps], device, spec.dtype,
+              spec.measure.model_dump(), spec.save_model)
+    with transaction(engine) as session:
+        for job in session.scalars(select(Job).where(Job.status.in_(states.ACTIVE))
+                                   .order_by(Job.id)):
+            if (job.model_ref, job.recipe, job.device, job.dtype, job.measure,
+                    job.save_model) == wanted:
+                return job.id
+    return None
 
 
 def pick_device(engine: Engine) -> str:

@@ -23,7 +23,10 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from core.jobs import states, store
+from core.jobs.estimate import estimate_job
 from core.jobs.failures import JobCancelled, JobTimedOut, classify
+from core.jobs.plan import JobPlan
+from core.jobs.progress import ProgressTracker
 from core.jobs.results import add_job_result, find_baseline, save_baseline
 from core.jobs.store import Lease
 from db.job_models import Artifact, Worker
@@ -206,6 +209,14 @@ class JobWorker:
         finally:
             self.shutdown()
 
+    def _plan(self, spec) -> JobPlan:
+        """The job's plan as the queue stands (its baseline may be stored by now)."""
+        try:
+            return estimate_job(self.engine, spec, self.device).plan
+        except Exception as error:  # noqa: BLE001 - a plan is for progress; never fail a job on it
+            self.log(f"no time plan for this job ({error}); progress moves by stage")
+            return JobPlan((), "no plan")
+
     def run(self, lease: Lease) -> str:
         """Run one claimed job to its end; returns the status it ended with."""
         from core.jobs.artifacts import job_folder
@@ -219,6 +230,10 @@ class JobWorker:
         watchdog = _Watchdog(self, lease, spec.time_limit_s)
         watchdog.start()
         last_write: list = [0.0, None]  # when progress was last stored, and its (stage, message)
+        estimate_s = (job.timings or {}).get("estimate_s")
+        tracker = ProgressTracker(self._plan(spec))
+        store.report_progress(self.engine, lease, "starting", 0.0, f"attempt {lease.attempt}",
+                              timings={"estimate_s": estimate_s, **tracker.finish_preview()})
 
         def check_cancel() -> None:
             if watchdog.cancel.is_set():
@@ -235,12 +250,14 @@ class JobWorker:
             check_cancel()
 
         def progress(stage: str, fraction: float, message: str) -> None:
+            # The stored fraction is the whole job's, weighed by the plan: it only grows.
+            overall = tracker.update(stage, fraction)
             moment = time.monotonic()
             changed = (stage, message) != last_write[1]
             if changed:
                 self.log(f"{stage}{': ' + message if message else ''}")
             if changed or moment - last_write[0] >= PROGRESS_EVERY_S:
-                store.report_progress(self.engine, lease, stage, fraction, message,
+                store.report_progress(self.engine, lease, stage, overall, message,
                                       log_tail=self.log_tail())
                 last_write[:] = [moment, (stage, message)]
             check_cancel()
@@ -283,7 +300,8 @@ class JobWorker:
         if status == states.SUCCEEDED:
             self.log(f"job {lease.job_id} succeeded")
         kept = store.finish(self.engine, lease, status, error_kind=kind, message=message,
-                            log_tail=self.log_tail(), before_commit=record)
+                            log_tail=self.log_tail(), before_commit=record,
+                            timings={"estimate_s": estimate_s, **tracker.finish()})
         if not kept:
             self.log(f"job {lease.job_id}: lease lost before the end; nothing recorded")
         return status

@@ -9,6 +9,7 @@ import torch
 
 from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.recipes.pruning import LayerDropConfig
+from core.recipes.shape_rules import layers_dropped
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
@@ -62,12 +63,10 @@ def apply_layer_drop(model: torch.nn.Module, config: LayerDropConfig,
                      context: ApplyContext) -> ApplyReport:
     """Score every decoder layer on calibration text and remove the least important."""
     total = len(decoder_layers(model))
-    count = round(total * config.fraction)
+    count, problem = layers_dropped(total, config.fraction, config.keep_first_and_last)
+    if problem:
+        raise ValueError(problem)
     candidates = list(range(1, total - 1)) if config.keep_first_and_last else list(range(total))
-    if count < 1 or count > len(candidates):
-        raise ValueError(f"removing {config.fraction:g} of {total} layers leaves "
-                         f"{'none' if count > len(candidates) else 'all'} to remove; "
-                         "choose another fraction")
     context.report("layer-drop", 0.0)
     scores = layer_importance(model, calibration_ids(context, config.calibration_samples))
     chosen = set(sorted(candidates, key=lambda i: scores[i])[:count])

@@ -26,6 +26,7 @@ from core.recipes.pruning import (
     WandaConfig,
     kept_per_group,
 )
+from core.recipes.shape_rules import pattern_problem
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
@@ -34,11 +35,10 @@ def _check_pattern(linears: dict[str, torch.nn.Linear], config: PruningConfig) -
     """Refuse an N:M pattern that does not tile some layer's inputs, before any change."""
     if config.pattern == "unstructured":
         return
-    _, group = kept_per_group(config.pattern)
     for name, linear in linears.items():
-        if linear.in_features % group:
-            raise ValueError(f"{config.pattern} sparsity needs input dimensions divisible by "
-                             f"{group}; {name} has {linear.in_features}")
+        problem = pattern_problem(linear.in_features, config.pattern, name)
+        if problem:
+            raise ValueError(problem)
 
 
 def _zeros(linears: dict[str, torch.nn.Linear]) -> float:

@@ -13,6 +13,7 @@ import torch
 
 from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.recipes.pruning import HeadPruningConfig, MLPChannelPruningConfig
+from core.recipes.shape_rules import width_removed
 from core.techniques.base import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
@@ -53,10 +54,9 @@ def _slice(linear: torch.nn.Linear, keep: torch.Tensor, *, rows: bool) -> None:
 
 def _kept(scores: torch.Tensor, fraction: float, what: str) -> torch.Tensor:
     total = len(scores)
-    remove = round(total * fraction)
-    if remove < 1 or remove >= total:
-        raise ValueError(f"removing {fraction:g} of {total} {what} removes "
-                         f"{'none' if remove < 1 else 'all'}; choose another fraction")
+    remove, problem = width_removed(total, fraction, what)
+    if problem:
+        raise ValueError(problem)
     return scores.topk(total - remove).indices.sort().values
 
 

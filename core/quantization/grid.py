@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import torch
 
+from core.recipes.shape_rules import group_size_problem
+
 
 def check_group_size(in_features: int, group_size: int | None, *, name: str = "layer") -> None:
     """A group size must divide the input dimension; say so in words when it does not."""
-    if group_size is None:
-        return
-    if group_size < 1 or in_features % group_size:
-        divisors = [d for d in (32, 64, 128, 192, 256) if in_features % d == 0]
-        hint = f"; sizes that divide it: {', '.join(map(str, divisors))}" if divisors else ""
-        raise ValueError(
-            f"group_size {group_size} does not divide the input dimension {in_features} of "
-            f"{name}{hint}"
-        )
+    problem = group_size_problem(in_features, group_size, name)
+    if problem:
+        raise ValueError(problem)
 
 
 def _grouped(weight: torch.Tensor, group_size: int | None) -> torch.Tensor:

@@ -109,7 +109,7 @@ def build_config(recipe: str, settings: dict | None = None) -> TechniqueConfig:
         return config_type(**{"recipe": recipe, **(settings or {})})
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
         )
         raise InvalidRecipeError(f"invalid settings for {recipe!r}: {problems}") from None
 

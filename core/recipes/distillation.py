@@ -16,7 +16,8 @@ class LogitDistillationConfig(TechniqueConfig):
     steps: int = Field(100, ge=1, le=100_000, description="optimizer steps (at most)")
     time_budget_s: float | None = Field(
         540.0, gt=0, le=7 * 24 * 3600, description="stop after this many seconds of training "
-        "even if steps remain (empty: no budget)"
+        "even if steps remain (empty: no budget)",
+        json_schema_extra={"value_label": "a time budget (s)", "none_label": "no time budget"},
     )
     learning_rate: float = Field(1e-4, gt=0, le=1.0, description="peak AdamW learning rate")
     warmup_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of the steps with a "

@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from core.engine.model_refs import MAX_MODEL_REF_CHARS, ModelNotFoundError, parse_model_ref
+from core.engine.model_shapes import ModelShape
+from core.recipes.shape_rules import draft_layers_kept
 from core.techniques.config import Requirements, TechniqueConfig
 
 # Bit widths each backend can store (transformers' QuantizedCache checks the same).
@@ -146,9 +149,9 @@ class SpeculativeDecodingConfig(TechniqueConfig):
 
     recipe: Literal["speculative-decoding"] = "speculative-decoding"
     draft_model: str = Field(
-        "", description="empty: a copy of the target keeping draft_layers_kept of its decoder "
-        "layers (the least important go); else a Hugging Face id or local folder of a smaller "
-        "model with the target's tokenizer"
+        "", max_length=MAX_MODEL_REF_CHARS, description="empty: a copy of the target keeping "
+        "draft_layers_kept of its decoder layers (the least important go); else a Hugging Face "
+        "id or local folder of a smaller model with the target's tokenizer"
     )
     draft_layers_kept: float = Field(
         0.75, gt=0.0, lt=1.0, description="share of the target's decoder layers the draft "
@@ -171,6 +174,25 @@ class SpeculativeDecodingConfig(TechniqueConfig):
     requirements = _DraftRequirements()
     execution = "real"
     speed_only = True
+
+    @field_validator("draft_model")
+    @classmethod
+    def _draft_is_a_model(cls, value: str) -> str:
+        # Named like any model a job may load: refused now, not when the worker reaches it.
+        value = value.strip()
+        if value:
+            try:
+                parse_model_ref(value)
+            except ModelNotFoundError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A draft cut from the target that would keep every layer."""
+        if self.draft_model:
+            return []
+        _, problem = draft_layers_kept(shape.layers, self.draft_layers_kept)
+        return [problem] if problem else []
 
 
 class PromptLookupConfig(TechniqueConfig):

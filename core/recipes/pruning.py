@@ -3,11 +3,18 @@ live in core/pruning. Torch-free, like every config module here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from core.techniques.config import Requirements, TechniqueConfig
+from core.engine.model_shapes import ModelShape, targets
+from core.recipes.shape_rules import (
+    layers_dropped,
+    pattern_problem,
+    width_removed,
+)
+from core.techniques.config import LayerNames, Requirements, TechniqueConfig
 
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left dense: any whose name contains an entry"
@@ -16,6 +23,12 @@ PATTERN_HELP = (
     "weights exactly N stay, the pattern sparse tensor cores accelerate (sparsity is then N/M)"
 )
 PATTERNS = ("unstructured", "2:4", "4:8")
+
+
+def _pattern_problems(shape: ModelShape, pattern: str, skip: tuple[str, ...]) -> list[str]:
+    problems = (pattern_problem(linear.in_features, pattern, linear.name)
+                for linear in targets(shape, skip))
+    return list(dict.fromkeys(p for p in problems if p))
 
 
 def kept_per_group(pattern: str) -> tuple[int, int]:
@@ -30,8 +43,8 @@ class PruningConfig(TechniqueConfig):
     sparsity: float = Field(0.5, ge=0.0, lt=1.0,
                             description="share of each layer's weights set to zero")
     pattern: Literal["unstructured", "2:4", "4:8"] = Field("unstructured", description=PATTERN_HELP)
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
-    per_layer: tuple[str, ...] = Field(
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    per_layer: LayerNames = Field(
         (), description="sparsity overrides as NAME=SHARE, e.g. down_proj=0.3: layers whose "
         "name contains NAME get SHARE instead of sparsity (the first match wins; unstructured "
         "only)"
@@ -65,6 +78,10 @@ class PruningConfig(TechniqueConfig):
                                  "[0, 1), e.g. down_proj=0.3")
             parsed.append((name.strip(), value))
         return parsed
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """An N:M pattern whose M does not divide a target layer's input dimension."""
+        return _pattern_problems(shape, self.pattern, self.skip)
 
     def sparsity_for(self, layer_name: str) -> float:
         """The share of `layer_name`'s weights to prune: its override, or `sparsity`."""
@@ -118,9 +135,13 @@ class NMSparsityConfig(TechniqueConfig):
     calibration_samples: int = Field(
         32, ge=1, le=4096, description="calibration sequences (Wanda and SparseGPT)"
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     requirements = Requirements(calibration=True)
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """An N:M pattern whose M does not divide a target layer's input dimension."""
+        return _pattern_problems(shape, self.pattern, self.skip)
 
     def pruner(self) -> PruningConfig:
         """The equivalent config of the chosen pruner."""
@@ -151,6 +172,16 @@ class LayerDropConfig(TechniqueConfig):
     requirements = Requirements(calibration=True)
     execution = "real"
 
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A fraction that would remove no layer, or more than may go."""
+        _, problem = layers_dropped(shape.layers, self.fraction, self.keep_first_and_last)
+        return [problem] if problem else []
+
+    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+        """Fewer decoder layers."""
+        count, problem = layers_dropped(shape.layers, self.fraction, self.keep_first_and_last)
+        return None if problem else replace(shape, layers=shape.layers - count)
+
 
 class StructuredWidthConfig(TechniqueConfig):
     """Settings shared by the pruners that narrow every decoder layer."""
@@ -170,9 +201,33 @@ class MLPChannelPruningConfig(StructuredWidthConfig):
 
     recipe: Literal["mlp-channel-pruning"] = "mlp-channel-pruning"
 
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A fraction that would remove no MLP channel, or all of them."""
+        _, problem = width_removed(shape.intermediate, self.fraction, "MLP channels")
+        return [problem] if problem else []
+
+    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+        """A narrower MLP."""
+        removed, problem = width_removed(shape.intermediate, self.fraction, "MLP channels")
+        return None if problem else replace(shape, intermediate=shape.intermediate - removed)
+
 
 class HeadPruningConfig(StructuredWidthConfig):
     """Remove the least important attention heads, a whole grouped-query group at a time (a
     key/value head with the query heads that share it), so the layout stays valid."""
 
     recipe: Literal["head-pruning"] = "head-pruning"
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A fraction that would remove no key/value group, or all of them."""
+        _, problem = width_removed(shape.kv_heads, self.fraction, "key/value groups")
+        return [problem] if problem else []
+
+    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+        """Fewer key/value groups, each with its query heads."""
+        removed, problem = width_removed(shape.kv_heads, self.fraction, "key/value groups")
+        if problem:
+            return None
+        per_group = shape.heads // shape.kv_heads
+        left = shape.kv_heads - removed
+        return replace(shape, kv_heads=left, heads=left * per_group)

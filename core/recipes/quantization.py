@@ -11,11 +11,31 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from core.techniques.config import Requirements, TechniqueConfig
+from core.engine.model_shapes import ModelShape, targets
+from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem
+from core.techniques.config import LayerNames, Requirements, TechniqueConfig
 
 # The output head and embeddings are sensitive and often tied; they stay in float unless asked.
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left in float: any whose name contains an entry"
+
+
+def group_problems(shape: ModelShape, group_size: int | None, skip: tuple[str, ...]) -> list[str]:
+    """One problem naming every target layer whose input dimension `group_size` does not
+    divide, and the sizes that divide them all; empty when it divides every one."""
+    layers = targets(shape, skip)
+    failing: dict[int, list[str]] = {}
+    for linear in layers:
+        if group_size_problem(linear.in_features, group_size, linear.name):
+            failing.setdefault(linear.in_features, []).append(linear.name.rsplit(".", 1)[-1])
+    if not failing:
+        return []
+    where = " and ".join(f"{dim} ({', '.join(names)})" for dim, names in failing.items())
+    dims = {linear.in_features for linear in layers}
+    fitting = [d for d in COMMON_GROUP_SIZES if all(dim % d == 0 for dim in dims)]
+    hint = f"; sizes that divide all of them: {', '.join(map(str, fitting))}" if fitting else ""
+    return [f"group_size {group_size} does not divide the input dimension of every target "
+            f"layer: {where}{hint}"]
 
 
 # --- Weight-only, simulated: RTN, GPTQ, AWQ (core/quantization/rtn.py, gptq.py, awq.py) ---
@@ -27,16 +47,22 @@ class WeightQuantConfig(TechniqueConfig):
     bits: int = Field(4, ge=2, le=8, description="bits per weight")
     group_size: int | None = Field(
         64, ge=1, description="weights sharing one scale along the input dimension; "
-        "None means one scale per output channel. Must divide the input dimension."
+        "None means one scale per output channel. Must divide the input dimension.",
+        json_schema_extra={"value_label": "groups of weights",
+                           "none_label": "per channel (one scale per output row)"},
     )
     symmetric: bool = Field(False, description="symmetric grid (no zero point)")
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     @model_validator(mode="after")
     def _sensible_group(self):
         if self.group_size is not None and self.group_size < 8:
             raise ValueError("group_size below 8 stores more scale than weight")
         return self
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """Group sizes that do not divide a target layer's input dimension."""
+        return group_problems(shape, self.group_size, self.skip)
 
 
 class CalibratedWeightQuantConfig(WeightQuantConfig):
@@ -114,7 +140,7 @@ class W8A8Config(TechniqueConfig):
     activations: Literal["per_tensor", "per_token"] = Field(
         "per_token", description=ACTIVATIONS_HELP
     )
-    skip: tuple[str, ...] = Field(
+    skip: LayerNames = Field(
         W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
     )
     fuse: bool = Field(True, description=FUSE_HELP)
@@ -137,7 +163,7 @@ class SmoothQuantConfig(TechniqueConfig):
     samples: int = Field(
         32, ge=1, le=4096, description="calibration sequences used to find activation maxima"
     )
-    skip: tuple[str, ...] = Field(
+    skip: LayerNames = Field(
         W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
     )
     fuse: bool = Field(True, description=FUSE_HELP)
@@ -164,7 +190,7 @@ class LLMInt8Config(TechniqueConfig):
         description="auto: bitsandbytes on CUDA when installed, else torch._int_mm; "
         "torch: always torch._int_mm",
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     execution = "real"
 
@@ -180,7 +206,7 @@ class QuantoConfig(TechniqueConfig):
     weights: Literal["int8", "int4", "int2", "float8"] = Field(
         "int8", description="weight format (int4 and int2 use groups of 128 weights)"
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     execution = "real"
 
@@ -201,7 +227,7 @@ class BnbNF4Config(TechniqueConfig):
         64, description="consecutive weights sharing one scale (smaller: more accurate, "
         "more scales)"
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     requirements = Requirements(cuda=True, packages=("bitsandbytes",))
     execution = "real"
@@ -219,10 +245,14 @@ class TorchaoInt4Config(TechniqueConfig):
         64, description="weights sharing one scale along the input dimension; must divide every "
         "target layer's input dimension (576 = 9 x 64 for the bundled model)"
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     requirements = Requirements(cuda=True, packages=("torchao",))
     execution = "real"
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """Group sizes that do not divide a target layer's input dimension."""
+        return group_problems(shape, self.group_size, self.skip)
 
 
 class FP8Config(TechniqueConfig):
@@ -233,7 +263,7 @@ class FP8Config(TechniqueConfig):
         "dynamic", description="weight_only: fp8 weights unpacked for 16-bit matmuls; dynamic: "
         "activations also cast to fp8 per row at run time, products on fp8 tensor cores"
     )
-    skip: tuple[str, ...] = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
 
     requirements = Requirements(cuda=True, packages=("torchao",))
     execution = "real"

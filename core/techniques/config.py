@@ -9,9 +9,32 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import ClassVar
+import re
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from core.engine.model_shapes import ModelShape
+
+
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_.:=+-]{1,100}$")
+
+
+def _layer_name(value: str) -> str:
+    # The characters module names use, short enough to show in a job's name: anything else
+    # (markup, spaces, control characters) is a mistake, refused with what is allowed.
+    if not _LAYER_NAME.match(value):
+        from core.text import quoted
+
+        raise ValueError(f"{quoted(value, 40)} is not a layer name: use 1 to 100 letters, "
+                         "digits and _ . : = + -")
+    return value
+
+
+# A layer name or name part, as skip lists and targets take it ("lm_head", "down_proj=0.3").
+LayerName = Annotated[str, AfterValidator(_layer_name)]
+LayerNames = Annotated[tuple[LayerName, ...], Field(max_length=64)]
 
 
 class InvalidRecipeError(ValueError):
@@ -71,6 +94,16 @@ class TechniqueConfig(BaseModel):
     def recipe_name(cls) -> str:
         """The recipe slug this config type stands for (its `recipe` field's default)."""
         return cls.model_fields["recipe"].default
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """Why these settings cannot run on a model of this shape, known from its config
+        alone (checked before a job is queued); empty when nothing rules them out."""
+        return []
+
+    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+        """The model's shape once this step has run (so later steps are checked against
+        it); None when it cannot be told from the config."""
+        return shape
 
     def to_json(self) -> str:
         """The config as JSON (the job table stores recipes this way)."""

@@ -56,6 +56,6 @@ def test_a_layer_that_changes_nothing_scores_lowest_and_is_removed(tmp_path):
 
 def test_a_fraction_that_removes_nothing_or_everything_is_refused():
     model = load_model("tiny").model
-    with pytest.raises(ValueError, match="choose another fraction"):
+    with pytest.raises(ValueError, match="rounds to none; choose a larger fraction"):
         apply(model, build_config("layer-drop", {"fraction": 0.25}), _context())
     assert model.config.num_hidden_layers == 2

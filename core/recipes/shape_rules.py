@@ -1,0 +1,68 @@
+"""The rules a technique's settings must meet on a model's shapes, each in one place: the
+handlers enforce them on the real layers, and the launch check applies them to the shapes a
+config.json describes, before a job is queued. Torch-free; each returns the problem in
+words, or None when the rule holds."""
+
+from __future__ import annotations
+
+# Group sizes worth suggesting: what packed formats and kernels commonly take.
+COMMON_GROUP_SIZES = (16, 32, 64, 96, 128, 192, 256)
+
+
+def group_size_problem(in_features: int, group_size: int | None, name: str) -> str | None:
+    """A group of weights shares one scale along the input dimension, so it must divide it."""
+    if group_size is None:
+        return None
+    if group_size < 1 or in_features % group_size:
+        divisors = [d for d in COMMON_GROUP_SIZES if in_features % d == 0]
+        hint = f"; sizes that divide it: {', '.join(map(str, divisors))}" if divisors else ""
+        return (f"group_size {group_size} does not divide the input dimension {in_features} "
+                f"of {name}{hint}")
+    return None
+
+
+def pattern_problem(in_features: int, pattern: str, name: str) -> str | None:
+    """An N:M pattern tiles each row in groups of M inputs, so M must divide the input
+    dimension."""
+    if pattern == "unstructured":
+        return None
+    group = int(pattern.split(":")[1])
+    if in_features % group:
+        return (f"{pattern} sparsity needs input dimensions divisible by {group}; {name} has "
+                f"{in_features}")
+    return None
+
+
+def layers_dropped(total: int, fraction: float, keep_first_and_last: bool) -> tuple[int, str | None]:
+    """How many of `total` decoder layers a layer drop of `fraction` removes, and the problem
+    when that is none, or more than may go."""
+    count = round(total * fraction)
+    candidates = max(total - 2 if keep_first_and_last else total, 0)
+    if count < 1:
+        return count, (f"removing {fraction:g} of {total} layers rounds to none; choose a "
+                       "larger fraction")
+    if count > candidates:
+        kept = " (the first and last stay)" if keep_first_and_last else ""
+        return count, (f"removing {fraction:g} of {total} layers is {count}, more than the "
+                       f"{candidates} that may go{kept}; choose a smaller fraction")
+    return count, None
+
+
+def width_removed(total: int, fraction: float, what: str) -> tuple[int, str | None]:
+    """How many of `total` channels or groups a width pruning of `fraction` removes, and the
+    problem when that is none or all of them."""
+    remove = round(total * fraction)
+    if remove < 1 or remove >= total:
+        return remove, (f"removing {fraction:g} of {total} {what} removes "
+                        f"{'none' if remove < 1 else 'all'}; choose another fraction")
+    return remove, None
+
+
+def draft_layers_kept(total: int, share: float) -> tuple[int, str | None]:
+    """How many decoder layers a draft cut from a `total`-layer target keeps, and the
+    problem when that removes none."""
+    kept = max(1, round(total * share))
+    if kept >= total:
+        return kept, (f"keeping {share:g} of {total} decoder layers removes none; lower "
+                      "draft_layers_kept")
+    return kept, None
