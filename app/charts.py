@@ -18,6 +18,12 @@ FAMILY_COLOURS = {
 }
 FALLBACK_COLOUR = "#9D9D9D"
 HIGHLIGHT_OUTLINE = "#1F2933"
+# Rings drawn at once: families and categories on the first view; a click zooms into a
+# branch. Eighty nodes in four rings left most labels too small to read.
+SUNBURST_DEPTH = 2
+# Smallest label size in px; a label that would need less is hidden, not shrunk.
+MIN_LABEL_SIZE = 10
+LABEL_LINE_CHARS = 16
 
 
 def taxonomy_frame(catalog: Catalog) -> pd.DataFrame:
@@ -39,12 +45,26 @@ def taxonomy_frame(catalog: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _segment_label(name: str) -> str:
+    # Long names on several short lines fit a segment at a readable size.
+    return "<br>".join(textwrap.wrap(name, LABEL_LINE_CHARS)) or name
+
+
 def _hover_summary(text: str) -> str:
     return "<br>".join(textwrap.wrap(textwrap.shorten(text, 220, placeholder=" …"), 60))
 
 
+def _starting_level(frame: pd.DataFrame, highlight: str | None) -> str | None:
+    # Start at the highlighted node's parent, so the node and its siblings are in view
+    # however deep they sit; with no (known) highlight, start at the top.
+    parents = dict(zip(frame["slug"], frame["parent"]))
+    parent = parents.get(highlight) if highlight else None
+    return parent if parent in parents else None
+
+
 def taxonomy_sunburst(frame: pd.DataFrame, *, highlight: str | None = None) -> go.Figure:
-    """A sunburst of the taxonomy: families inside, methods outside, one colour per family."""
+    """A sunburst of the taxonomy, two rings at a time (families, then categories; a click
+    zooms in), one colour per family, starting at the highlighted node's branch."""
     colours = [FAMILY_COLOURS.get(family, FALLBACK_COLOUR) for family in frame["family"]]
     # The open node gets a dark outline so the reader sees where it sits in the whole.
     line_widths = [3 if slug == highlight else 1 for slug in frame["slug"]]
@@ -53,6 +73,8 @@ def taxonomy_sunburst(frame: pd.DataFrame, *, highlight: str | None = None) -> g
         go.Sunburst(
             ids=frame["slug"],
             labels=frame["name"],
+            text=frame["name"].map(_segment_label),
+            textinfo="text",
             parents=frame["parent"],
             # Every leaf counts once, so a segment's size is its number of methods.
             values=[0 if kind != "method" else 1 for kind in frame["kind"]],
@@ -63,9 +85,15 @@ def taxonomy_sunburst(frame: pd.DataFrame, *, highlight: str | None = None) -> g
                 "colors": colours,
                 "line": {"color": line_colours, "width": line_widths},
             },
-            insidetextorientation="radial",
-            maxdepth=4,
+            # "auto" turns a label where that lets it fit at a readable size.
+            insidetextorientation="auto",
+            maxdepth=SUNBURST_DEPTH,
+            level=_starting_level(frame, highlight),
         )
     )
-    figure.update_layout(margin={"t": 8, "l": 8, "r": 8, "b": 8}, height=460)
+    figure.update_layout(
+        margin={"t": 8, "l": 8, "r": 8, "b": 8},
+        height=460,
+        uniformtext={"minsize": MIN_LABEL_SIZE, "mode": "hide"},
+    )
     return figure

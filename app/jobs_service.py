@@ -5,6 +5,7 @@ Thin over core.jobs (torch-free), so the web server never loads the engine; work
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 
 import pandas as pd
@@ -12,7 +13,9 @@ import pandas as pd
 from app import services
 from core.jobs import results as job_results
 from core.jobs import states, store
-from core.jobs.spec import JobSpec, validate_spec
+from core.jobs.estimate import Estimate, estimate_job
+from core.jobs.preflight import Preflight, WorkerSeat, check_job
+from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
 from db.engine import database_url
 from db.job_models import Job
 from taxonomy.catalog import Catalog
@@ -31,14 +34,53 @@ def engine():
     return services.get_engine(database_url())
 
 
+@dataclass(frozen=True)
+class CheckedJob:
+    """A launch form's job as checked: the spec, the device it would go to, and what the
+    submit-time check found."""
+
+    spec: JobSpec
+    device: str
+    preflight: Preflight
+
+
+def _seats() -> list[WorkerSeat]:
+    return [WorkerSeat(w.device, w.host) for w in store.live_workers(engine())]
+
+
+def check(spec: dict | JobSpec) -> CheckedJob:
+    """Validate a launch form's job and check it against its model and the running workers,
+    without queueing it; InvalidJobError when the spec itself is malformed."""
+    job = validate_spec(spec)
+    device = store.pick_device(engine()) if job.device == "auto" else job.device
+    return CheckedJob(job, device, check_job(job, workers=_seats(), host=socket.gethostname()))
+
+
+def estimate(checked: CheckedJob) -> Estimate:
+    """Time and memory the checked job will take, as the queue and its history stand."""
+    return estimate_job(engine(), checked.spec, checked.device, shape=checked.preflight.shape)
+
+
 def submit(spec: dict | JobSpec, session_id: str | None = None) -> int:
-    """Queue a job; InvalidJobError (with what to change) when it is not valid."""
-    return store.submit(engine(), spec, owner_session=session_id)
+    """Check and queue a job; InvalidJobError (with what to change) when it is not valid or
+    cannot run (the same checks the launch form showed, done again at the moment of submit)."""
+    checked = check(spec)
+    if not checked.preflight.ok:
+        raise InvalidJobError(checked.preflight.summary())
+    guess = estimate(checked)
+    return store.submit(engine(), checked.spec, owner_session=session_id, device=checked.device,
+                        estimate_s=guess.seconds)
 
 
-def check(spec: dict) -> JobSpec:
-    """Validate a launch form's job without queueing it."""
-    return validate_spec(spec)
+def active_twin(checked: CheckedJob) -> Job | None:
+    """A queued or running job that does exactly what the checked one asks, if any."""
+    twin = store.active_twin(engine(), checked.spec, checked.device)
+    return store.get_job(engine(), twin) if twin is not None else None
+
+
+def queue_place(device: str, before: int | None = None) -> store.QueuePlace:
+    """Where a queued job (or one about to be) stands on its device."""
+    return store.queue_place(engine(), device, before)
 
 
 def jobs(limit: int = 100) -> list[Job]:
@@ -83,18 +125,6 @@ def devices() -> list[DeviceOption]:
                                             worker.memory_bytes, (known.workers if known else 0) + 1)
     found.setdefault("cpu", DeviceOption("cpu", "CPU", None, 0))
     return sorted(found.values(), key=lambda d: (d.device != "cpu", d.device))
-
-
-def history_seconds(recipe: str | None, model: str, device: str) -> list[float]:
-    """Wall times of finished successful jobs like this one (same first recipe, model and
-    device), for the launch page's estimate."""
-    seconds = []
-    for job in store.list_jobs(engine(), statuses=[states.SUCCEEDED], limit=500):
-        first = job.recipe[0]["recipe"] if job.recipe else None
-        if (first, job.model_ref, job.device) == (recipe, model, device) and job.started_at \
-                and job.finished_at:
-            seconds.append((job.finished_at - job.started_at).total_seconds())
-    return seconds
 
 
 def _short(name: str, job_id: int | None) -> str:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from taxonomy.catalog import Catalog, TechniqueView
 
 TECHNIQUE_PARAM = "technique"
 COMPARE_PARAM = "techniques"
+MAX_COMPARED = 4
+# A name from the URL is shown back to the user at most this long.
+MAX_SHOWN_NAME = 60
+# Characters Markdown would read as formatting or links: a name from the URL is text.
+_MARKDOWN_SIGNIFICANT = re.compile(r"([\\`*_\[\]()<>#!|~$])")
+
+
+def shown_name(text: str) -> str:
+    """A name from the URL, cut to a readable length and safe to put in Markdown."""
+    if len(text) > MAX_SHOWN_NAME:
+        text = text[: MAX_SHOWN_NAME - 1] + "…"
+    return _MARKDOWN_SIGNIFICANT.sub(r"\\\1", text)
 
 
 def select(slug: str) -> None:
@@ -27,7 +41,9 @@ def current(catalog: Catalog) -> TechniqueView | None:
         return None
     node = catalog.get(slug)
     if node is None:
-        st.warning(f"No technique is called “{slug}”. Choose one in the tree or the chart.")
+        st.warning(
+            f"No technique is called “{shown_name(slug)}”. Choose one in the tree or the chart."
+        )
     return node
 
 
@@ -42,8 +58,28 @@ def slug_from_chart_point(point: dict) -> str | None:
     return None
 
 
-def compared_slugs(catalog: Catalog) -> list[str]:
-    """The techniques named in the Compare page's URL that exist, in order, at most four."""
-    raw = st.query_params.get(COMPARE_PARAM, "")
-    slugs = [s for s in dict.fromkeys(raw.split(",")) if s and catalog.get(s)]
-    return slugs[:4]
+def split_compared(catalog: Catalog, raw: str) -> tuple[list[str], list[str]]:
+    """A `?techniques=` value as the methods to compare (in order, at most four) and a
+    sentence for each name that was left out, and why."""
+    chosen: list[str] = []
+    left_out: list[str] = []
+    for slug in dict.fromkeys(part.strip() for part in raw.split(",")):
+        if not slug:
+            continue
+        node = catalog.get(slug)
+        if node is None:
+            left_out.append(f"No technique is called “{shown_name(slug)}”; it was left out.")
+        elif not node.is_leaf:
+            left_out.append(f"“{node.name}” is a {node.kind} of techniques, not a single "
+                            "technique; it was left out.")
+        elif len(chosen) == MAX_COMPARED:
+            left_out.append(f"At most {MAX_COMPARED} techniques fit side by side; "
+                            f"“{node.name}” was left out.")
+        else:
+            chosen.append(slug)
+    return chosen, left_out
+
+
+def compared_slugs(catalog: Catalog) -> tuple[list[str], list[str]]:
+    """The Compare page's URL read with `split_compared`."""
+    return split_compared(catalog, st.query_params.get(COMPARE_PARAM, ""))

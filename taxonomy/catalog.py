@@ -14,7 +14,17 @@ from sqlalchemy.orm import selectinload
 from db import models
 from db.engine import session_factory
 from taxonomy.links import reference_link
-from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS, in_canonical_order
+from taxonomy.vocabulary import (
+    GOAL_LABELS,
+    HARDWARE_LABELS,
+    in_canonical_order,
+    search_terms,
+    searchable_text,
+)
+
+# Where a query word is found says how well a node answers it, best first: its name, its
+# slug and tags, its summary, then its longer text (mechanism, cited titles, libraries).
+SEARCH_FIELDS = ("name", "tags", "summary", "body")
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,8 @@ class Catalog:
     nodes: dict[str, TechniqueView]
     roots: tuple[str, ...]
     reference_count: int
-    _search_text: dict[str, str] = field(default_factory=dict, repr=False)
+    # Per node, the searchable text of each of SEARCH_FIELDS, in that order.
+    _search_text: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def get(self, slug: str) -> TechniqueView | None:
         """The node with this slug, or None."""
@@ -175,16 +186,20 @@ class Catalog:
         return sum(len(node.reported_results) for node in self.nodes.values())
 
     def matches(self, query: SearchFilter) -> list[TechniqueView]:
-        """Nodes that satisfy the filter, in tree order."""
-        words = query.text.lower().split()
-        found = []
+        """Nodes that satisfy the filter, best match first (ties in tree order)."""
+        terms = search_terms(query.text)
+        ranked = []
         for node, _ in self.walk():
-            if words and not all(word in self._search_text[node.slug] for word in words):
-                continue
             if query.has_facets and not _facets_hold(node, query):
                 continue
-            found.append(node)
-        return found
+            # A Catalog built by hand (tests) has no index: its text is read on demand.
+            fields = self._search_text.get(node.slug) or _search_text(node)
+            rank = _search_rank(fields, terms)
+            if rank is not None:
+                ranked.append((rank, node))
+        # A stable sort: nodes that rank alike keep their tree order.
+        ranked.sort(key=lambda pair: pair[0])
+        return [node for _, node in ranked]
 
     def visible_slugs(self, query: SearchFilter) -> set[str]:
         """Matching nodes plus their ancestors: what the tree shows under a filter."""
@@ -195,6 +210,23 @@ class Catalog:
             visible.add(node.slug)
             visible.update(a.slug for a in self.ancestors(node.slug))
         return visible
+
+
+def _search_rank(fields: tuple[str, ...], terms: list[tuple[str, ...]]) -> tuple[int, ...] | None:
+    """How well `fields` answer `terms` (smaller is better), or None if a term is missing.
+
+    Each term counts in the best field that holds it; a node with more terms in its name
+    ranks first, then more in its tags, and so on. Every term must be found somewhere.
+    """
+    found_in = [0] * len(fields)
+    for spellings in terms:
+        best = next(
+            (i for i, text in enumerate(fields) if any(s in text for s in spellings)), None
+        )
+        if best is None:
+            return None
+        found_in[best] += 1
+    return tuple(-count for count in found_in)
 
 
 def _facets_hold(node: TechniqueView, query: SearchFilter) -> bool:
@@ -267,11 +299,15 @@ def _technique_view(row: models.Technique, refs: dict[int, ReferenceView]) -> Te
     )
 
 
-def _search_text(node: TechniqueView) -> str:
-    parts = [node.slug, node.name, node.summary, node.family, *node.goals, *node.hardware]
-    parts += [ref.title for ref in node.references]
-    parts += [impl.name for impl in node.implementations]
-    return " ".join(parts).lower()
+def _search_text(node: TechniqueView) -> tuple[str, ...]:
+    # One text per SEARCH_FIELDS entry, in its order.
+    tags = [node.slug, node.family, *node.goals, *node.hardware]
+    body = [node.mechanism or ""]
+    body += [ref.title for ref in node.references]
+    body += [impl.name for impl in node.implementations]
+    return tuple(
+        searchable_text(" ".join(parts)) for parts in ([node.name], tags, [node.summary], body)
+    )
 
 
 def load_catalog(engine: Engine) -> Catalog:

@@ -1,12 +1,20 @@
 """A launch form generated from a technique's config class: one widget per field, with the
-field's default, bounds, choices and help text. `form_fields` is pure (tested without
-Streamlit); `render_settings` draws it and returns the settings that differ from defaults."""
+field's default, bounds, choices and help text.
+
+Numbers are typed as text and parsed here, not by Streamlit's number widget: that widget
+silently keeps its previous value when the browser holds an out-of-range entry, so a job
+could run with a value other than the one on screen. Parsing the text ourselves means the
+value checked, shown and stored is the one typed, and an invalid one names the allowed range.
+
+`form_fields` and `parse_value` are pure (tested without Streamlit); `render_settings` draws
+the form and returns what it holds."""
 
 from __future__ import annotations
 
+import math
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import annotated_types
@@ -14,6 +22,14 @@ import streamlit as st
 
 # Fields every config has that a user does not set.
 HIDDEN = ("recipe", "version")
+# Text fields: names are short; a list of them is a line, not a document.
+MAX_TEXT_CHARS = 300
+MAX_NUMBER_CHARS = 40
+SET, UNSET = "set", "unset"
+
+
+class FieldError(ValueError):
+    """A value the field cannot take; the message names what it can take."""
 
 
 @dataclass(frozen=True)
@@ -26,21 +42,91 @@ class FormField:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    # True when the bound itself is excluded (pydantic's gt / lt).
+    minimum_open: bool = False
+    maximum_open: bool = False
     choices: tuple = ()
+    # What leaving an optional field empty means, as the form says it.
+    none_label: str = "none"
+    value_label: str = "a value"
+
+    @property
+    def label(self) -> str:
+        """The field's name as a person reads it."""
+        return self.name.replace("_", " ")
+
+    @property
+    def integer(self) -> bool:
+        """True for whole-number fields."""
+        return self.kind in ("int", "optional_int")
+
+    def allowed(self) -> str:
+        """The values this field takes, in words: 'a whole number from 2 to 8'."""
+        noun = "a whole number" if self.integer else "a number"
+        low = None if self.minimum is None else _number_text(self.minimum)
+        high = None if self.maximum is None else _number_text(self.maximum)
+        if low is not None and high is not None:
+            if not self.minimum_open and not self.maximum_open:
+                return f"{noun} from {low} to {high}"
+            lower = f"above {low}" if self.minimum_open else f"at least {low}"
+            upper = f"below {high}" if self.maximum_open else f"at most {high}"
+            return f"{noun} {lower} and {upper}"
+        if low is not None:
+            return f"{noun} {'above' if self.minimum_open else 'at least'} {low}"
+        if high is not None:
+            return f"{noun} {'below' if self.maximum_open else 'at most'} {high}"
+        return noun
 
 
-def _bounds(metadata) -> tuple[float | None, float | None]:
+@dataclass
+class FormResult:
+    """What a drawn form holds: the settings that differ from the defaults, and each
+    field's error (the form is valid when `errors` is empty)."""
+
+    settings: dict = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _bounds(metadata) -> tuple[float | None, float | None, bool, bool]:
     low = high = None
+    low_open = high_open = False
     for item in metadata:
         if isinstance(item, annotated_types.Ge):
             low = item.ge
         elif isinstance(item, annotated_types.Gt):
-            low = item.gt
+            low, low_open = item.gt, True
         elif isinstance(item, annotated_types.Le):
             high = item.le
         elif isinstance(item, annotated_types.Lt):
-            high = item.lt
-    return low, high
+            high, high_open = item.lt, True
+    return low, high, low_open, high_open
+
+
+def _kind(config_type, name: str, annotation) -> tuple[str, tuple]:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Literal:
+        return "choice", args
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    optional = origin in (types.UnionType, typing.Union) and type(None) in args
+    if optional and int in args:
+        return "optional_int", ()
+    if optional and float in args:
+        return "optional_float", ()
+    if origin is tuple:
+        return "names", ()
+    if annotation is str:
+        return "text", ()
+    raise TypeError(f"{config_type.__name__}.{name}: no form widget for {annotation}")
 
 
 def form_fields(config_type) -> list[FormField]:
@@ -49,86 +135,131 @@ def form_fields(config_type) -> list[FormField]:
     for name, info in config_type.model_fields.items():
         if name in HIDDEN:
             continue
-        annotation = info.annotation
-        origin = typing.get_origin(annotation)
-        args = typing.get_args(annotation)
-        low, high = _bounds(info.metadata)
-        common = {"name": name, "default": info.default, "help": info.description or ""}
-        if origin is Literal:
-            fields.append(FormField(kind="choice", choices=args, **common))
-        elif annotation is bool:
-            fields.append(FormField(kind="bool", **common))
-        elif annotation is int:
-            fields.append(FormField(kind="int", minimum=low, maximum=high, **common))
-        elif annotation is float:
-            fields.append(FormField(kind="float", minimum=low, maximum=high, **common))
-        elif origin in (types.UnionType, typing.Union) and int in args and type(None) in args:
-            fields.append(FormField(kind="optional_int", minimum=low, maximum=high, **common))
-        elif origin in (types.UnionType, typing.Union) and float in args and type(None) in args:
-            fields.append(FormField(kind="optional_float", minimum=low, maximum=high, **common))
-        elif origin is tuple:
-            fields.append(FormField(kind="names", **common))
-        elif annotation is str:
-            fields.append(FormField(kind="text", **common))
-        else:
-            raise TypeError(f"{config_type.__name__}.{name}: no form widget for {annotation}")
+        kind, choices = _kind(config_type, name, info.annotation)
+        low, high, low_open, high_open = _bounds(info.metadata)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        fields.append(FormField(
+            name=name, kind=kind, default=info.default, help=info.description or "",
+            minimum=low, maximum=high, minimum_open=low_open, maximum_open=high_open,
+            choices=choices, none_label=extra.get("none_label", "none"),
+            value_label=extra.get("value_label", "a value"),
+        ))
     return fields
 
 
-def render_settings(config_type, key: str) -> dict:
-    """Draw the config's fields; return the settings the user changed from the defaults."""
-    settings: dict = {}
-    fields = form_fields(config_type)
-    columns = st.columns(2)
-    for index, field in enumerate(fields):
-        with columns[index % 2]:
-            value = _widget(field, f"{key}-{field.name}")
-        if value != field.default:
-            settings[field.name] = value
-    return settings
+def parse_value(form_field: FormField, text: str):
+    """The number typed into a numeric field, checked against its bounds; FieldError with
+    the allowed range otherwise."""
+    typed = text.strip()
+    if not typed:
+        raise FieldError(f"{form_field.label}: empty; enter {form_field.allowed()}")
+    # Python also reads "1_000", "nan" and "inf" as numbers; a form does not mean those.
+    if len(typed) > MAX_NUMBER_CHARS or "_" in typed:
+        raise FieldError(f"{form_field.label}: not a number; enter {form_field.allowed()}")
+    number = _as_number(typed, integer=form_field.integer)
+    if number is None:
+        noun = "a whole number" if form_field.integer else "a finite number"
+        raise FieldError(f"{form_field.label}: {typed!r} is not {noun}; enter "
+                         f"{form_field.allowed()}")
+    if not _within(form_field, number):
+        raise FieldError(f"{form_field.label}: {typed} is out of range; enter "
+                         f"{form_field.allowed()}")
+    return number
 
 
-def _widget(field: FormField, key: str):
-    label = field.name.replace("_", " ")
-    if field.kind == "choice":
-        return st.selectbox(label, field.choices, index=field.choices.index(field.default),
-                            key=key, help=field.help)
-    if field.kind == "bool":
-        return st.toggle(label, value=field.default, key=key, help=field.help)
-    if field.kind == "int":
-        return int(st.number_input(label, value=field.default, step=1, key=key, help=field.help,
-                                   min_value=_int(field.minimum), max_value=_int(field.maximum)))
-    if field.kind == "float":
-        return float(st.number_input(label, value=float(field.default), key=key, help=field.help,
-                                     min_value=_float(field.minimum),
-                                     max_value=_float(field.maximum), format="%.4g"))
-    if field.kind == "optional_int":
-        per_channel = st.toggle(f"{label}: none (per channel)", value=field.default is None,
-                                key=f"{key}-none", help=field.help)
-        if per_channel:
-            return None
-        return int(st.number_input(label, value=field.default or 64, step=1, key=key,
-                                   min_value=_int(field.minimum), max_value=_int(field.maximum)))
-    if field.kind == "optional_float":
-        empty = st.toggle(f"{label}: empty", value=field.default is None, key=f"{key}-none",
-                          help=field.help)
-        if empty:
-            return None
-        # Open bounds (gt/lt) are left to the config's validation, which names them inline.
-        return float(st.number_input(label, value=field.default if field.default is not None
-                                     else 0.9, key=key, min_value=_float(field.minimum),
-                                     max_value=_float(field.maximum), format="%.4g"))
-    if field.kind == "text":
-        return st.text_input(label, value=field.default, key=key, help=field.help).strip()
-    text = st.text_input(f"{label} (comma separated)", value=", ".join(field.default), key=key,
-                         help=field.help)
+def _as_number(typed: str, *, integer: bool) -> int | float | None:
+    # Integers are read exactly ("12345678901234567890" stays that number); "1e3" and "4.0"
+    # are whole numbers too, as long as a float holds them exactly.
+    if integer:
+        try:
+            return int(typed)
+        except ValueError:
+            pass
+    try:
+        number = float(typed)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    if integer:
+        return int(number) if number.is_integer() and abs(number) <= 2**53 else None
+    return number
+
+
+def _within(form_field: FormField, number: float) -> bool:
+    low, high = form_field.minimum, form_field.maximum
+    if low is not None and (number <= low if form_field.minimum_open else number < low):
+        return False
+    if high is not None and (number >= high if form_field.maximum_open else number > high):
+        return False
+    return True
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of names, as the config takes it."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _int(value: float | None) -> int | None:
-    return None if value is None else int(value)
+def render_settings(config_type, key: str) -> FormResult:
+    """Draw the config's fields; return the settings that differ from the defaults and the
+    errors of fields whose text is not a valid value."""
+    result = FormResult()
+    columns = st.columns(2)
+    for index, form_field in enumerate(form_fields(config_type)):
+        with columns[index % 2]:
+            try:
+                value = _widget(form_field, f"{key}-{form_field.name}")
+            except FieldError as error:
+                result.errors[form_field.name] = str(error)
+                st.error(str(error), icon=":material/error:")
+                continue
+        if value != form_field.default:
+            result.settings[form_field.name] = value
+    return result
 
 
-def _float(value: float | None) -> float | None:
-    # Streamlit wants every number of one widget in one type.
-    return None if value is None else float(value)
+def _number(form_field: FormField, key: str, default) -> int | float:
+    text = st.text_input(
+        form_field.label, value=_number_text(default) if default is not None else "",
+        key=key, help=f"{form_field.help} ({form_field.allowed()})".strip(),
+        max_chars=MAX_NUMBER_CHARS,
+    )
+    return parse_value(form_field, text)
+
+
+def _optional(form_field: FormField, key: str, fallback):
+    # Two named choices rather than a "none" toggle: "group size: per channel" reads as
+    # what it is, where a toggle labelled "none (per channel)" read as a double negative.
+    options = {SET: form_field.value_label, UNSET: form_field.none_label}
+    choice = st.radio(form_field.label, list(options), format_func=options.get,
+                      index=1 if form_field.default is None else 0, horizontal=True,
+                      key=f"{key}-choice", help=form_field.help)
+    if choice == UNSET:
+        return None
+    default = form_field.default if form_field.default is not None else fallback
+    text = st.text_input(f"{form_field.label} ({form_field.allowed()})",
+                         value=_number_text(default), key=key, max_chars=MAX_NUMBER_CHARS,
+                         label_visibility="collapsed")
+    return parse_value(form_field, text)
+
+
+def _widget(form_field: FormField, key: str):
+    label = form_field.label
+    if form_field.kind == "choice":
+        return st.selectbox(label, form_field.choices,
+                            index=form_field.choices.index(form_field.default),
+                            key=key, help=form_field.help)
+    if form_field.kind == "bool":
+        return st.toggle(label, value=form_field.default, key=key, help=form_field.help)
+    if form_field.kind in ("int", "float"):
+        return _number(form_field, key, form_field.default)
+    if form_field.kind == "optional_int":
+        return _optional(form_field, key, 64)
+    if form_field.kind == "optional_float":
+        return _optional(form_field, key, 0.9)
+    if form_field.kind == "text":
+        return st.text_input(label, value=form_field.default, key=key, help=form_field.help,
+                             max_chars=MAX_TEXT_CHARS).strip()
+    text = st.text_input(f"{label} (comma separated)", value=", ".join(form_field.default),
+                         key=key, help=form_field.help, max_chars=MAX_TEXT_CHARS)
+    return parse_names(text)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import re
+from html import escape
+
 import streamlit as st
 
 from app.components import node_links
+from app.components.html_table import MISSING, html_link, html_table
 from taxonomy.catalog import Catalog, ReportedResultView, TechniqueView
 from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
 
@@ -26,7 +29,8 @@ PRACTICAL_LABELS = {
     "when_to_use": "When to choose it",
     "when_not_to_use": "When not to",
 }
-SOURCE_LINK_TEXT = r"https?://(?:arxiv\.org/abs/)?([^/]+(?:/[^/]+)?)"
+# A source is shown by its arXiv id (or its host), not by its whole address.
+SOURCE_LINK_TEXT = re.compile(r"https?://(?:arxiv\.org/abs/)?([^/]+(?:/[^/]+)?)")
 NOT_YET = "its implementation in OptAtlas is not finished yet"
 
 
@@ -73,31 +77,40 @@ def _labelled_table(values: dict[str, str] | None, labels: dict[str, str]) -> No
     st.markdown("\n".join(lines))
 
 
-def _relative_change(result: ReportedResultView) -> str:
-    if result.baseline in (None, 0):
-        return ""
-    change = (result.value - result.baseline) / abs(result.baseline) * 100
-    return f"{change:+.1f}%"
+def _result_cell(result: ReportedResultView) -> str:
+    # Baseline, reported value and change in one cell: three number columns crowd the table.
+    value = f"{result.value:.4g}"
+    if result.baseline is None:
+        return value
+    text = f"{result.baseline:.4g} → {value}"
+    if result.baseline != 0:
+        change = (result.value - result.baseline) / abs(result.baseline) * 100
+        text += f" ({change:+.1f}%)"
+    return text
 
 
-def reported_results_frame(node: TechniqueView) -> pd.DataFrame:
-    """The node's reported results as a table, each row naming its source."""
-    return pd.DataFrame(
+def _source_cell(result: ReportedResultView) -> str:
+    link = result.source.link
+    shown = SOURCE_LINK_TEXT.match(link)
+    return html_link(shown.group(1) if shown else result.source.key, link)
+
+
+def reported_results_html(node: TechniqueView) -> str:
+    """The node's reported results as a table that fits its column, each row with its source."""
+    rows = [
         [
-            {
-                "Model": r.model,
-                "Metric": (f"{r.metric} ({r.unit})" if r.unit else r.metric)
-                + (" ↓" if r.lower_is_better else " ↑"),
-                "Setting": r.setting,
-                "Baseline": r.baseline,
-                "Reported": r.value,
-                "Change": _relative_change(r),
-                "Protocol": r.protocol,
-                "Source": r.source.link,
-            }
-            for r in node.reported_results
+            escape(r.model),
+            escape((f"{r.metric} ({r.unit})" if r.unit else r.metric)
+                   + (" ↓" if r.lower_is_better else " ↑")),
+            escape(r.setting),
+            escape(_result_cell(r)),
+            escape(r.protocol),
+            _source_cell(r),
         ]
-    )
+        for r in node.reported_results
+    ]
+    return html_table(["Model", "Metric", "Setting", "Baseline → reported", "Protocol",
+                       "Source"], rows, widths=[12, 17, 18, 13, 24, 16])
 
 
 def _reported_results(node: TechniqueView) -> None:
@@ -109,18 +122,7 @@ def _reported_results(node: TechniqueView) -> None:
         "Reported: numbers as the cited papers give them, under their own protocols "
         "(↓ lower is better, ↑ higher is better). OptAtlas did not measure these."
     )
-    st.dataframe(
-        reported_results_frame(node),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            # Show the arXiv id (or the host) rather than the whole address.
-            "Source": st.column_config.LinkColumn("Source", display_text=SOURCE_LINK_TEXT),
-            "Protocol": st.column_config.TextColumn(width="large"),
-            "Baseline": st.column_config.NumberColumn(format="%.4g"),
-            "Reported": st.column_config.NumberColumn(format="%.4g"),
-        },
-    )
+    st.html(reported_results_html(node))
 
 
 def _references(node: TechniqueView) -> None:

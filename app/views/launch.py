@@ -1,5 +1,8 @@
 """Launch: turn a technique into a job. A form generated from the technique's config, a model
-and a device, stacked steps, an estimate before submitting, and errors shown inline."""
+and a device, stacked steps, the submit-time check and an estimate before submitting.
+
+Launch stays disabled while anything on the form is invalid or the check rules the job out,
+so what is queued is always exactly what the form shows."""
 
 from __future__ import annotations
 
@@ -8,18 +11,34 @@ import uuid
 import streamlit as st
 
 from app import jobs_service, services
-from app.components.config_form import render_settings
-from core.jobs.estimate import estimate
+from app.components.config_form import FieldError, FormField, parse_value, render_settings
+from app.components.launch_summary import show_check, show_estimate, show_twin
+from core.engine.model_refs import MAX_MODEL_REF_CHARS
 from core.jobs.spec import InvalidJobError
 from core.recipes import config_types
+from core.text import quoted
 
 STEPS_KEY = "launch_steps"
+FOLLOWED_KEY = "followed_job"  # the job this session launched or followed last (Results)
 MODEL_CHOICES = {
     "default": "Bundled: SmolLM2-135M-Instruct (offline, 135 M parameters)",
     "hub": "A Hugging Face model id",
     "local": "A local model folder",
     "tiny": "A tiny random model (seconds; for trying the flow)",
 }
+BUNDLED_ORIGIN = (
+    "The bundled model is dequantized from a Q4_1 GGUF file: its weights already sit on a "
+    "4-bit grid, so 4-bit results on it look better than they would on a float checkpoint. "
+    "Use it to learn and compare; for decisions, use a float checkpoint (a Hugging Face id "
+    "or a folder)."
+)
+SIMULATED_NOTE = (
+    "**Simulated** (fake-quant): the weights are rounded to the grid but stored and computed "
+    "in float, so this run shows quality only; its size and speed would be the float "
+    "model's. Speed is not timed unless you ask for it under *What to measure*."
+)
+TIME_LIMIT = FormField(name="time_limit", kind="int", default=0, help="", minimum=0,
+                       maximum=7 * 24 * 60)
 
 
 def session_id() -> str:
@@ -42,33 +61,62 @@ def _recipe_names() -> dict[str, str]:
     return names
 
 
-def _initial_steps() -> list[str]:
-    catalog = services.get_catalog()
+def _technique():
+    """The node the URL names, or None (with a warning when it names none)."""
     slug = st.query_params.get("technique")
-    node = catalog.get(slug) if slug else None
+    if not slug:
+        return None
+    node = services.get_catalog().get(slug)
+    if node is None:
+        st.warning(f"No technique is called {quoted(slug, 60)}; choose one in Explore.",
+                   icon=":material/help:")
+    return node
+
+
+def _not_runnable(node) -> None:
+    """Why a method that OptAtlas cannot run has no form, with a way back to its page."""
+    from app.navigation import explore_page
+
+    reason = node.not_runnable_reason or "OptAtlas has no recipe for it"
+    if node.runnable_recipe:
+        reason = (f"its recipe `{node.runnable_recipe}` is not implemented in this version "
+                  "of OptAtlas yet")
+    st.warning(f"**{node.name}** cannot be run here: {reason}", icon=":material/block:")
+    st.page_link(explore_page(), label=f"Read about {node.name}", icon=":material/menu_book:",
+                 query_params={"technique": node.slug})
+
+
+def _initial_steps(node) -> list[str]:
     recipe = st.query_params.get("recipe") or (node.runnable_recipe if node else None)
     return [recipe] if recipe else []
 
 
 def _model_picker() -> str:
+    if "launch-model-kind" not in st.session_state and st.query_params.get("model") in MODEL_CHOICES:
+        st.session_state["launch-model-kind"] = st.query_params["model"]
     kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get,
                     key="launch-model-kind")
+    if kind == "default":
+        st.caption(BUNDLED_ORIGIN)
     if kind == "hub":
         return st.text_input("Hugging Face id", placeholder="HuggingFaceTB/SmolLM2-360M-Instruct"
-                             " (optionally @revision)", key="launch-hub-id").strip()
+                             " (optionally @revision)", key="launch-hub-id",
+                             max_chars=MAX_MODEL_REF_CHARS).strip()
     if kind == "local":
-        return st.text_input("Folder with config.json and weights", key="launch-folder").strip()
+        return st.text_input("Folder with config.json and weights", key="launch-folder",
+                             max_chars=MAX_MODEL_REF_CHARS).strip()
     return kind
 
 
-def _steps_editor(names: dict[str, str]) -> list[dict]:
-    steps: list[str] = st.session_state.setdefault(STEPS_KEY, _initial_steps())
+def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
+    """The steps as the form shows them, and the errors of fields that are not valid."""
+    steps: list[str] = st.session_state.setdefault(STEPS_KEY, _initial_steps(node))
     known = config_types()
-    chosen = []
+    chosen, errors = [], []
     for index, recipe in enumerate(list(steps)):
         if recipe not in known:
-            st.warning(f"`{recipe}` is not runnable in this version of OptAtlas yet; its "
-                       "implementation is on the way. Choose another step below.")
+            st.warning(f"{quoted(recipe, 60)} is not runnable in this version of OptAtlas yet; "
+                       "its implementation is on the way. Choose another step below.")
             continue
         with st.container(border=True):
             top = st.columns([5, 1])
@@ -79,12 +127,15 @@ def _steps_editor(names: dict[str, str]) -> list[dict]:
             config_type = known[recipe]
             if config_type.__doc__:
                 st.caption(" ".join(config_type.__doc__.split("\n\n")[0].split()))
+            if config_type.execution == "simulated":
+                st.info(SIMULATED_NOTE, icon=":material/science:")
             if config_type.speed_only:
                 st.caption("Changes how the model runs, not its weights: decoding is timed "
                            "with it and with the model's default generation side by side, "
                            "and the two outputs compared token for token.")
-            settings = render_settings(config_type, key=f"step-{index}-{recipe}")
-            chosen.append({"recipe": recipe, "settings": settings})
+            form = render_settings(config_type, key=f"step-{index}-{recipe}")
+            errors += [f"step {index + 1}: {message}" for message in form.errors.values()]
+            chosen.append({"recipe": recipe, "settings": form.settings})
     add = st.columns([4, 1])
     extra = add[0].selectbox("Add a step (steps run in order: e.g. prune, then quantize)",
                              list(names), format_func=lambda r: f"{names[r]} ({r})",
@@ -93,7 +144,7 @@ def _steps_editor(names: dict[str, str]) -> list[dict]:
     if add[1].button("Add step", disabled=extra is None, icon=":material/add:"):
         steps.append(extra)
         st.rerun()
-    return chosen
+    return chosen, errors
 
 
 def _measure_settings() -> dict:
@@ -101,8 +152,9 @@ def _measure_settings() -> dict:
         windows = st.slider("Evaluation windows (512 tokens each)", 1, 64, 16,
                             help="perplexity, KL and agreement are measured on these; fewer is "
                             "faster and noisier", key="launch-windows")
-        speed = st.radio("Speed", ["full", "decode_b1", "none"], horizontal=True,
-                         format_func={"full": "full (prefill, TTFT, decode b1 and b8)",
+        speed = st.radio("Speed", ["auto", "full", "decode_b1", "none"], horizontal=True,
+                         format_func={"auto": "auto (timed for real runs, not for simulated)",
+                                      "full": "full (prefill, TTFT, decode b1 and b8)",
                                       "decode_b1": "decode at batch 1 only",
                                       "none": "none (quality and size only)"}.get,
                          key="launch-speed")
@@ -111,17 +163,21 @@ def _measure_settings() -> dict:
     return {"eval_windows": windows, "speed": speed, "diagnostics": diagnostics}
 
 
-def _format_seconds(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+def _job_options() -> tuple[bool, int | None, list[str]]:
+    with st.expander("Job options"):
+        save = st.toggle("Save the compressed model (safetensors, with a model card)",
+                         key="launch-save")
+        text = st.text_input("Time limit (minutes, 0 = none)", "0", key="launch-limit",
+                             max_chars=10, help=f"{TIME_LIMIT.allowed()} minutes")
+        try:
+            minutes = parse_value(TIME_LIMIT, text)
+        except FieldError as error:
+            st.error(str(error), icon=":material/error:")
+            return save, None, [f"job options: {error}"]
+    return save, minutes * 60 if minutes else None, []
 
 
-def render() -> None:
-    """The Launch page."""
-    from app.navigation import jobs_page
-
-    st.header("Launch a job", anchor=False)
-    names = _recipe_names()
-    model = _model_picker()
+def _device_and_dtype() -> tuple[str, str]:
     options = jobs_service.devices()
     labels = {d.device: f"{d.device}: {d.name}" + (f" ({d.workers} worker(s))" if d.workers
                                                     else " (no worker running yet)")
@@ -131,46 +187,62 @@ def render() -> None:
                                   key="launch-device")
     dtype = columns[1].selectbox("Weights dtype", ["float32", "bfloat16", "float16"],
                                  key="launch-dtype")
-    steps = _steps_editor(names)
-    measure = _measure_settings()
-    with st.expander("Job options"):
-        save = st.toggle("Save the compressed model (safetensors, with a model card)",
-                         key="launch-save")
-        limit = st.number_input("Time limit (minutes, 0 = none)", 0, 7 * 24 * 60, 0,
-                                key="launch-limit")
-    spec = {"model": model or "", "steps": steps, "device": device, "dtype": dtype,
-            "measure": measure, "save_model": save,
-            "time_limit_s": limit * 60 if limit else None,
-            "technique_slug": st.query_params.get("technique")}
-    checked = None
-    if not model:
-        st.warning("Name the model: a Hugging Face id or a folder.", icon=":material/edit:")
-    else:
-        try:
-            checked = jobs_service.check(spec)
-        except InvalidJobError as error:
-            st.error(str(error), icon=":material/error:")
-    if checked is not None:
-        recipes = [step["recipe"] for step in steps]
-        history = jobs_service.history_seconds(recipes[0] if recipes else None, model, device)
-        guess = estimate(model, recipes, device, dtype, history)
-        parts = []
-        if guess.seconds is not None:
-            parts.append(f"about {_format_seconds(guess.seconds)}")
-        if guess.memory_bytes is not None:
-            size = guess.memory_bytes
-            parts.append(f"about {size / 2**30:.1f} GiB of memory" if size >= 2**30
-                         else f"about {max(1, round(size / 2**20))} MiB of memory")
-        st.info(f"Estimate: {', '.join(parts) or 'unknown'} ({guess.basis}).",
-                icon=":material/schedule:")
-    if not steps:
-        st.caption("No steps: the job measures the model as it is (its baseline).")
-    if st.button("Launch", type="primary", disabled=checked is None, icon=":material/rocket_launch:"):
+    return device, dtype
+
+
+def _submit(spec: dict, ready: bool) -> None:
+    from app.navigation import jobs_page
+
+    if st.button("Launch", type="primary", disabled=not ready, icon=":material/rocket_launch:"):
         try:
             job_id = jobs_service.submit(spec, session_id())
         except InvalidJobError as error:
-            st.error(str(error))
-        else:
-            st.success(f"Job {job_id} queued.")
-            st.page_link(jobs_page(), label=f"Follow job {job_id}", icon=":material/monitoring:",
-                         query_params={"job": str(job_id)})
+            st.error(str(error), icon=":material/error:")
+            return
+        st.session_state[FOLLOWED_KEY] = job_id
+        st.session_state.pop("launch-duplicate", None)
+        st.success(f"Job {job_id} queued.")
+        st.page_link(jobs_page(), label=f"Follow job {job_id}", icon=":material/monitoring:",
+                     query_params={"job": str(job_id)})
+
+
+def render() -> None:
+    """The Launch page."""
+    st.header("Launch a job", anchor=False)
+    node = _technique()
+    if node is not None and "recipe" not in st.query_params \
+            and node.runnable_recipe not in config_types():
+        _not_runnable(node)
+        return
+    names = _recipe_names()
+    model = _model_picker()
+    device, dtype = _device_and_dtype()
+    steps, errors = _steps_editor(names, node)
+    measure = _measure_settings()
+    save, limit_s, option_errors = _job_options()
+    errors += option_errors
+    spec = {"model": model or "", "steps": steps, "device": device, "dtype": dtype,
+            "measure": measure, "save_model": save, "time_limit_s": limit_s,
+            "technique_slug": node.slug if node else None}
+    if not steps:
+        st.caption("No steps: the job measures the model as it is (its baseline).")
+    if errors:
+        st.error("Launch is off until these fields hold valid values:\n\n"
+                 + "\n".join(f"- {message}" for message in errors), icon=":material/edit:")
+        _submit(spec, ready=False)
+        return
+    if not model:
+        st.warning("Name the model: a Hugging Face id or a folder.", icon=":material/edit:")
+        _submit(spec, ready=False)
+        return
+    try:
+        checked = jobs_service.check(spec)
+    except InvalidJobError as error:
+        st.error(str(error), icon=":material/error:")
+        _submit(spec, ready=False)
+        return
+    ready = show_check(checked.preflight)
+    if ready:
+        show_estimate(checked)
+        ready = show_twin(checked)
+    _submit(spec, ready=ready)

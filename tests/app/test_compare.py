@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from app.views.compare import comparison_html
+from taxonomy.catalog import Catalog, ImplementationView, TechniqueView, load_catalog
+from taxonomy.seed import seed
 
 
 def _compare_page():
@@ -21,7 +28,7 @@ def app(seeded_db_url, monkeypatch) -> AppTest:
 def test_fewer_than_two_asks_for_more(app):
     at = app.run()
     assert any("at least two" in i.value for i in at.info)
-    assert not at.table
+    assert not at.main.get("html")
 
 
 def _names(taxonomy, *slugs):
@@ -29,19 +36,101 @@ def _names(taxonomy, *slugs):
     return [by_slug[s] for s in slugs]
 
 
+def _header(table: str) -> list[str]:
+    # The technique columns' titles; the first column holds the field names.
+    head = table[table.index("<thead>"):table.index("</thead>")]
+    return [html.unescape(cell) for cell in re.findall(r'<th scope="col">(.*?)</th>', head)][1:]
+
+
 def test_chosen_techniques_become_columns(app, full_taxonomy):
     at = app.run()
     at.multiselect(key="compare_choice").set_value(["gptq", "awq", "wanda"]).run()
     assert not at.exception
-    frame = at.table[0].value
-    assert list(frame.columns) == _names(full_taxonomy, "gptq", "awq", "wanda")
+    table = at.main.get("html")[0].value
+    assert _header(table) == _names(full_taxonomy, "gptq", "awq", "wanda")
     for field in ("Summary", "How it works", "Memory", "Needs calibration data", "References"):
-        assert field in frame.index
+        assert f"<th scope=\"row\">{field}</th>" in table, field
     assert at.query_params["techniques"] == "gptq,awq,wanda"
 
 
-def test_url_preselects_techniques(app, full_taxonomy):
+def test_url_preselects_techniques_and_names_the_ones_left_out(app, full_taxonomy):
     app.query_params["techniques"] = "wanda,sparsegpt,not-a-node"
     at = app.run()
-    frame = at.table[0].value
-    assert list(frame.columns) == _names(full_taxonomy, "wanda", "sparsegpt")
+    assert _header(at.main.get("html")[0].value) == _names(full_taxonomy, "wanda", "sparsegpt")
+    warnings = [w.value for w in at.warning]
+    assert warnings == ["No technique is called “not-a-node”; it was left out."]
+
+
+def test_hostile_compare_urls_warn_briefly_without_a_traceback(app):
+    names = ["x" * 5000, "[a](javascript:alert(1))", "quantization"]
+    app.query_params["techniques"] = ",".join([*names, *(f"bad{i}" for i in range(50))])
+    at = app.run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) <= 4 and all(len(w) < 300 for w in warnings)
+    assert "…" in warnings[0]  # the over-long name is cut
+    assert "](" not in warnings[1]  # shown as text, never as a link
+    assert "not a single technique" in warnings[2]
+    assert "more" in warnings[-1]
+
+
+@pytest.fixture
+def catalog(engine, full_taxonomy):
+    seed(engine, full_taxonomy)
+    return load_catalog(engine)
+
+
+def test_lists_are_lists_and_links_are_links(catalog):
+    gptq = catalog.get("gptq")
+    table = comparison_html(catalog, [gptq, catalog.get("awq")])
+    assert ".;" not in table
+    for challenge in gptq.challenges:
+        assert f"<li>{html.escape(challenge)}</li>" in table
+    for ref in gptq.references:
+        assert f'href="{html.escape(ref.link)}"' in table
+        assert f"{html.escape(ref.title)}</a> ({ref.year})" in table
+    for impl in gptq.implementations:
+        assert f'href="{html.escape(impl.url)}"' in table
+        assert f">{html.escape(impl.name)}</a>" in table
+    assert 'target="_blank"' in table
+
+
+def _view(slug: str, **fields) -> TechniqueView:
+    empty = dict(
+        name=slug, parent="fam", family="fam", kind="method", summary="s", mechanism=None,
+        saves=None, costs=None, practical=None, challenges=(), runnable_recipe=None,
+        not_runnable_reason=None, needs_calibration=None, needs_training=None, goals=(),
+        hardware=(), references=(), implementations=(), reported_results=(),
+    )
+    return TechniqueView(slug=slug, **{**empty, **fields})
+
+
+def test_comparison_text_is_escaped():
+    hostile = dict(
+        summary="<script>alert(1)</script> & co",
+        challenges=("a <b>bold</b> claim.",),
+        implementations=(ImplementationView('x"><i>', "javascript:alert(1)", ""),),
+    )
+    nodes = {
+        "fam": _view("fam", name="Fam", parent=None, kind="family", children=("a", "b")),
+        "a": _view("a", name="A <&>", **hostile),
+        "b": _view("b", **hostile),
+    }
+    catalog = Catalog(nodes=nodes, roots=("fam",), reference_count=0)
+    table = comparison_html(catalog, [nodes["a"], nodes["b"]])
+    assert "<script>" not in table and "&lt;script&gt;" in table
+    assert "A &lt;&amp;&gt;" in table and "<b>" not in table and "<i>" not in table
+    assert "javascript:" not in table  # only web links become links
+
+
+def test_split_compared_says_why_each_name_was_left_out(catalog):
+    from app.selection import split_compared
+
+    chosen, left_out = split_compared(
+        catalog, "gptq, awq,,gptq,wanda,sparsegpt,rtn,pruning,nope")
+    assert chosen == ["gptq", "awq", "wanda", "sparsegpt"]
+    assert left_out == [
+        "At most 4 techniques fit side by side; “RTN (round-to-nearest)” was left out.",
+        "“Pruning” is a family of techniques, not a single technique; it was left out.",
+        "No technique is called “nope”; it was left out.",
+    ]

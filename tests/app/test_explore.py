@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from db.engine import make_engine
+from taxonomy.catalog import SearchFilter, load_catalog
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
@@ -14,6 +18,13 @@ MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 def app(seeded_db_url, monkeypatch) -> AppTest:
     monkeypatch.setenv("OPTATLAS_DB_URL", seeded_db_url)
     return AppTest.from_file(MAIN, default_timeout=30)
+
+
+@pytest.fixture(scope="module")
+def catalog(seeded_db_url):
+    engine = make_engine(seeded_db_url)
+    yield load_catalog(engine)
+    engine.dispose()
 
 
 def _texts(at: AppTest) -> str:
@@ -95,7 +106,7 @@ def test_deep_link_opens_the_named_technique(app, full_taxonomy):
     app.query_params["technique"] = "wanda"
     at = app.run()
     assert any(h.value == wanda.name for h in at.header)
-    assert len(at.dataframe) == 1  # reported results table
+    assert len(at.main.get("html")) == 1  # reported results table
 
 
 def test_unknown_deep_link_warns_and_shows_the_overview(app):
@@ -103,6 +114,15 @@ def test_unknown_deep_link_warns_and_shows_the_overview(app):
     at = app.run()
     assert any("no-such-node" in w.value for w in at.warning)
     assert at.metric
+
+
+def test_hostile_deep_link_is_shown_as_short_plain_text(app):
+    app.query_params["technique"] = "[click](https://example.org)" + "x" * 5000
+    at = app.run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert len(warning) < 200 and "…" in warning
+    assert "](" not in warning  # escaped: Markdown cannot turn it into a link
 
 
 def test_non_runnable_node_explains_why(app, full_taxonomy):
@@ -128,3 +148,126 @@ def test_a_recipe_not_implemented_in_this_version_is_disabled_with_its_reason(
     button = at.button(key="run-technique")
     assert button.disabled and f"`{node.runnable.recipe}`" in button.help
     assert "not finished yet" in button.help
+
+
+def _hit_slugs(at: AppTest) -> list[str]:
+    return [b.key.removeprefix("hit-") for b in at.button if b.key and b.key.startswith("hit-")]
+
+
+def test_search_finds_other_spellings_and_lists_the_best_first(app):
+    at = app.run()
+    at.sidebar.text_input(key="search_text").input("kv cache").run()
+    hits = _hit_slugs(at)
+    assert {"pagedattention", "multi-query-attention", "grouped-query-attention"} <= set(hits)
+    # Ranked, not in tree order: a node named for the KV cache leads.
+    assert hits[0] in {"kv-cache-quantization", "kv-cache-management", "static-kv-cache",
+                       "transformers-quantized-kv-cache"}
+    assert hits.index("kv-cache-management") < hits.index("pagedattention")
+    # The tree stays a tree: families in their order, whatever the ranking.
+    assert [e.label for e in at.expander][:1] == ["Quantization"]
+
+
+def test_search_and_facets_are_written_to_the_url(app):
+    app.query_params["technique"] = "gptq"
+    at = app.run()
+    at.sidebar.text_input(key="search_text").input("kv cache").run()
+    at.sidebar.multiselect(key="filter_goals").set_value(["memory"]).run()
+    at.sidebar.multiselect(key="filter_hardware").set_value(["cpu"]).run()
+    at.sidebar.segmented_control(key="filter_calibration").set_value("No").run()
+    assert not at.exception
+    params = at.query_params
+    assert (params["q"], params["goal"], params["hardware"], params["calibration"]) == (
+        "kv cache", "memory", "cpu", "no")
+    assert params["technique"] == "gptq"  # the open node's parameter stays
+    assert "training" not in params
+    at.sidebar.text_input(key="search_text").input("").run()
+    assert "q" not in at.query_params
+
+
+def test_a_shared_search_url_restores_the_widgets(app, catalog):
+    app.query_params.update(q="kv cache", goal="memory", hardware="cpu", calibration="no")
+    at = app.run()
+    assert not at.exception
+    assert at.sidebar.text_input(key="search_text").value == "kv cache"
+    assert at.sidebar.multiselect(key="filter_goals").value == ["memory"]
+    assert at.sidebar.multiselect(key="filter_hardware").value == ["cpu"]
+    assert at.sidebar.segmented_control(key="filter_calibration").value == "No"
+    assert at.sidebar.segmented_control(key="filter_training").value == "Any"
+    # The page shows what the shared search finds, no more.
+    expected = catalog.matches(SearchFilter(
+        text="kv cache", goals=frozenset({"memory"}), hardware=frozenset({"cpu"}),
+        needs_calibration=False))
+    assert expected and _hit_slugs(at) == [n.slug for n in expected]
+
+
+def test_hostile_url_values_are_ignored_without_a_traceback(app):
+    app.query_params.update(q="kv " * 4000, goal="memory,<script>alert(1)</script>",
+                            hardware="quantum", calibration="perhaps", training="no")
+    at = app.run()
+    assert not at.exception
+    box = at.sidebar.text_input(key="search_text")
+    assert len(box.value) <= box.max_chars == 200
+    assert at.sidebar.multiselect(key="filter_goals").value == ["memory"]
+    assert at.sidebar.multiselect(key="filter_hardware").value == []
+    assert at.sidebar.segmented_control(key="filter_calibration").value == "Any"
+    # The URL is rewritten to what the page understood.
+    assert at.query_params["goal"] == "memory" and "hardware" not in at.query_params
+
+
+def _main_order(at: AppTest) -> list[str]:
+    """The main area's elements, depth first, as 'type' or 'type:text'."""
+    order: list[str] = []
+
+    def walk(node) -> None:
+        kind = getattr(node, "type", "")
+        value = getattr(node, "value", None) if kind in ("header", "markdown") else None
+        order.append(f"{kind}:{value}" if isinstance(value, str) else kind)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return order
+
+
+def test_landing_page_puts_its_title_and_intro_above_the_chart(app):
+    at = app.run()
+    order = _main_order(at)
+    title = next(i for i, e in enumerate(order) if "An atlas of LLM inference" in e)
+    chart = order.index("plotly_chart")
+    assert title < chart
+    intro = next(i for i, e in enumerate(order) if e.startswith("markdown:OptAtlas maps"))
+    assert intro < chart
+    # The intro names the product's other half: running, following and comparing jobs.
+    intro_text = order[intro]
+    for page in ("Launch", "Jobs", "Results"):
+        assert page in intro_text, page
+
+
+def test_landing_page_has_a_start_here_path(app):
+    at = app.run()
+    links = {(link.proto.page, link.proto.query_string) for link in at.main.get("page_link")}
+    assert ("launch", "technique=rtn&model=tiny") in links
+    assert ("results", "") in links
+    assert any(query == "technique=rtn" for _, query in links)
+    # Reading RTN is the first step: following it opens the node.
+    explore = next(l for l in at.main.get("page_link") if l.proto.query_string == "technique=rtn")
+    assert "round-to-nearest" in explore.proto.label.lower()
+    # Only on the landing page: an open node or a search replaces it.
+    at.sidebar.text_input(key="search_text").input("gptq").run()
+    assert not any(l.proto.page == "results" for l in at.main.get("page_link"))
+
+
+def test_reported_results_fit_the_column_without_horizontal_scrolling(app, full_taxonomy):
+    # GPTQ's results carry long protocols: the table wraps them instead of scrolling.
+    gptq = next(n for n in full_taxonomy.nodes if n.slug == "gptq")
+    app.query_params["technique"] = "gptq"
+    at = app.run()
+    assert not at.dataframe  # a data grid sizes columns to content and scrolls sideways
+    table = at.main.get("html")[0].value
+    assert "table-layout: fixed" in table and "width: 100%" in table
+    assert "overflow-wrap: anywhere" in table
+    header = table[table.index("<thead>"):table.index("</thead>")]
+    assert header.count('<th scope="col"') <= 6
+    for result in gptq.reported_results:
+        assert html.escape(result.protocol) in table
+    assert 'href="https://arxiv.org/abs/2210.17323"' in table

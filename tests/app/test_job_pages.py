@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.engine.model_refs import MAX_MODEL_REF_CHARS
 from core.jobs import states, store
 from core.jobs.worker import JobWorker
 from db.engine import make_engine
@@ -68,11 +69,11 @@ def test_launch_from_a_technique_queues_a_job(pages):
     at.run()
     assert not at.exception
     assert any("Step 1: GPTQ" in m.value for m in at.markdown)
-    labels = {n.label for n in at.number_input}
+    labels = {n.label for n in at.text_input}
     assert {"bits", "damping", "block size", "calibration samples"} <= labels
     assert any("Estimate:" in i.value for i in at.info)
     at.radio(key="launch-model-kind").set_value("tiny").run()
-    at.number_input(key="step-0-gptq-bits").set_value(3).run()
+    at.text_input(key="step-0-gptq-bits").input("3").run()
     launch = next(b for b in at.button if b.label == "Launch")
     launch.click().run()
     assert not at.exception
@@ -111,12 +112,18 @@ def test_launch_of_an_inference_time_technique_says_how_it_is_measured(pages):
     assert any("side by side" in c.value for c in at.caption)
     at.radio(key="launch-model-kind").set_value("tiny").run()
     at.text_input(key="step-0-speculative-decoding-draft_model").input("").run()
-    at.number_input(key="step-0-speculative-decoding-draft_tokens").set_value(3).run()
+    at.text_input(key="step-0-speculative-decoding-draft_tokens").input("3").run()
+    # The tiny model has 2 layers: the default draft (75 % of them) would remove none, and
+    # the launch check says so before anything is queued.
+    assert any("removes none" in e.value for e in at.error)
+    at.text_input(key="step-0-speculative-decoding-draft_layers_kept").input("0.5").run()
     next(b for b in at.button if b.label == "Launch").click().run()
     assert not at.exception
     job_id = int(at.success[0].value.split()[1])
     job = store.get_job(make_engine(), job_id)
-    assert job.recipe == [{"recipe": "speculative-decoding", "settings": {"draft_tokens": 3}}]
+    assert job.recipe == [{"recipe": "speculative-decoding",
+                           "settings": {"draft_tokens": 3, "draft_layers_kept": 0.5}}]
+    store.request_cancel(make_engine(), job_id)
 
 
 def test_jobs_page_lists_progress_errors_and_retries(pages):
@@ -157,3 +164,119 @@ def test_results_page_without_runs_says_how_to_get_some(monkeypatch, tmp_path):
     monkeypatch.setenv("OPTATLAS_DB_URL", url)
     at = _app("results").run()
     assert any("No measured runs yet" in i.value for i in at.info)
+
+
+def _launch_button(at):
+    return next(b for b in at.button if b.label == "Launch")
+
+
+def _queued_jobs() -> list:
+    return store.list_jobs(make_engine(), statuses=[states.QUEUED])
+
+
+@pytest.mark.parametrize(("technique", "field", "typed", "says"), [
+    ("wanda", "sparsity", "-0.5", "a number at least 0 and below 1"),
+    ("gptq", "bits", "99", "a whole number from 2 to 8"),
+    ("gptq", "bits", "3.5", "is not a whole number"),
+])
+def test_an_out_of_range_number_disables_launch_and_names_the_range(pages, technique, field,
+                                                                     typed, says):
+    at = pages("launch")
+    at.query_params["technique"] = technique
+    at.run()
+    at.radio(key="launch-model-kind").set_value("tiny").run()
+    before = len(_queued_jobs())
+    at.text_input(key=f"step-0-{technique}-{field}").input(typed).run()
+    assert not at.exception
+    assert any(says in e.value for e in at.error)
+    assert _launch_button(at).disabled  # so nothing is queued, least of all a default value
+    assert len(_queued_jobs()) == before
+
+
+@pytest.mark.parametrize("kind", ["hub", "local"])
+def test_an_over_long_model_name_gets_a_message_not_a_traceback(pages, kind):
+    at = pages("launch")
+    at.query_params["technique"] = "rtn"
+    at.run()
+    at.radio(key="launch-model-kind").set_value(kind).run()
+    key = "launch-hub-id" if kind == "hub" else "launch-folder"
+    # The browser takes at most max_chars (AppTest refuses more, as a browser would); the
+    # longest name it lets through gets a message.
+    assert at.text_input(key=key).max_chars == MAX_MODEL_REF_CHARS
+    at.text_input(key=key).input(("/" if kind == "local" else "") + "a" * 1000).run()
+    assert not at.exception
+    assert at.error and all(len(e.value) < 400 for e in at.error)
+    assert _launch_button(at).disabled
+
+
+def test_a_model_and_settings_that_cannot_run_are_refused_before_queueing(pages, monkeypatch,
+                                                                          tmp_path):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the Hub unreachable
+    at = pages("launch")
+    at.query_params["technique"] = "gptq"
+    at.run()
+    at.radio(key="launch-model-kind").set_value("hub").run()
+    at.text_input(key="launch-hub-id").input("nope/does-not-exist").run()
+    assert any("not in the local Hugging Face cache" in e.value for e in at.error)
+    assert _launch_button(at).disabled
+    at.radio(key="launch-model-kind").set_value("default").run()
+    at.radio(key="step-0-gptq-group_size-choice").set_value("set").run()
+    at.text_input(key="step-0-gptq-group_size").input("100").run()
+    assert any("group_size 100 does not divide" in e.value and "576" in e.value
+               for e in at.error)
+    assert _launch_button(at).disabled
+
+
+def test_launch_says_what_a_simulated_recipe_shows_and_where_the_bundled_model_comes_from(pages):
+    at = pages("launch")
+    at.query_params["technique"] = "gptq"
+    at.run()
+    assert any("Simulated" in i.value and "quality only" in i.value for i in at.info)
+    assert any("Q4_1 GGUF" in c.value and "float checkpoint" in c.value for c in at.caption)
+    assert at.radio(key="launch-speed").value == "auto"
+    estimate = next(i.value for i in at.info if i.value.startswith("Estimate:"))
+    assert "baseline" in estimate and "measure: speed" not in estimate
+
+
+def test_after_launching_the_same_job_again_is_a_link_not_a_second_click(pages):
+    at = pages("launch")
+    at.query_params["technique"] = "rtn"
+    at.run()
+    at.radio(key="launch-model-kind").set_value("tiny").run()
+    _launch_button(at).click().run()
+    job_id = int(at.success[0].value.split()[1])
+    at.run()
+    assert _launch_button(at).disabled
+    assert any(f"Job #{job_id} does exactly this" in i.value for i in at.info)
+    at.toggle(key="launch-duplicate").set_value(True).run()
+    assert not _launch_button(at).disabled
+    store.request_cancel(make_engine(), job_id)
+
+
+def test_launch_of_a_method_that_cannot_run_says_why_and_links_its_page(pages):
+    at = pages("launch")
+    at.query_params["technique"] = "hqq"
+    at.run()
+    assert not at.exception
+    assert any("cannot be run here" in w.value and "no HQQ recipe" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.label == "Launch"]
+
+
+def test_a_retried_job_shows_as_queued_without_its_old_error(pages):
+    engine = make_engine()
+    job_id = store.submit(engine, {"model": "tiny", "device": "cpu", "measure": QUICK,
+                                   "steps": [{"recipe": "rtn"}]})
+    store.request_cancel(engine, job_id)
+    at = pages("jobs")
+    at.query_params["job"] = str(job_id)
+    at.run()
+    shown = lambda: sum("cancelled before it started" in e.value for e in at.error)  # noqa: E731
+    before = shown()
+    assert before >= 1
+    next(b for b in at.button if b.key == f"retry-{job_id}").click().run()
+    at.run()
+    job = store.get_job(engine, job_id)
+    assert job.status == states.QUEUED and job.error_message is None and job.started_at is None
+    assert shown() == before - 1  # this card no longer shows the old outcome
+    store.request_cancel(engine, job_id)

@@ -178,9 +178,12 @@ def test_compare_from_a_node_and_add_another(server, page):
     chooser.press_sequentially("Wanda")
     page.get_by_role("option").filter(has_text="Wanda").first.click()
     page.keyboard.press("Escape")
-    table = page.get_by_test_id("stTable")
+    # The comparison is an HTML table we build (st.html): lists as bullets, links live.
+    table = page.get_by_test_id("stHtml").locator("table")
     table.wait_for()
     assert "GPTQ" in table.inner_text() and "Wanda" in table.inner_text()
+    assert table.locator("a[href='https://arxiv.org/abs/2210.17323']").count() >= 1
+    assert table.locator("li").count() > 4
     _screenshot(page, "compare")
 
 
