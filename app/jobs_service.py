@@ -4,30 +4,16 @@ Thin over core.jobs (torch-free), so the web server never loads the engine; work
 
 from __future__ import annotations
 
-import re
 import socket
 from dataclasses import dataclass
 
-import pandas as pd
-
 from app import services
-from core.jobs import results as job_results
 from core.jobs import states, store
 from core.jobs.estimate import Estimate, estimate_job
 from core.jobs.preflight import Preflight, WorkerSeat, check_job
 from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
 from db.engine import database_url
 from db.job_models import Job
-from taxonomy.catalog import Catalog
-
-# Reported metric names in the taxonomy that mean a metric OptAtlas measures, and the corpus
-# whose protocol they were measured under: only then can a paper's number sit beside ours.
-REPORTED_METRICS = {
-    "wikitext-2 perplexity": ("ppl", "wikitext2"),
-    "wikitext perplexity": ("ppl", "wikitext2"),
-    "c4 perplexity": ("ppl", "c4"),
-}
-
 
 def engine():
     """The server's shared database engine."""
@@ -125,66 +111,3 @@ def devices() -> list[DeviceOption]:
                                             worker.memory_bytes, (known.workers if known else 0) + 1)
     found.setdefault("cpu", DeviceOption("cpu", "CPU", None, 0))
     return sorted(found.values(), key=lambda d: (d.device != "cpu", d.device))
-
-
-def _short(name: str, job_id: int | None) -> str:
-    text = name if len(name) <= 28 else name[:26] + "…"
-    return f"#{job_id} {text}" if job_id else text
-
-
-def results_frame() -> pd.DataFrame:
-    """Every stored result, one row each: identity, labels, protocol and every metric."""
-    rows = []
-    for result in job_results.list_results(engine()):
-        job = result.job
-        row = {
-            "result_id": result.id, "job_id": result.job_id, "kind": result.kind,
-            "name": result.name, "short": _short(result.name, result.job_id),
-            "model": result.environment.get("model", result.model_ref),
-            "model_ref": result.model_ref, "model_key": result.model_key,
-            "device": result.device, "device_name": result.device_name, "dtype": result.dtype,
-            "execution": result.execution, "protocol_hash": result.protocol_hash,
-            "corpus": (result.protocol or {}).get("corpus", ""),
-            "technique": job.technique_slug if job is not None else None,
-            "recipe": " + ".join(step["recipe"] for step in result.recipe) or "baseline",
-            "created_at": result.created_at,
-        }
-        for metric in result.metrics:
-            row[metric.name] = metric.value
-            if metric.spread is not None:
-                row[f"{metric.name}_iqr"] = metric.spread
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def result_details(result_id: int):
-    """One result with its protocol, notes and diagnostics."""
-    for result in job_results.list_results(engine()):
-        if result.id == result_id:
-            return result
-    return None
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def reported_for(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
-    """The taxonomy's reported numbers that match a shown run's model and protocol (metric
-    and corpus): columns metric, value, label."""
-    rows = []
-    if frame.empty:
-        return pd.DataFrame(rows, columns=["metric", "value", "label"])
-    shown = {(_normal(str(model)), corpus) for model, corpus in zip(frame["model"], frame["corpus"])}
-    for node in catalog.nodes.values():
-        for reported in node.reported_results:
-            mapped = REPORTED_METRICS.get(reported.metric.lower())
-            if mapped is None:
-                continue
-            metric, corpus = mapped
-            if not any(model == _normal(reported.model) and corpus in str(run_corpus)
-                       for model, run_corpus in shown):
-                continue
-            rows.append({"metric": metric, "value": reported.value,
-                         "label": f"{node.name} {reported.setting} ({reported.source.key})"})
-    return pd.DataFrame(rows, columns=["metric", "value", "label"])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
+from app.markdown_text import plain
 from taxonomy.catalog import Catalog, TechniqueView
 
 TECHNIQUE_PARAM = "technique"
@@ -13,15 +12,11 @@ COMPARE_PARAM = "techniques"
 MAX_COMPARED = 4
 # A name from the URL is shown back to the user at most this long.
 MAX_SHOWN_NAME = 60
-# Characters Markdown would read as formatting or links: a name from the URL is text.
-_MARKDOWN_SIGNIFICANT = re.compile(r"([\\`*_\[\]()<>#!|~$])")
 
 
 def shown_name(text: str) -> str:
     """A name from the URL, cut to a readable length and safe to put in Markdown."""
-    if len(text) > MAX_SHOWN_NAME:
-        text = text[: MAX_SHOWN_NAME - 1] + "…"
-    return _MARKDOWN_SIGNIFICANT.sub(r"\\\1", text)
+    return plain(text, MAX_SHOWN_NAME)
 
 
 def select(slug: str) -> None:

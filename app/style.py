@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 LOGO = Path(__file__).parent / "assets" / "logo.svg"
+ICON = Path(__file__).parent / "assets" / "icon.svg"
 
 # Tree entries are tertiary buttons; long names wrap, and wrapped lines read better
 # left-aligned, like a file tree, than centred.

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app import jobs_service
+from app import jobs_service, results_service
+from app.markdown_text import plain
 from core.jobs import states
+from core.jobs.estimate import format_seconds
 from core.jobs.store import JobStateError
 
 REFRESH_S = 1.5
@@ -23,15 +25,41 @@ STATUS_BADGES = {
 }
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def elapsed(job, now: datetime | None = None) -> str:
-    """How long the job ran (or has been running), as a person reads it."""
+    """How long the job ran (or has been running, or waiting), as a person reads it."""
+    now = now or datetime.now(UTC)
     if job.started_at is None:
+        if job.status == states.QUEUED and job.created_at is not None:
+            waited = max(0.0, (now - _utc(job.created_at)).total_seconds())
+            return f"waiting {format_seconds(waited)}"
         return "not started"
-    start = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
-    end = job.finished_at or now or datetime.now(UTC)
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
-    seconds = max(0.0, (end - start).total_seconds())
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    end = _utc(job.finished_at) if job.finished_at else now
+    return format_seconds(max(0.0, (end - _utc(job.started_at)).total_seconds()))
+
+
+def _queued_line(job) -> str:
+    place = jobs_service.queue_place(job.device, before=job.id)
+    if not place.ahead and not place.running:
+        return f"Next on {job.device}: it starts when a worker for {job.device} is free."
+    wait = f"; starts in about {format_seconds(place.wait_s)}" if place.wait_s is not None else ""
+    return (f"In the queue for {job.device}: {place.ahead} waiting before it, "
+            f"{place.running} running{wait}.")
+
+
+def _progress(job) -> None:
+    if job.status == states.QUEUED:
+        st.progress(0.0, text=_queued_line(job))
+        return
+    text = job.progress_stage + (f": {job.progress_message}" if job.progress_message else "")
+    planned = (job.timings or {}).get("planned_total_s")
+    fraction = min(1.0, max(0.0, job.progress_fraction))
+    if planned:
+        text += f" · about {format_seconds(planned * (1 - fraction))} left"
+    st.progress(fraction, text=f"{fraction:.0%} · {text or job.status}")
 
 
 def _actions(job) -> None:
@@ -56,23 +84,24 @@ def _actions(job) -> None:
                          icon=":material/scatter_plot:", query_params={"jobs": str(job.id)})
 
 
-def _job_card(job, focused: bool) -> None:
+def _job_card(job, focused: bool, headline: str | None) -> None:
     with st.container(border=True):
-        st.markdown(f"**#{job.id} {job.label}** {STATUS_BADGES.get(job.status, job.status)} · "
-                    f"`{job.model_ref}` on `{job.device}` · attempt {job.attempt} · "
-                    f"{elapsed(job)}")
+        st.markdown(f"**#{job.id} {plain(job.label, 120)}** "
+                    f"{STATUS_BADGES.get(job.status, job.status)} · {plain(job.model_ref, 80)} "
+                    f"on {plain(job.device)} · attempt {job.attempt} · {elapsed(job)}")
         if job.status in states.ACTIVE:
-            text = job.progress_stage + (f": {job.progress_message}" if job.progress_message
-                                         else "")
-            st.progress(min(1.0, max(0.0, job.progress_fraction)), text=text or job.status)
+            _progress(job)
             if job.cancel_requested:
                 st.caption("Cancelling: it stops at the next step boundary.")
+        if headline:
+            st.markdown(f":material/insights: {plain(headline)}")
         if job.error_message and job.status != states.SUCCEEDED:
             kind = job.error_kind or job.status
             # "interrupted during ..." already names its kind; others get it as a prefix.
             message = job.error_message if job.error_message.startswith(kind) \
                 else f"{kind.replace('_', ' ')}: {job.error_message}"
-            st.error(message)
+            # Messages quote what the user typed: shown as text, never as Markdown.
+            st.error(plain(message, 1500))
             advice = jobs_service.advice(job.error_kind)
             if advice:
                 st.caption(f"What to do: {advice}")
@@ -95,9 +124,16 @@ def job_list() -> None:
     counts = {status: sum(1 for j in jobs if j.status == status) for status in states.STATUSES}
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items() if n))
     focus = st.query_params.get("job")
+    if focus and focus.isdigit():
+        # Results opens on the job the user followed last.
+        st.session_state["followed_job"] = int(focus)
     ordered = sorted(jobs, key=lambda j: (str(j.id) != focus, -j.id))
+    frame = results_service.results_frame() if any(
+        j.status == states.SUCCEEDED for j in jobs) else None
     for job in ordered:
-        _job_card(job, focused=str(job.id) == focus)
+        headline = results_service.headline(frame, job.id) \
+            if frame is not None and job.status == states.SUCCEEDED else None
+        _job_card(job, focused=str(job.id) == focus, headline=headline)
 
 
 def render() -> None:

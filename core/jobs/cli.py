@@ -52,7 +52,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--eval-windows", type=int, default=16)
-    parser.add_argument("--speed", default="full", choices=["full", "decode_b1", "none"])
+    parser.add_argument("--speed", default="auto", choices=["auto", "full", "decode_b1", "none"],
+                        help="auto (default): timed for real runs, not for simulated ones")
     parser.add_argument("--no-diagnostics", action="store_true")
     parser.add_argument("--save", action="store_true", help="save the compressed model")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
@@ -74,7 +75,8 @@ def _engine():
 def run(args: argparse.Namespace) -> int:
     from core.jobs import store
     from core.jobs.executor import executor_running
-    from core.jobs.spec import InvalidJobError
+    from core.jobs.estimate import estimate_job
+    from core.jobs.spec import InvalidJobError, validate_spec
 
     spec = {
         "model": args.model, "steps": args.steps or [], "device": args.device,
@@ -84,13 +86,17 @@ def run(args: argparse.Namespace) -> int:
                     "diagnostics": not args.no_diagnostics},
     }
     engine = _engine()
+    in_process = not args.queue and not executor_running()
     try:
-        device = None
-        if args.device == "auto" and not executor_running():
-            from core.engine.devices import resolve_device
-
-            device = str(resolve_device("auto"))
-        job_id = store.submit(engine, spec, device=device)
+        job = validate_spec(spec)
+        device = _local_device(job.device) if in_process else None
+        found = _preflight(engine, job, in_process=in_process)
+        for note in found.unchecked:
+            print(f"Not checked: {note}", file=sys.stderr)
+        if not found.ok:
+            raise InvalidJobError(found.summary())
+        guess = estimate_job(engine, job, device or job.device, shape=found.shape)
+        job_id = store.submit(engine, job, device=device, estimate_s=guess.seconds)
     except InvalidJobError as error:
         print(f"Not queued: {error}", file=sys.stderr)
         return 2
@@ -107,6 +113,36 @@ def run(args: argparse.Namespace) -> int:
 
         status = JobWorker(engine, job.device).run_one(job_id)
     return _report(engine, job_id, status, args.json)
+
+
+def _local_device(device: str) -> str:
+    """The device this process will run the job on; InvalidJobError when it has none such."""
+    from core.engine.devices import resolve_device
+    from core.jobs.spec import InvalidJobError
+
+    try:
+        resolved = resolve_device(device)
+    except (RuntimeError, ValueError) as error:
+        raise InvalidJobError(f"device {device!r}: {error}") from None
+    if resolved.type == "cuda" and resolved.index is not None:
+        import torch
+
+        if resolved.index >= torch.cuda.device_count():
+            raise InvalidJobError(f"this machine has no {device} (it has "
+                                  f"{torch.cuda.device_count()} CUDA device(s))")
+    return str(resolved)
+
+
+def _preflight(engine, job, *, in_process: bool):
+    import socket
+
+    from core.jobs import store
+    from core.jobs.preflight import WorkerSeat, check_job
+
+    # Run here, the job needs nothing of a worker; queued, it needs one for its device.
+    workers = None if in_process else [WorkerSeat(w.device, w.host)
+                                       for w in store.live_workers(engine)]
+    return check_job(job, workers=workers, host=socket.gethostname())
 
 
 def _follow(engine, job_id: int) -> str:

@@ -345,15 +345,16 @@ class QueuePlace:
     wait_s: float | None
 
 
-def queue_place(engine: Engine, job: Job) -> QueuePlace:
-    """How many jobs run and wait before `job` on its device, and roughly how long that is."""
+def queue_place(engine: Engine, device: str, before: int | None = None) -> QueuePlace:
+    """How many jobs run and wait on `device` ahead of job `before` (of a job not queued yet
+    when None), and roughly how long they will take still."""
     with transaction(engine) as session:
         rows = session.execute(
             select(Job.id, Job.status, Job.timings, Job.progress_fraction)
-            .where(Job.device == job.device, Job.status.in_(states.ACTIVE), Job.id != job.id)
+            .where(Job.device == device, Job.status.in_(states.ACTIVE))
         ).all()
-    ahead = [r for r in rows if r.status == states.QUEUED and r.id < job.id]
-    running = [r for r in rows if r.status == states.RUNNING]
+    ahead = [r for r in rows if r.status == states.QUEUED and (before is None or r.id < before)]
+    running = [r for r in rows if r.status == states.RUNNING and r.id != before]
     wait = 0.0
     for row in ahead + running:
         total = (row.timings or {}).get("planned_total_s") or (row.timings or {}).get("estimate_s")

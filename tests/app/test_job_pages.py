@@ -130,7 +130,8 @@ def test_jobs_page_lists_progress_errors_and_retries(pages):
     at = pages("jobs")
     at.run()
     assert not at.exception
-    text = "\n".join(m.value for m in at.markdown)
+    # Labels are escaped for Markdown (shown as typed); read them without the escapes.
+    text = "\n".join(m.value for m in at.markdown).replace("\\", "")
     first, _, failed = pages.ids
     assert f"#{first} rtn(bits=4,group_size=16)" in text and ":green-badge[succeeded]" in text
     assert any(e.value.startswith("bad config: ") and "48" in e.value for e in at.error)
@@ -150,13 +151,47 @@ def test_results_page_plots_the_runs_beside_the_baseline(pages):
     assert not at.exception
     chosen = at.multiselect(key="results-choice").value
     assert len(chosen) == 3  # the two runs and their shared baseline
-    assert len(at.get("plotly_chart")) >= 6  # three trade-offs, the bars, two layer plots
+    # Four trade-offs (size, decode, prefill, peak memory), the bars, two layer plots.
+    assert len(at.get("plotly_chart")) >= 7
     table = at.dataframe[0].value
     assert set(table["execution"]) == {"real", "simulated"}
     assert any("No reported number" in c.value for c in at.caption)
+    assert any(f"jobs #{first}, #{second}" in c.value for c in at.caption)
     assert len(at.get("download_button")) == 2  # CSV and JSON
-    at.multiselect(key="results-choice").set_value(chosen[:2]).run()
-    assert at.query_params["runs"] == ",".join(str(i) for i in chosen[:2])
+    runs_only = [i for i in chosen if i != min(chosen)]
+    at.multiselect(key="results-choice").set_value(runs_only).run()
+    # The URL says job numbers, as the Jobs page shows them.
+    assert at.query_params["jobs"] == f"{first},{second}"
+
+
+def test_a_model_filter_keeps_the_selection(pages):
+    at = pages("results")
+    first, second, _ = pages.ids
+    at.query_params["jobs"] = f"{first},{second}"
+    at.run()
+    chosen = at.multiselect(key="results-choice").value
+    model = at.multiselect(key="results-model").options[0]
+    at.multiselect(key="results-model").set_value([model]).run()
+    assert not at.exception
+    assert at.multiselect(key="results-choice").value == chosen
+
+
+def test_results_opens_on_the_job_just_followed(pages):
+    first, second, _ = pages.ids
+    at = pages("results")
+    at.session_state["followed_job"] = first
+    at.run()
+    assert any(f"job #{first} and 1 baseline" in c.value for c in at.caption)
+
+
+def test_only_a_baseline_says_to_add_a_run(pages):
+    at = pages("results")
+    at.run()
+    from core.jobs.results import list_results
+
+    baseline = next(r.id for r in list_results(make_engine()) if r.kind == "baseline")
+    at.multiselect(key="results-choice").set_value([baseline]).run()
+    assert any("Only a baseline is selected" in i.value for i in at.info)
 
 
 def test_results_page_without_runs_says_how_to_get_some(monkeypatch, tmp_path):
@@ -280,3 +315,22 @@ def test_a_retried_job_shows_as_queued_without_its_old_error(pages):
     assert job.status == states.QUEUED and job.error_message is None and job.started_at is None
     assert shown() == before - 1  # this card no longer shows the old outcome
     store.request_cancel(engine, job_id)
+
+
+def test_queued_jobs_show_their_place_and_finished_ones_their_headline(pages):
+    engine = make_engine()
+    for job in store.list_jobs(engine, statuses=[states.QUEUED]):  # left by earlier tests
+        store.request_cancel(engine, job.id)
+    ids = [store.submit(engine, {"model": "tiny", "device": "cpu", "measure": QUICK,
+                                 "steps": [{"recipe": "rtn", "settings": {"bits": b}}]},
+                        estimate_s=30.0) for b in (3, 5)]
+    at = pages("jobs")
+    at.run()
+    texts = [p.proto.text for p in at.get("progress")]
+    assert any("1 waiting before it" in t and "about 30 s" in t for t in texts)
+    plain_markdown = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    # rtn (simulated) and w8a8 (real) finished in the fixture: each card says how it fared.
+    assert "size 1.00x · speed: none (a simulated run computes in float)" in plain_markdown
+    assert "decode b1" in plain_markdown and "perplexity" in plain_markdown
+    for job_id in ids:
+        store.request_cancel(engine, job_id)

@@ -41,10 +41,35 @@ def test_bad_requests_are_refused_with_the_reason(engine, capsys):
     assert main(["retry", "42"]) == 1
 
 
-def test_a_failing_job_says_what_to_do(engine, capsys):
-    assert main(["run", *QUICK, "--recipe", "rtn", "--set", "group_size=48"]) == 1
+def test_settings_the_model_cannot_take_are_refused_before_queueing(engine, capsys):
+    assert main(["run", *QUICK, "--recipe", "rtn", "--set", "group_size=48"]) == 2
     err = capsys.readouterr().err
-    assert "failed: group_size 48 does not divide" in err and "What to do: change the settings" in err
+    assert "Not queued: step 1 (rtn): group_size 48 does not divide" in err
+    assert main(["jobs"]) == 0 and "No jobs yet" in capsys.readouterr().out
+
+
+def test_a_failing_job_says_what_to_do(engine, capsys, tmp_path):
+    # A folder with a config but no weights passes every check a config allows, and fails
+    # when the worker loads it.
+    folder = tmp_path / "no-weights"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300}))
+    args = [a if a != "tiny" else str(folder) for a in QUICK]
+    assert main(["run", *args, "--recipe", "rtn"]) == 1
+    err = capsys.readouterr().err
+    assert "failed" in err and "What to do: check the model id or folder" in err
+
+
+def test_devices_and_models_nobody_can_serve_are_refused(engine, capsys):
+    assert main(["run", *QUICK[:2], "--device", "cuda:7", "--recipe", "rtn"]) == 2
+    assert "Not queued: device 'cuda:7'" in capsys.readouterr().err
+    assert main(["run", *QUICK[:2], "--device", "cuda:7", "--queue", "--recipe", "rtn"]) == 2
+    assert "no running worker serves 'cuda:7'" in capsys.readouterr().err
+    assert main(["run", "--model", "a" * 5000, "--recipe", "rtn"]) == 2
+    err = capsys.readouterr().err
+    assert "at most 1024 characters" in err and "Traceback" not in err and len(err) < 500
 
 
 def test_worker_and_executor_take_their_own_options(engine, capsys):

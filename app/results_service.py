@@ -1,0 +1,142 @@
+"""The UI's door to measured results: every result as a frame, one result's details, the
+taxonomy's reported numbers that match, and the headline figures of a finished job.
+
+Torch-free, like the rest of the app."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from app import jobs_service
+from core.engine.model_refs import DEFAULT_NAME
+from core.jobs import results as job_results
+from taxonomy.catalog import Catalog
+
+# Reported metric names in the taxonomy that mean a metric OptAtlas measures, and the corpus
+# whose protocol they were measured under: only then can a paper's number sit beside ours.
+REPORTED_METRICS = {
+    "wikitext-2 perplexity": ("ppl", "wikitext2"),
+    "wikitext perplexity": ("ppl", "wikitext2"),
+    "c4 perplexity": ("ppl", "c4"),
+}
+# Said wherever results on the bundled model are shown.
+BUNDLED_CAVEAT = (
+    f"{DEFAULT_NAME} (bundled) is dequantized from a Q4_1 GGUF file: its weights already sit "
+    "on a 4-bit grid, so 4-bit results on it look better than on a float checkpoint. Use a "
+    "float checkpoint for decisions."
+)
+
+
+def quality_protocol_hash(protocol: dict) -> str:
+    """The hash of a protocol without its speed part (what quality comparability rests on)."""
+    return job_results.protocol_hash({k: v for k, v in protocol.items() if k != "speed"})
+
+
+def _short(name: str, job_id: int | None) -> str:
+    text = name if len(name) <= 28 else name[:26] + "…"
+    return f"#{job_id} {text}" if job_id else text
+
+
+def results_frame() -> pd.DataFrame:
+    """Every stored result, one row each: identity, labels, protocol and every metric."""
+    rows = []
+    for result in job_results.list_results(jobs_service.engine()):
+        job = result.job
+        row = {
+            "result_id": result.id, "job_id": result.job_id, "kind": result.kind,
+            "name": result.name, "short": _short(result.name, result.job_id),
+            "model": result.environment.get("model", result.model_ref),
+            "model_ref": result.model_ref, "model_key": result.model_key,
+            "device": result.device, "device_name": result.device_name, "dtype": result.dtype,
+            "execution": result.execution,
+            # Quality is comparable when everything but the speed protocol is the same: a
+            # simulated run timed no speed, and still reads against its baseline.
+            "protocol_hash": quality_protocol_hash(result.protocol or {}),
+            "full_protocol_hash": result.protocol_hash,
+            "corpus": (result.protocol or {}).get("corpus", ""),
+            "technique": job.technique_slug if job is not None else None,
+            "recipe": " + ".join(step["recipe"] for step in result.recipe) or "baseline",
+            "created_at": result.created_at,
+        }
+        for metric in result.metrics:
+            row[metric.name] = metric.value
+            if metric.spread is not None:
+                row[f"{metric.name}_iqr"] = metric.spread
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def result_details(result_id: int):
+    """One result with its protocol, notes and diagnostics."""
+    for result in job_results.list_results(jobs_service.engine()):
+        if result.id == result_id:
+            return result
+    return None
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def reported_for(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
+    """The taxonomy's reported numbers that match a shown run's model and protocol (metric
+    and corpus): columns metric, value, label."""
+    rows = []
+    if frame.empty:
+        return pd.DataFrame(rows, columns=["metric", "value", "label"])
+    shown = {(_normal(str(model)), corpus) for model, corpus in zip(frame["model"], frame["corpus"])}
+    for node in catalog.nodes.values():
+        for reported in node.reported_results:
+            mapped = REPORTED_METRICS.get(reported.metric.lower())
+            if mapped is None:
+                continue
+            metric, corpus = mapped
+            if not any(model == _normal(reported.model) and corpus in str(run_corpus)
+                       for model, run_corpus in shown):
+                continue
+            rows.append({"metric": metric, "value": reported.value,
+                         "label": f"{node.name} {reported.setting} ({reported.source.key})"})
+    return pd.DataFrame(rows, columns=["metric", "value", "label"])
+
+
+def _baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:
+    same = frame[(frame["kind"] == "baseline") & (frame["model_key"] == run["model_key"])
+                 & (frame["device"] == run["device"]) & (frame["dtype"] == run["dtype"])
+                 & (frame["protocol_hash"] == run["protocol_hash"])]
+    return None if same.empty else same.iloc[-1]
+
+
+def _value(row: pd.Series, metric: str) -> float | None:
+    value = row.get(metric)
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def headline(frame: pd.DataFrame, job_id: int) -> str | None:
+    """A finished job's result against its baseline in one line: perplexity change, size
+    ratio, speed ratio (or why speed has none); None when the job has no result."""
+    runs = frame[frame["job_id"] == job_id] if not frame.empty else frame
+    if runs.empty:
+        return None
+    run = runs.iloc[-1]
+    base = _baseline_of(frame, run)
+    if base is None or run["kind"] == "baseline":
+        ppl = _value(run, "ppl")
+        return f"perplexity {ppl:.2f}" if ppl is not None else None
+    parts = []
+    ppl, ppl_base = _value(run, "ppl"), _value(base, "ppl")
+    if ppl is not None and ppl_base:
+        parts.append(f"perplexity {ppl_base:.2f} → {ppl:.2f} ({(ppl / ppl_base - 1) * 100:+.1f} %)")
+    size, size_base = _value(run, "stored_bytes"), _value(base, "stored_bytes")
+    if size is not None and size_base:
+        parts.append(f"size {size / size_base:.2f}x")
+    speedup = _value(run, "decode_speedup_b1")
+    decode, decode_base = _value(run, "decode_tok_s_b1"), _value(base, "decode_tok_s_b1")
+    if speedup is not None:
+        parts.append(f"decode {speedup:.2f}x (side by side)")
+    elif run["execution"] == "simulated":
+        parts.append("speed: none (a simulated run computes in float)")
+    elif decode is not None and decode_base:
+        parts.append(f"decode b1 {decode / decode_base:.2f}x")
+    return " · ".join(parts) or None
