@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_MARKDOWN_SIGNIFICANT = re.compile(r"([\\`*_\[\]<>#!|~$])")
+_MARKDOWN_SIGNIFICANT = re.compile(r"([\\`*_\[\]()<>#!|~$])")
 
 
 def plain(text: object, limit: int | None = None) -> str:

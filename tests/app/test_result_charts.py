@@ -196,3 +196,12 @@ def test_trade_off_ticks_are_whole_ms_and_a_few_digits_of_perplexity():
     ppl = _tick_labels(figure.layout.yaxis)
     assert len(ppl) == len(set(ppl)) >= 3
     assert all(len(t.replace(".", "").lstrip("0")) <= 3 for t in ppl)
+
+
+def test_a_speed_plot_without_real_runs_says_why_they_are_left_out():
+    frame = _frame()
+    only_simulated = frame[frame["execution"].eq("simulated") | frame["kind"].eq("baseline")]
+    figure = result_charts.tradeoff_figure(only_simulated, "decode_tok_s_b1", "ppl")
+    texts = [a.text for a in figure.layout.annotations]
+    assert any("simulated runs are left out" in t for t in texts)
+    assert not any("add a run" in t for t in texts)

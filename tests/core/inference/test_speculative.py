@@ -63,10 +63,18 @@ def test_a_draft_with_another_vocabulary_is_refused(tmp_path):
 
 
 def test_an_unknown_draft_model_is_refused_with_its_name(tmp_path):
-    loaded = load_model("tiny:3")
     missing = str(tmp_path / "no-such-draft")
+    # A folder that is not there is refused with the settings, before any job runs.
+    with pytest.raises(InvalidRecipeError, match="draft_model: local model folder .* does "
+                       "not exist"):
+        build_config("speculative-decoding", {"draft_model": missing})
+    # One with a config but no weights passes that and is refused when it is loaded.
+    empty = tmp_path / "config-only"
+    empty.mkdir()
+    (empty / "config.json").write_text('{"model_type": "llama"}')
+    loaded = load_model("tiny:3")
     with pytest.raises(InvalidRecipeError, match="draft model could not be loaded"):
-        apply(loaded.model, build_config("speculative-decoding", {"draft_model": missing}),
+        apply(loaded.model, build_config("speculative-decoding", {"draft_model": str(empty)}),
               ApplyContext(device=loaded.device))
 
 
