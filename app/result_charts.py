@@ -244,8 +244,8 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
         # Runs the plot leaves out (simulated ones on speed and memory axes) are named as
         # the reason, so that the note does not tell someone with runs selected to add one.
         left_out = (frame["kind"] != "baseline").any()
-        text = ("simulated runs are left out of this plot: their speed and memory are the "
-                "float model's" if left_out else "only the baseline: add a run to compare")
+        text = ("simulated runs left out here:<br>they compute in float" if left_out
+                else "only the baseline:<br>add a run to compare")
         figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper",
                               x=0.5, y=1.0, yanchor="bottom", font={"size": 10})
     return figure

@@ -22,8 +22,9 @@ import streamlit as st
 
 # Fields every config has that a user does not set.
 HIDDEN = ("recipe", "version")
-# Text fields: names are short; a list of them is a line, not a document.
-MAX_TEXT_CHARS = 300
+# Text fields: names are short; a list of them is a line, not a document. Longer text gets
+# a message (a browser-side limit would drop a longer paste without a word).
+MAX_TEXT_CHARS = 1100
 MAX_NUMBER_CHARS = 40
 SET, UNSET = "set", "unset"
 
@@ -154,7 +155,10 @@ def parse_value(form_field: FormField, text: str):
     if not typed:
         raise FieldError(f"{form_field.label}: empty; enter {form_field.allowed()}")
     # Python also reads "1_000", "nan" and "inf" as numbers; a form does not mean those.
-    if len(typed) > MAX_NUMBER_CHARS or "_" in typed:
+    if len(typed) > MAX_NUMBER_CHARS:
+        raise FieldError(f"{form_field.label}: {len(typed):,} characters are not a number; "
+                         f"enter {form_field.allowed()}")
+    if "_" in typed:
         raise FieldError(f"{form_field.label}: not a number; enter {form_field.allowed()}")
     number = _as_number(typed, integer=form_field.integer)
     if number is None:
@@ -222,7 +226,6 @@ def _number(form_field: FormField, key: str, default) -> int | float:
     text = st.text_input(
         form_field.label, value=_number_text(default) if default is not None else "",
         key=key, help=f"{form_field.help} ({form_field.allowed()})".strip(),
-        max_chars=MAX_NUMBER_CHARS,
     )
     return parse_value(form_field, text)
 
@@ -238,7 +241,7 @@ def _optional(form_field: FormField, key: str, fallback):
         return None
     default = form_field.default if form_field.default is not None else fallback
     text = st.text_input(f"{form_field.label} ({form_field.allowed()})",
-                         value=_number_text(default), key=key, max_chars=MAX_NUMBER_CHARS,
+                         value=_number_text(default), key=key,
                          label_visibility="collapsed")
     return parse_value(form_field, text)
 
@@ -258,8 +261,15 @@ def _widget(form_field: FormField, key: str):
     if form_field.kind == "optional_float":
         return _optional(form_field, key, 0.9)
     if form_field.kind == "text":
-        return st.text_input(label, value=form_field.default, key=key, help=form_field.help,
-                             max_chars=MAX_TEXT_CHARS).strip()
+        text = st.text_input(label, value=form_field.default, key=key, help=form_field.help)
+        return _bounded(form_field, text).strip()
     text = st.text_input(f"{label} (comma separated)", value=", ".join(form_field.default),
-                         key=key, help=form_field.help, max_chars=MAX_TEXT_CHARS)
-    return parse_names(text)
+                         key=key, help=form_field.help)
+    return parse_names(_bounded(form_field, text))
+
+
+def _bounded(form_field: FormField, text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise FieldError(f"{form_field.label}: {len(text):,} characters; at most "
+                         f"{MAX_TEXT_CHARS:,}")
+    return text

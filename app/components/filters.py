@@ -115,7 +115,6 @@ def sidebar_filter() -> SearchFilter:
         text = st.text_input(
             "Search",
             key=_WIDGET_KEYS["text"],
-            max_chars=MAX_QUERY_CHARS,
             placeholder="e.g. outliers, KV cache, LoRA",
             help="Matches names, tags, summaries, how each method works, libraries and "
                  "cited paper titles; common spellings (KV / key-value, 4-bit / int4) "
@@ -135,8 +134,13 @@ def sidebar_filter() -> SearchFilter:
         training = st.segmented_control(
             "Needs training", list(_TRISTATE), key=_WIDGET_KEYS["training"]
         )
+        # A longer paste is searched by its start and says so (a browser-side limit would
+        # drop the whole paste without a word).
+        if len(text or "") > MAX_QUERY_CHARS:
+            st.caption(f"Searching the first {MAX_QUERY_CHARS} of its {len(text):,} "
+                       "characters.")
     query = SearchFilter(
-        text=(text or "").strip(),
+        text=(text or "")[:MAX_QUERY_CHARS].strip(),
         goals=frozenset(goals),
         hardware=frozenset(hardware),
         needs_calibration=_TRISTATE.get(calibration or "Any"),

@@ -101,10 +101,10 @@ def _model_picker() -> str:
     if kind == "hub":
         return st.text_input("Hugging Face id", placeholder="HuggingFaceTB/SmolLM2-360M-Instruct"
                              " (optionally @revision)", key="launch-hub-id",
-                             max_chars=MAX_MODEL_REF_CHARS).strip()
+                             help=f"at most {MAX_MODEL_REF_CHARS:,} characters").strip()
     if kind == "local":
         return st.text_input("Folder with config.json and weights", key="launch-folder",
-                             max_chars=MAX_MODEL_REF_CHARS).strip()
+                             help=f"at most {MAX_MODEL_REF_CHARS:,} characters").strip()
     return kind
 
 
@@ -168,7 +168,7 @@ def _job_options() -> tuple[bool, int | None, list[str]]:
         save = st.toggle("Save the compressed model (safetensors, with a model card)",
                          key="launch-save")
         text = st.text_input("Time limit (minutes, 0 = none)", "0", key="launch-limit",
-                             max_chars=10, help=f"{TIME_LIMIT.allowed()} minutes")
+                             help=f"{TIME_LIMIT.allowed()} minutes")
         try:
             minutes = parse_value(TIME_LIMIT, text)
         except FieldError as error:
@@ -193,7 +193,11 @@ def _device_and_dtype() -> tuple[str, str]:
 def _submit(spec: dict, ready: bool) -> None:
     from app.navigation import jobs_page
 
-    if st.button("Launch", type="primary", disabled=not ready, icon=":material/rocket_launch:"):
+    clicked = st.button("Launch", type="primary", disabled=not ready,
+                        icon=":material/rocket_launch:")
+    # A click on the button as it was drawn a moment ago (before this rerun found a field
+    # invalid) must not queue what the form no longer allows.
+    if clicked and ready:
         try:
             job_id = jobs_service.submit(spec, session_id())
         except InvalidJobError as error:

@@ -118,7 +118,7 @@ def test_only_the_baseline_is_drawn_with_a_note_to_add_a_run():
     figure = result_charts.tradeoff_figure(_frame().iloc[[0]], "stored_bytes", "ppl")
     baseline = next(trace for trace in figure.data if trace.name == "baseline")
     assert list(baseline.x) == [513] and list(baseline.y) == [16.0]
-    assert any("only the baseline" in a.text for a in figure.layout.annotations)
+    assert any("only the baseline:" in a.text for a in figure.layout.annotations)
     lo, hi = figure.layout.xaxis.range
     assert lo < 513 < hi and len(set(_tick_labels(figure.layout.xaxis))) > 1
 
@@ -203,5 +203,5 @@ def test_a_speed_plot_without_real_runs_says_why_they_are_left_out():
     only_simulated = frame[frame["execution"].eq("simulated") | frame["kind"].eq("baseline")]
     figure = result_charts.tradeoff_figure(only_simulated, "decode_tok_s_b1", "ppl")
     texts = [a.text for a in figure.layout.annotations]
-    assert any("simulated runs are left out" in t for t in texts)
+    assert any("simulated runs left out" in t for t in texts)
     assert not any("add a run" in t for t in texts)
