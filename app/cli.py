@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(f"core.jobs.{argv[0]}").main(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`optatlas jobs | head`): stop quietly, as other tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushing at exit must not fail
+        return 141
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ def _layer_figure(rows: list[dict], key: str, *, title: str, log: bool, colour: 
     layers = sorted(set(positions.loc[on_grid, "layer"]))
     projections = list(dict.fromkeys(positions.loc[on_grid, "projection"]))
     listed = list(positions.index[~on_grid])
+    # A layer off the grid with no value (a skipped head: left in float) would be an empty
+    # bar on a meaningless axis; it is named in a note instead.
+    silent = [frame.at[i, "name"] for i in listed if drawable[i] is None]
+    listed = [i for i in listed if drawable[i] is not None]
     panels_px = ([max(CELL_PX * len(projections), 80)] if layers else []) + (
         [BAR_PX * len(listed) + 20] if listed else [])
     plot_px = sum(panels_px) + GAP_PX * (len(panels_px) - 1)
@@ -126,6 +130,10 @@ def _layer_figure(rows: list[dict], key: str, *, title: str, log: bool, colour: 
         figure.update_xaxes(**value_axis, row=row, col=1)
     figure.update_xaxes(automargin=True)
     figure.update_yaxes(automargin=True)
+    if silent:
+        figure.add_annotation(text=f"no value for {', '.join(silent[:5])} (unchanged or not run)",
+                              showarrow=False, xref="paper", yref="paper", x=0, y=0,
+                              xanchor="left", yanchor="top", yshift=-40, font={"size": 10})
     return figure.update_layout(height=max(height, plot_px + 100), showlegend=False,
                                 margin={"t": 20, "l": 10, "r": 10, "b": 10})
 

@@ -120,13 +120,29 @@ def _hover(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def _tick_step(width: float) -> float:
-    # The largest round step (1, 2 or 5 times a power of ten) that still leaves three ticks.
-    magnitude = 10.0 ** math.floor(math.log10(width / 3))
-    return max(m * magnitude for m in (1, 2, 5) if width / (m * magnitude) >= 3 - 1e-9)
+def _tick_step(low: float, high: float, minimum: int) -> float:
+    # The largest round step (1, 2 or 5 times a power of ten) that still puts `minimum`
+    # ticks inside the range: four plots share a row, and more labels turn sideways.
+    def ticks(step: float) -> int:
+        return math.floor(high / step + 1e-9) - math.ceil(low / step - 1e-9) + 1
+
+    magnitude = 10.0 ** math.floor(math.log10((high - low) / minimum))
+    steps = [m * magnitude * scale for scale in (1, 0.1) for m in (5, 2, 1)]
+    return next((step for step in steps if ticks(step) >= minimum), steps[-1])
 
 
-def _axis(metric: str, values: list, *, room: float = 0.0) -> dict:
+def _label_positions(values: list, low: float, high: float) -> list[str]:
+    """Where each point's label goes: toward the middle of the plot, so that labels of
+    points near an edge are not cut off by the figure's border."""
+    if high <= low:
+        return ["top center"] * len(values)
+    third = (high - low) / 3
+    return ["top right" if v is not None and v < low + third else
+            "top left" if v is not None and v > high - third else "top center"
+            for v in values]
+
+
+def _axis(metric: str, values: list, *, room: float = 0.0, minimum_ticks: int = 3) -> dict:
     """Range, ticks and title of `metric`'s axis, set by the displayed `values`, with `room`
     (a share of their span) left empty above them."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
@@ -137,7 +153,7 @@ def _axis(metric: str, values: list, *, room: float = 0.0) -> dict:
     pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
     low, high = low - pad, high + pad
     high += room * (high - low)
-    step = _tick_step(high - low)
+    step = _tick_step(low, high, minimum_ticks)
     # As many decimals as the tick step needs and no more: whole ms and MiB with thousands
     # separators ("7,000", not "7,446.5"), two or three digits of perplexity, KL or tokens/s.
     # Decimals appear only when the runs lie closer than one unit, where whole numbers repeat.
@@ -180,14 +196,19 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                              & (usable["execution"] == "simulated")],
          "circle-open", SIMULATED_COLOUR, 12),
     )
+    shown_x = [_display(x, v) for v in usable[x]] if x in usable else []
+    finite_x = [v for v in shown_x if v is not None and math.isfinite(v)]
+    low_x, high_x = (min(finite_x), max(finite_x)) if finite_x else (0.0, 0.0)
     for name, part, symbol, colour, size in groups:
         if part.empty:
             continue
+        part_x = [_display(x, v) for v in part[x]]
         figure.add_trace(go.Scatter(
-            x=[_display(x, v) for v in part[x]], y=[_display(y, v) for v in part[y]],
+            x=part_x, y=[_display(y, v) for v in part[y]],
             mode="markers+text", name=name, text=[_clip(s) for s in part["short"]],
-            # Labels above the top points or beside the edge ones are drawn whole, not cut.
-            textposition="top center", textfont={"size": 10}, cliponaxis=False,
+            # Labels above the top points are drawn whole; those near a side lean inward.
+            textposition=_label_positions(part_x, low_x, high_x), textfont={"size": 10},
+            cliponaxis=False,
             marker={"symbol": symbol, "size": size, "color": colour,
                     "line": {"width": 2, "color": colour}},
             hovertext=_hover(part), hoverinfo="text",
@@ -234,7 +255,8 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                              annotation_font_color=REPORTED_COLOUR)
     figure.update_layout(
         height=height, margin={"t": 40, "l": 10, "r": 20, "b": 10},
-        xaxis=_axis(x, xs, room=room.get("x", 0.0)), yaxis=_axis(y, ys, room=room.get("y", 0.0)),
+        # Two labels read a narrow horizontal scale; more would turn sideways and collide.
+        xaxis=_axis(x, xs, room=room.get("x", 0.0), minimum_ticks=2), yaxis=_axis(y, ys, room=room.get("y", 0.0)),
         legend={"orientation": "h", "y": -0.25},
     )
     if usable.empty:

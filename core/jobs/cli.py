@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"Not checked: {note}", file=sys.stderr)
         if not found.ok:
             raise InvalidJobError(found.summary())
-        guess = estimate_job(engine, job, device or job.device, shape=found.shape)
+        # The device the queue will give it: an "auto" job goes where store.submit sends it.
+        target = device or (store.pick_device(engine) if job.device == "auto" else job.device)
+        guess = estimate_job(engine, job, target, shape=found.shape)
         job_id = store.submit(engine, job, device=device, estimate_s=guess.seconds)
     except InvalidJobError as error:
         print(f"Not queued: {error}", file=sys.stderr)
@@ -203,7 +205,8 @@ def jobs(args: argparse.Namespace) -> int:
         print(f"{job.id:>5}  {job.status:<11} {progress:<28} {job.device:<7} "
               f"{job.model_ref[:22]:<22} {job.label}")
         if job.error_message and job.status != states.SUCCEEDED:
-            print(f"{'':>7}{job.error_kind or ''}: {job.error_message}")
+            kind = f"{job.error_kind}: " if job.error_kind else ""
+            print(f"{'':>7}{kind}{job.error_message}")
     return 0
 
 

@@ -87,9 +87,11 @@ def estimate_job(engine: Engine, spec: JobSpec, device: str, *,
         shape = ModelShape.from_config(lookup.config) if lookup.found else None
     keys = baseline_keys(model.key, device, spec.dtype, spec.measure)
     converted = (models_dir() / BUNDLED_CHECKPOINT / "config.json").is_file()
-    return estimate(spec, device, parameters=shape.parameters() if shape else None,
+    parameters = shape.parameters() if shape else None
+    return estimate(spec, device, parameters=parameters,
                     baseline_stored=has_baseline(engine, keys),
-                    corrections=Corrections.from_history(recent_timings(engine, device)),
+                    corrections=Corrections.from_history(recent_timings(engine, device, limit=200),
+                                                         parameters),
                     bundled_converted=converted)
 
 

@@ -45,8 +45,13 @@ DEFAULT_CALIBRATION = 32
 DISTILLATION_S_PER_SEQUENCE_MPARAM = 540.0 / 200 / 134.5
 # A GPU runs the same work many times faster; corrections learn the real factor.
 GPU_SPEEDUP = 10.0
-# How many recent jobs on a device the corrections learn from.
+# How many recent jobs on a device the corrections learn from, and how far their model's size
+# may lie from this one's: a tiny model's fixed costs say nothing of a 135 M model's rates.
 HISTORY_JOBS = 20
+SIZE_MATCH = 4.0
+# Tokenizing calibration text and reading cached baseline outputs grow with the model too.
+CALIBRATION_S_PER_MPARAM = 0.05
+REFERENCE_S_PER_MPARAM = 0.03
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class JobPlan:
 
     phases: tuple[Phase, ...]
     basis: str
+    parameters: int | None = None  # the model's, so that corrections learn from like sizes
 
     @property
     def total_s(self) -> float:
@@ -121,11 +127,15 @@ class Corrections:
         self.ratios, self.jobs = ratios, jobs
 
     @classmethod
-    def from_history(cls, records: Iterable[dict]) -> Corrections:
-        """Learn from stored timings ({"plan": [...], "phases": {key: seconds}}), newest
-        first; at most HISTORY_JOBS of them."""
+    def from_history(cls, records: Iterable[dict], parameters: int | None = None) -> Corrections:
+        """Learn from stored timings ({"plan": [...], "phases": {key: seconds},
+        "parameters": N}), newest first: at most HISTORY_JOBS of them, and given
+        `parameters`, only jobs on a model within SIZE_MATCH times that size."""
         samples: dict[str, list[float]] = {}
         jobs = 0
+        if parameters:
+            records = [r for r in records if r.get("parameters")
+                       and 1 / SIZE_MATCH <= r["parameters"] / parameters <= SIZE_MATCH]
         for record in list(records)[:HISTORY_JOBS]:
             actual = record.get("phases") or {}
             used = False
@@ -187,9 +197,11 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
         if shape.baseline_stored:
             # The comparison outputs of a stored baseline are usually cached too; when not,
             # this is one more quality pass.
-            raw.append(("reference", "baseline outputs", "reference", FIXED_S["reference"]))
+            raw.append(("reference", "baseline outputs", "reference",
+                        FIXED_S["reference"] + REFERENCE_S_PER_MPARAM * mparams))
         if any(step.requirements.calibration for step in steps):
-            raw.append(("calibration", "calibration data", "calibration", FIXED_S["calibration"]))
+            raw.append(("calibration", "calibration data", "calibration",
+                        FIXED_S["calibration"] + CALIBRATION_S_PER_MPARAM * mparams))
         for index, step in enumerate(steps, start=1):
             raw.append((f"step.{index}", f"step {index}/{len(steps)} {step.recipe}",
                         f"step:{step.recipe}", _step_seconds(step, mparams)))
@@ -204,7 +216,7 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
     for key, label, kind, seconds in raw:
         predicted = (seconds / GPU_SPEEDUP if gpu else seconds) * corrections.factor(kind)
         phases.append(Phase(key, label, kind, predicted if known else 1.0))
-    return JobPlan(tuple(phases), _basis(shape, corrections, known))
+    return JobPlan(tuple(phases), _basis(shape, corrections, known), shape.parameters)
 
 
 def _basis(shape: JobShape, corrections: Corrections, known: bool) -> str:
@@ -214,7 +226,7 @@ def _basis(shape: JobShape, corrections: Corrections, known: bool) -> str:
         else "a 2-core CPU"
     if corrections.jobs:
         return (f"a cost model for {where}, corrected by {corrections.jobs} recent job(s) on "
-                f"{shape.device}")
+                f"{shape.device} with a model of similar size")
     return f"a cost model for {where}; no finished job on {shape.device} to learn from yet"
 
 

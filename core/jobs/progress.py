@@ -84,6 +84,7 @@ class ProgressTracker:
     def finish_preview(self) -> dict:
         """The timings record as it stands, without closing the current phase."""
         return {"plan": self.plan.to_record(), "planned_total_s": round(self.plan.total_s, 1),
+                "parameters": self.plan.parameters,
                 "phases": {key: round(value, 2) for key, value in self.seconds.items()}}
 
     def finish(self) -> dict:

@@ -56,3 +56,16 @@ def test_layer_figures_plot_every_layer():
              "max_channel": i, "max_abs": 1.0} for i in range(3)]
     assert _shown_names(layer_charts.layer_error_figure(rows)) == {"l0", "l1", "l2"}
     assert _shown_names(layer_charts.outlier_figure(rows)) == {"l0", "l1", "l2"}
+
+
+def test_a_layer_without_a_value_is_named_not_drawn_as_an_empty_bar():
+    from app import layer_charts
+
+    rows = [{"name": f"model.layers.{i}.mlp.down_proj", "relative_error": 0.1 * (i + 1),
+             "outlier_ratio": 5.0, "max_channel": 1, "max_abs": 2.0} for i in range(3)]
+    rows.append({"name": "lm_head", "relative_error": None, "outlier_ratio": 20.0,
+                 "max_channel": 3, "max_abs": 9.0})
+    figure = layer_charts.layer_error_figure(rows)
+    assert not any(trace.type == "bar" for trace in figure.data)
+    assert any("no value for lm_head" in a.text for a in figure.layout.annotations)
+    assert any(trace.type == "bar" for trace in layer_charts.outlier_figure(rows).data)

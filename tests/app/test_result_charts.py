@@ -191,7 +191,8 @@ def test_trade_off_ticks_are_whole_ms_and_a_few_digits_of_perplexity():
     frame["prefill_ms"] = [7446.5, 5210.25, 3120.75, 7000.0, 7000.0]
     figure = result_charts.tradeoff_figure(frame, "prefill_ms", "ppl")
     ms = _tick_labels(figure.layout.xaxis)
-    assert len(ms) == len(set(ms)) >= 3
+    # The horizontal axis of a plot a quarter of the page wide carries two to five labels.
+    assert 2 <= len(ms) == len(set(ms)) <= 5
     assert all("." not in t for t in ms) and any("," in t for t in ms)  # "5,000", not "5,000.5"
     ppl = _tick_labels(figure.layout.yaxis)
     assert len(ppl) == len(set(ppl)) >= 3

@@ -77,3 +77,19 @@ def test_worker_and_executor_take_their_own_options(engine, capsys):
     assert main(["executor", "--stop"]) == 0
     assert "executor stopped" in capsys.readouterr().out
     assert main(["worker", "--device", "cpu", "--until-idle"]) == 0
+
+
+def test_a_closed_pipe_ends_the_listing_quietly(engine, tmp_path):
+    import subprocess
+    import sys
+
+    from core.jobs import store
+
+    for bits in (3, 4, 5, 6):
+        store.submit(engine, {"model": "tiny", "device": "cpu", "steps": [
+            {"recipe": "rtn", "settings": {"bits": bits}}]})
+    listing = subprocess.Popen([sys.executable, "-m", "app.cli", "jobs"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    listing.stdout.close()  # as `| head -0` would
+    _, err = listing.communicate(timeout=60)
+    assert b"Traceback" not in err

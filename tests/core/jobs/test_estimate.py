@@ -65,3 +65,13 @@ def test_memory_counts_a_float_copy_for_diagnostics():
 
 def test_durations_read_as_a_person_reads_them():
     assert [format_seconds(s) for s in (0.2, 40, 200, 7200)] == ["1 s", "40 s", "3 min", "2.0 h"]
+
+
+def test_corrections_learn_only_from_models_of_a_similar_size():
+    tiny_history = [{"parameters": 106_944,
+                     "plan": [{"key": "step.1", "kind": "step:gptq", "planned_s": 10.0}],
+                     "phases": {"step.1": 1.0}}]
+    for_bundled = Corrections.from_history(tiny_history, BUNDLED)
+    assert for_bundled.jobs == 0 and for_bundled.factor("step:gptq") == 1.0
+    for_tiny = Corrections.from_history(tiny_history, 106_944)
+    assert for_tiny.jobs == 1 and for_tiny.factor("step:gptq") == 0.1
