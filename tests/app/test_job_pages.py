@@ -164,16 +164,26 @@ def test_results_page_plots_the_runs_beside_the_baseline(pages):
     assert at.query_params["jobs"] == f"{first},{second}"
 
 
-def test_a_model_filter_keeps_the_selection(pages):
+def test_a_model_filter_keeps_the_selection_or_shows_that_models_runs(pages):
+    engine = make_engine()
+    other = store.submit(engine, {"model": "tiny:1", "device": "cpu", "measure": QUICK,
+                                  "steps": [{"recipe": "rtn"}]})
+    assert JobWorker(engine, "cpu").run_one(other) == states.SUCCEEDED
     at = pages("results")
     first, second, _ = pages.ids
     at.query_params["jobs"] = f"{first},{second}"
     at.run()
     chosen = at.multiselect(key="results-choice").value
-    model = at.multiselect(key="results-model").options[0]
-    at.multiselect(key="results-model").set_value([model]).run()
+    models = at.multiselect(key="results-model").options
+    tiny = next(m for m in models if m == "tiny")
+    at.multiselect(key="results-model").set_value([tiny]).run()
     assert not at.exception
-    assert at.multiselect(key="results-choice").value == chosen
+    assert at.multiselect(key="results-choice").value == chosen  # nothing of it filtered out
+    # Filtering to the other model does not leave an empty selection: its runs are shown.
+    at.multiselect(key="results-model").set_value(["tiny:1"]).run()
+    shown = at.multiselect(key="results-choice").value
+    assert shown and not set(shown) & set(chosen)
+    assert any(f"job #{other}" in c.value for c in at.caption)
 
 
 def test_results_opens_on_the_job_just_followed(pages):
