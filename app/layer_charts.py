@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.chart_notes import add_note
+
 ERROR_COLOUR = "#4C78A8"
 OUTLIER_COLOUR = "#F58518"
 CELL_PX, BAR_PX, GAP_PX = 24, 22, 80
@@ -63,8 +65,7 @@ def _layer_figure(rows: list[dict], key: str, *, title: str, log: bool, colour: 
     frame = pd.DataFrame(rows)
     if frame.empty:
         figure = go.Figure()
-        figure.add_annotation(text="no layer diagnostics", showarrow=False,
-                              xref="paper", yref="paper", x=0.5, y=0.5)
+        add_note(figure, "no layer diagnostics")
         return figure.update_layout(height=height)
     values = pd.to_numeric(frame[key], errors="coerce")
     hover = [f"<b>{row['name']}</b><br>{title} {_number(value)}{details(row)}"

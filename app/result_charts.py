@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # The Results page draws the per-layer charts from here; app.layer_charts is their home.
+from app.chart_notes import add_note
 from app.layer_charts import layer_error_figure, outlier_figure  # noqa: F401
 from core.engine.metrics import METRICS
 
@@ -22,23 +23,6 @@ SIMULATED_COLOUR = "#F58518"
 REPORTED_COLOUR = "#54A24B"
 FRONTIER_COLOUR = "#9D9D9D"
 
-# Metric labels for axes and legends.
-LABELS = {
-    "ppl": "perplexity",
-    "kl": "KL from baseline (nats/token)",
-    "top1_agreement": "top-1 agreement with baseline",
-    "stored_bytes": "stored size (MiB)",
-    "decode_tok_s_b1": "decode tokens/s, batch 1",
-    "decode_tok_s_b8": "decode tokens/s, batch 8",
-    "prefill_ms": "prefill latency, 512 tokens (ms)",
-    "ttft_ms": "time to first token (ms)",
-    "peak_mem_bytes": "peak memory (MiB)",
-    "compression_s": "compression time (s)",
-    "roofline_ratio": "share of roofline bound",
-    "decode_speedup_b1": "decode speedup, batch 1 (side by side)",
-    "acceptance_rate": "draft acceptance rate",
-    "output_matches": "output equals greedy",
-}
 QUALITY_METRICS = ("ppl", "kl", "top1_agreement")
 SPEED_METRICS = ("decode_tok_s_b1", "decode_tok_s_b8", "prefill_ms", "ttft_ms")
 # Measured while the model computes: a simulated run computes in float, so its speed and its
@@ -56,8 +40,9 @@ LABEL_CHARS = 18  # longer run names are cut on the figure; hover keeps them who
 
 
 def label(metric: str) -> str:
-    """An axis label for `metric`."""
-    return LABELS.get(metric, metric)
+    """An axis label for `metric`, from the engine's one vocabulary of metrics."""
+    known = METRICS.get(metric)
+    return known.axis_label() if known else metric
 
 
 def _display(metric: str, value):
@@ -240,7 +225,7 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                 {"xref": "x", "x": at, "yref": "paper", "y": 1, "yanchor": "top"})
         figure.add_annotation(
             text=f"roofline bound {'→' if bound_axis == 'x' else '↑'}<br>"
-                 f"{bound:,.0f} tok/s (estimate)",
+            f"{bound:,.0f} tok/s (estimate)",
             showarrow=False, font={"size": 10, "color": FRONTIER_COLOUR}, align="right",
             bgcolor="rgba(255,255,255,0.8)", yshift=-24 * stacked[at], **edge,
             hovertext=f"roofline bound of {run['name']}: {bound:,.1f} tokens/s (an estimate)")
@@ -254,22 +239,25 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                              annotation_text=f"reported: {row['label']}",
                              annotation_font_color=REPORTED_COLOUR)
     figure.update_layout(
-        height=height, margin={"t": 40, "l": 10, "r": 20, "b": 10},
+        height=height,
+        margin={"t": 40, "l": 10, "r": 20, "b": 10},
         # Two labels read a narrow horizontal scale; more would turn sideways and collide.
-        xaxis=_axis(x, xs, room=room.get("x", 0.0), minimum_ticks=2), yaxis=_axis(y, ys, room=room.get("y", 0.0)),
+        xaxis=_axis(x, xs, room=room.get("x", 0.0), minimum_ticks=2),
+        yaxis=_axis(y, ys, room=room.get("y", 0.0)),
         legend={"orientation": "h", "y": -0.25},
     )
     if usable.empty:
-        figure.add_annotation(text="no run has both figures", showarrow=False,
-                              xref="paper", yref="paper", x=0.5, y=0.5)
+        add_note(figure, "no run has both figures")
     elif (usable["kind"] == "baseline").all():
         # Runs the plot leaves out (simulated ones on speed and memory axes) are named as
         # the reason, so that the note does not tell someone with runs selected to add one.
         left_out = (frame["kind"] != "baseline").any()
-        text = ("simulated runs left out here:<br>they compute in float" if left_out
-                else "only the baseline:<br>add a run to compare")
-        figure.add_annotation(text=text, showarrow=False, xref="paper", yref="paper",
-                              x=0.5, y=1.0, yanchor="bottom", font={"size": 10})
+        text = (
+            "simulated runs left out here:<br>they compute in float"
+            if left_out
+            else "only the baseline:<br>add a run to compare"
+        )
+        add_note(figure, text, y=1.0, yanchor="bottom", font={"size": 10})
     return figure
 
 
@@ -279,8 +267,9 @@ def relative_frame(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     rows = []
     baselines = frame[frame["kind"] == "baseline"]
     for _, run in frame[frame["kind"] != "baseline"].iterrows():
-        match = baselines[(baselines["model_key"] == run["model_key"])
-                          & (baselines["device"] == run["device"])]
+        match = baselines[
+            (baselines["model_key"] == run["model_key"]) & (baselines["device"] == run["device"])
+        ]
         if match.empty:
             continue
         base = match.iloc[0]
@@ -308,33 +297,55 @@ def relative_bars(frame: pd.DataFrame, metrics: list[str], *, height: int = 340)
     data = relative_frame(frame, metrics)
     # A ratio below 1 is a gain for perplexity and a loss for speed: mixed on one axis the bars
     # read backwards half the time, so each direction gets its own panel, titled.
-    panels = [(title, [m for m in metrics if lower_is_better(m) is lower
-                       and m in set(data["metric"])])
-              for title, lower in (("lower is better ↓", True), ("higher is better ↑", False))]
+    panels = [
+        (title, [m for m in metrics if lower_is_better(m) is lower and m in set(data["metric"])])
+        for title, lower in (("lower is better ↓", True), ("higher is better ↑", False))
+    ]
     panels = [(title, shown) for title, shown in panels if shown]
     if not panels:
         figure = go.Figure()
-        figure.add_annotation(text="no run to compare with a baseline of its model and device",
-                              showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        add_note(figure, "no run to compare with a baseline of its model and device")
         return figure.update_layout(height=height)
-    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels],
-                           horizontal_spacing=0.1)
+    figure = make_subplots(
+        rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.1
+    )
     for column, (_, shown) in enumerate(panels, start=1):
         for metric in shown:
             part = data[data["metric"] == metric]
-            figure.add_trace(go.Bar(
-                x=part["name"], y=part["ratio"], name=label(metric),
-                customdata=part["full_name"],
-                hovertemplate="%{customdata}: %{y:.3f}x<extra>" + label(metric) + "</extra>",
-            ), row=1, col=column)
-        figure.add_hline(y=1.0, line={"color": BASELINE_COLOUR, "dash": "dot"},
-                         annotation_text="baseline", annotation_position="top left",
-                         row=1, col=column)
+            figure.add_trace(
+                go.Bar(
+                    x=part["name"],
+                    y=part["ratio"],
+                    name=label(metric),
+                    customdata=part["full_name"],
+                    hovertemplate="%{customdata}: %{y:.3f}x<extra>" + label(metric) + "</extra>",
+                ),
+                row=1,
+                col=column,
+            )
+        figure.add_hline(
+            y=1.0,
+            line={"color": BASELINE_COLOUR, "dash": "dot"},
+            annotation_text="baseline",
+            annotation_position="top left",
+            row=1,
+            col=column,
+        )
         names = list(dict.fromkeys(data[data["metric"].isin(shown)]["name"]))
-        figure.update_xaxes(tickmode="array", tickvals=names, ticktext=[_clip(n) for n in names],
-                            tickangle=-30, automargin=True, row=1, col=column)
+        figure.update_xaxes(
+            tickmode="array",
+            tickvals=names,
+            ticktext=[_clip(n) for n in names],
+            tickangle=-30,
+            automargin=True,
+            row=1,
+            col=column,
+        )
     figure.update_yaxes(title_text="relative to baseline", automargin=True, row=1, col=1)
-    figure.update_layout(barmode="group", height=height,
-                         margin={"t": 40, "l": 10, "r": 10, "b": 10},
-                         legend={"orientation": "h", "y": -0.35})
+    figure.update_layout(
+        barmode="group",
+        height=height,
+        margin={"t": 40, "l": 10, "r": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.35},
+    )
     return figure

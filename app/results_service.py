@@ -86,25 +86,38 @@ def reported_for(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if frame.empty:
         return pd.DataFrame(rows, columns=["metric", "value", "label"])
-    shown = {(_normal(str(model)), corpus) for model, corpus in zip(frame["model"], frame["corpus"])}
+    shown = {
+        (_normal(str(model)), corpus) for model, corpus in zip(frame["model"], frame["corpus"])
+    }
     for node in catalog.nodes.values():
         for reported in node.reported_results:
             mapped = REPORTED_METRICS.get(reported.metric.lower())
             if mapped is None:
                 continue
             metric, corpus = mapped
-            if not any(model == _normal(reported.model) and corpus in str(run_corpus)
-                       for model, run_corpus in shown):
+            if not any(
+                model == _normal(reported.model) and corpus in str(run_corpus)
+                for model, run_corpus in shown
+            ):
                 continue
-            rows.append({"metric": metric, "value": reported.value,
-                         "label": f"{node.name} {reported.setting} ({reported.source.key})"})
+            rows.append(
+                {
+                    "metric": metric,
+                    "value": reported.value,
+                    "label": f"{node.name} {reported.setting} ({reported.source.key})",
+                }
+            )
     return pd.DataFrame(rows, columns=["metric", "value", "label"])
 
 
 def _baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:
-    same = frame[(frame["kind"] == "baseline") & (frame["model_key"] == run["model_key"])
-                 & (frame["device"] == run["device"]) & (frame["dtype"] == run["dtype"])
-                 & (frame["protocol_hash"] == run["protocol_hash"])]
+    same = frame[
+        (frame["kind"] == "baseline")
+        & (frame["model_key"] == run["model_key"])
+        & (frame["device"] == run["device"])
+        & (frame["dtype"] == run["dtype"])
+        & (frame["protocol_hash"] == run["protocol_hash"])
+    ]
     return None if same.empty else same.iloc[-1]
 
 

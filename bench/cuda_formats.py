@@ -1,6 +1,6 @@
 """The packed CUDA formats on the bundled model, side by side with its 16-bit baseline.
 
-    python bench/cuda_formats.py [--model default] [--dtype bfloat16|float16]
+    python -m bench.cuda_formats [--model default] [--dtype bfloat16|float16]
                                  [--rows bf16,bnb_nf4,...] [--windows 16] [--json PATH]
 
 Needs a CUDA GPU, and `pip install -e '.[cuda]'` (bitsandbytes, torchao) for most rows; on a
@@ -13,28 +13,22 @@ reason; a row that fails is reported and the others go on, so one run covers the
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import traceback
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-import core.quantization  # noqa: E402,F401  (registers the quantizers)
-from core.engine.cost import Stopwatch  # noqa: E402
-from core.engine.measure import MeasureConfig, baseline_outputs, measure_model  # noqa: E402
-from core.engine.memory import stored_bytes  # noqa: E402
-from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
-from core.engine.models import load_model  # noqa: E402
-from core.quantization.targets import target_linears  # noqa: E402
-from core.techniques.base import ApplyContext  # noqa: E402
-from core.techniques.registry import InvalidRecipeError, apply, build_config  # noqa: E402
+import core.quantization  # noqa: F401  (registers the quantizers)
+from bench import report
+from bench.steps import Steps, measure_steps
+from core.engine.measure import baseline_outputs
+from core.engine.measure_config import MeasureConfig
+from core.engine.models import load_model
+from core.recipes.base import InvalidRecipeError
+from core.techniques.context import ApplyContext
 
 BASELINE = "baseline"  # renamed to the dtype (bf16 or fp16) when printed
-ROWS: dict[str, list[tuple[str, dict]]] = {
+ROWS: dict[str, Steps] = {
     BASELINE: [],
     "bnb_nf4": [("bnb-nf4", {})],
     "bnb_nf4_b128": [("bnb-nf4", {"blocksize": 128})],
@@ -50,19 +44,10 @@ SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 
 
 def _run_row(name, steps, args, config, baseline):
+    """Measure one row on a fresh copy of the model; also the steps' details as notes."""
     loaded = load_model(args.model, device="cuda", dtype=args.dtype)
-    layers = target_linears(loaded.model)
-    dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
     context = ApplyContext(device=loaded.device)
-    reports = []
-    with Stopwatch(loaded.device) as watch:
-        for recipe, settings in steps:
-            reports.append(apply(loaded.model, build_config(recipe, settings), context))
-    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
-    result = measure_model(loaded, config, name=name, baseline=baseline, execution=execution)
-    result.metrics["compression_s"] = watch.seconds if steps else None
-    after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
-    result.metrics["layer_bytes_ratio"] = after / dense_bytes
+    result, reports = measure_steps(loaded, steps, context, config, name=name, baseline=baseline)
     notes = [f"{r.recipe}: {r.details}" for r in reports if r.details]
     del loaded
     torch.cuda.empty_cache()
@@ -70,15 +55,15 @@ def _run_row(name, steps, args, config, baseline):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Measure the rows side by side on the GPU and print (and write) the table."""
+    parser = report.parser(__doc__)
     parser.add_argument("--model", default="default")
     parser.add_argument("--dtype", default="bfloat16", choices=sorted(SHORT))
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--windows", type=int, default=16)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print(f"bench/cuda_formats.py needs a CUDA GPU; torch {torch.__version__} sees none "
+        print(f"bench.cuda_formats needs a CUDA GPU; torch {torch.__version__} sees none "
               f"here (CUDA build: {torch.version.cuda or 'no'}). Nothing was measured.")
         return 0
     unknown = [name for name in args.rows.split(",") if name not in ROWS]
@@ -107,19 +92,14 @@ def main() -> int:
             continue
         rows.append(result)
         notes += [f"{label}: {line}" for line in row_notes]
-        print(f"  measured {label}", file=sys.stderr)
-    header = f"{'row':<22}" + "".join(f" {c:>19}" for c in COLUMNS) + f" {'execution':>10}"
-    print(header)
-    for result in rows:
-        cells = "".join(f" {format_value(c, result.metrics.get(c)):>19}" for c in COLUMNS)
-        print(f"{result.name:<22}{cells} {result.execution:>10}")
-    print(f"protocol: {rows[0].protocol if rows else {}}")
+        report.progress(f"measured {label}")
+    measured = [result.row() for result in rows]
+    report.print_measured(measured, COLUMNS)
     for line in notes:
         print(f"note: {line}")
     for line in not_run:
         print(f"not run: {line}")
-    if args.json:
-        args.json.write_text(json.dumps([r.row() for r in rows], indent=2))
+    report.write_json(measured, args.json)
     return 0
 
 

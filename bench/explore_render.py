@@ -1,6 +1,6 @@
 """How long one render of the Explore page takes with the full taxonomy (AppTest, no browser).
 
-    python bench/explore_render.py [--repeats N] [--json PATH]
+    python -m bench.explore_render [--repeats N] [--json PATH]
 
 Rows, each in a fresh process so that "first" means first:
 - `first_in_process`: the very first AppTest run, paying Streamlit's own one-time start-up
@@ -25,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def _seeded_database(folder: Path) -> str:
@@ -78,18 +79,21 @@ def _summary(name: str, samples: list[float]) -> dict:
         "render_iqr_ms": round(quartiles[2] - quartiles[0], 1),
         "repeats": len(samples),
         "execution": "real",
-        "protocol": {"harness": "streamlit.testing AppTest", "page": "Explore", "cpu_count": os.cpu_count()},
+        "protocol": {"harness": "streamlit.testing AppTest", "page": "Explore",
+                     "cpu_count": os.cpu_count()},
     }
 
 
 def _in_fresh_process(row: str, repeats: int) -> dict:
-    # A child process per row: module imports and Streamlit caches start empty.
+    # A child process per row: module imports and Streamlit caches start empty. It runs from
+    # the repository root, where `-m bench.explore_render` finds this module.
     output = subprocess.run(
-        [sys.executable, __file__, "--row", row, "--repeats", str(repeats)],
+        [sys.executable, "-m", "bench.explore_render", "--row", row, "--repeats", str(repeats)],
         check=True,
         capture_output=True,
         text=True,
         env=os.environ,
+        cwd=ROOT,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -123,9 +127,9 @@ ROWS = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Measure every row in its own process and print (and write) the table."""
+    parser = report.parser(__doc__)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", type=Path, help="write the rows here as a JSON list")
     parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.row:
@@ -135,14 +139,11 @@ def main() -> int:
         os.environ["OPTATLAS_HOME"] = folder
         os.environ["OPTATLAS_DB_URL"] = _seeded_database(Path(folder))
         rows = [_in_fresh_process(row, args.repeats) for row in ROWS]
-    print(f"{'row':<18}{'render ms (median)':>20}{'IQR ms':>10}{'runs':>6}")
-    for row in rows:
-        print(
-            f"{row['name']:<18}{row['render_ms']:>20.1f}"
-            f"{row['render_iqr_ms']:>10.1f}{row['repeats']:>6}"
-        )
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    report.print_table(rows, ("render_ms", "render_iqr_ms", "repeats"),
+                       headers={"render_ms": "render ms (median)", "render_iqr_ms": "IQR ms",
+                                "repeats": "runs"},
+                       formats={"render_ms": report.fixed(1), "render_iqr_ms": report.fixed(1)})
+    report.write_json(rows, args.json)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Inference-time techniques on the bundled model: the same greedy decoding run several ways,
 each timed beside the default in one run.
 
-    python bench/inference.py [--new-tokens 64] [--repeats 5] [--batches 1,4,8] [--json PATH]
+    python -m bench.inference [--new-tokens 64] [--repeats 5] [--batches 1,4,8] [--json PATH]
 
 Every row applies its recipe (the ones a job runs) to the one loaded model, measures batch-1
 decoding through `generate` with it and with default generation beside it (order default,
@@ -23,32 +23,25 @@ cache and the compiled static cache (each new batch size compiles once, untimed)
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
-from core.engine.data import load_corpus  # noqa: E402
-from core.engine.decoding import decoding_option, set_decoding  # noqa: E402
-from core.engine.devices import describe  # noqa: E402
-from core.engine.measure import (  # noqa: E402
-    MeasureConfig,
-    decode_metrics_b1,
-    decode_prompts,
-    side_by_side,
-)
-from core.engine.metrics import format_value  # noqa: E402
-from core.engine.models import load_model  # noqa: E402
-from core.engine.speed import generate_decode  # noqa: E402
-from core.techniques.base import ApplyContext  # noqa: E402
-from core.techniques.calibration import calibration_data  # noqa: E402
-from core.techniques.registry import apply, build_config  # noqa: E402
+import core.inference  # noqa: F401  (registers the inference-time techniques)
+from bench import report
+from core.engine.data import load_corpus
+from core.engine.decoding import decoding_option, set_decoding
+from core.engine.devices import describe
+from core.engine.measure import decode_metrics_b1, decode_prompts, side_by_side
+from core.engine.measure_config import MeasureConfig
+from core.engine.metrics import format_value
+from core.engine.models import load_model
+from core.engine.speed import generate_decode
+from core.recipes import build_config
+from core.techniques.calibration import calibration_data
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 COLUMNS = ("decode_tok_s_b1", "decode_speedup_b1", "acceptance_rate", "output_matches",
            "compression_s")
@@ -87,7 +80,7 @@ def _restore(loaded, attention: str) -> None:
 
 def _row(name, recipe, settings, loaded, config, context, protocol) -> dict:
     attention = loaded.model.config._attn_implementation
-    report = apply(loaded.model, build_config(recipe, settings), context)
+    applied = apply(loaded.model, build_config(recipe, settings), context)
     compile_s = None
     if settings.get("compile"):
         prompts = decode_prompts(loaded, config, 1).to(loaded.device)
@@ -99,10 +92,10 @@ def _row(name, recipe, settings, loaded, config, context, protocol) -> dict:
     else:
         row, _ = decode_metrics_b1(loaded, config)
     _restore(loaded, attention)
-    described = report.details.get("decoding") or report.details.get("after")
-    if "draft" in report.details:
-        described = f"draft: {report.details['draft']}"
-    return {"name": name, **row, "compression_s": compile_s, "execution": report.execution,
+    described = applied.details.get("decoding") or applied.details.get("after")
+    if "draft" in applied.details:
+        described = f"draft: {applied.details['draft']}"
+    return {"name": name, **row, "compression_s": compile_s, "execution": applied.execution,
             "protocol": {**protocol, "recipe": recipe, "settings": settings,
                          "variant": described}}
 
@@ -142,8 +135,19 @@ def _sweep(loaded, config, batches, protocol) -> list[dict]:
     return rows
 
 
+def _print_sweep(sweep: list[dict], batches: list[int]) -> None:
+    """The sweep as one line per variant and one column per batch size (tokens/s)."""
+    table = [{"name": name, **{f"b{row['protocol']['batch']}": row["decode_tok_s"]
+                               for row in sweep if row["name"].startswith(f"sweep_{name}_b")}}
+             for name, _, _ in SWEEP]
+    columns = [f"b{batch}" for batch in batches]
+    report.print_table(table, columns, formats=dict.fromkeys(columns, report.fixed(1)),
+                       first="variant")
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Time every row beside the reference, then the batch-size sweep; print (and write) both."""
+    parser = report.parser(__doc__)
     parser.add_argument("--model", default="default")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
@@ -151,7 +155,6 @@ def main() -> int:
                         help="batch sizes of the sweep (comma separated; empty: no sweep)")
     parser.add_argument("--rows", default=",".join(name for name, _, _ in ROWS),
                         help="rows after dynamic_cache (comma separated)")
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     loaded = load_model(args.model)
     config = MeasureConfig(decode_new_tokens=args.new_tokens, repeats=args.repeats)
@@ -169,12 +172,9 @@ def main() -> int:
     rows = []
     for spec in (reference, *wanted):
         rows.append(_row(*spec, loaded, config, context, protocol))
-        print(f"  measured {spec[0]}: {format_value('decode_tok_s_b1', rows[-1]['decode_tok_s_b1'])}",
-              file=sys.stderr, flush=True)
-
-    print(f"{'row':<16}" + "".join(f" {c:>19}" for c in COLUMNS))
-    for row in rows:
-        print(f"{row['name']:<16}" + "".join(f" {format_value(c, row.get(c)):>19}" for c in COLUMNS))
+        speed = format_value("decode_tok_s_b1", rows[-1]["decode_tok_s_b1"])
+        report.progress(f"measured {spec[0]}: {speed}")
+    report.print_table(rows, COLUMNS)
     print(f"protocol: {protocol}")
     for row in rows:
         print(f"  {row['name']}: {row['protocol']['variant']}")
@@ -182,13 +182,9 @@ def main() -> int:
     if batches:
         sweep = _sweep(loaded, config, batches, protocol)
         print(f"\nbatch-size sweep, decode tokens/s (all sequences), {args.new_tokens} new tokens:")
-        print(f"{'variant':<16}" + "".join(f" {'b' + str(b):>10}" for b in batches))
-        for name, _, _ in SWEEP:
-            values = [row["decode_tok_s"] for row in sweep if row["name"].startswith(f"sweep_{name}_b")]
-            print(f"{name:<16}" + "".join(f" {v:>10.1f}" for v in values))
+        _print_sweep(sweep, batches)
         rows += sweep
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    report.write_json(rows, args.json)
     return 0
 
 

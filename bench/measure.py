@@ -1,6 +1,6 @@
 """The engine's own speed on this machine: evaluation throughput, and decode against the roofline.
 
-    python bench/measure.py [--model default] [--device cpu] [--json PATH]
+    python -m bench.measure [--model default] [--device cpu] [--json PATH]
 
 Rows (shared metric vocabulary): `eval` (eval_tok_s of the perplexity pass), `decode_b1` and
 `decode_b8` (decode tokens/s beside the roofline bound for that batch, and their ratio).
@@ -9,27 +9,39 @@ All rows come from one process, measured side by side.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import report
+from core.engine import roofline
+from core.engine.data import evaluation_windows, load_corpus
+from core.engine.devices import describe
+from core.engine.measure import text_prompts
+from core.engine.measure_config import MeasureConfig
+from core.engine.models import load_model
+from core.engine.quality import evaluate_quality
+from core.engine.speed import decode_timing, tokens_per_second
 
-from core.engine import roofline  # noqa: E402
-from core.engine.data import evaluation_windows, load_corpus  # noqa: E402
-from core.engine.devices import describe  # noqa: E402
-from core.engine.measure import MeasureConfig, text_prompts  # noqa: E402
-from core.engine.models import load_model  # noqa: E402
-from core.engine.quality import evaluate_quality  # noqa: E402
-from core.engine.speed import decode_timing, tokens_per_second  # noqa: E402
+MEASURED = ("eval_tok_s", "decode_tok_s_b1", "decode_tok_s_b8")  # one per row
+
+
+def _print_table(rows: list[dict]) -> None:
+    """Each row's measured rate beside its roofline bound and their ratio."""
+    shown = [{**row, "measured": next(row[key] for key in MEASURED if key in row)}
+             for row in rows]
+    report.print_table(shown, ("measured", "roofline_decode_tok_s", "roofline_ratio"),
+                       headers={"measured": "measured tok/s",
+                                "roofline_decode_tok_s": "roofline tok/s",
+                                "roofline_ratio": "ratio"},
+                       formats={"measured": report.fixed(1),
+                                "roofline_decode_tok_s": report.fixed(1),
+                                "roofline_ratio": report.fixed(2)})
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Measure evaluation and decode throughput and print (and write) the rows."""
+    parser = report.parser(__doc__)
     parser.add_argument("--model", default="default")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     config = MeasureConfig()
     loaded = load_model(args.model, device=args.device)
@@ -61,15 +73,8 @@ def main() -> int:
             "protocol": protocol,
         })
     print(f"{loaded.spec.label} on {describe(loaded.device)}")
-    print(f"{'row':<10}{'measured tok/s':>16}{'roofline tok/s':>16}{'ratio':>8}")
-    for row in rows:
-        measured = row.get("eval_tok_s") or row.get("decode_tok_s_b1") or row.get("decode_tok_s_b8")
-        bound = row.get("roofline_decode_tok_s")
-        ratio = row.get("roofline_ratio")
-        print(f"{row['name']:<10}{measured:>16.1f}"
-              f"{(f'{bound:.1f}' if bound else '—'):>16}{(f'{ratio:.2f}' if ratio else '—'):>8}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    _print_table(rows)
+    report.write_json(rows, args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Pruning on the bundled model under the default protocol: one table, side by side.
 
-    python bench/pruning.py [--rows dense,magnitude_50,...] [--json PATH] [--windows 16]
+    python -m bench.pruning [--rows dense,magnitude_50,...] [--json PATH] [--windows 16]
                             [--diagnostics] [--reload]
 
 Rows: `dense` (the float model); unstructured 50 % by magnitude, Wanda and SparseGPT, and the
@@ -16,13 +16,11 @@ the same greedy tokens (the factorized and layer-dropped models keep their shape
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.recipe_table import main
+from bench.steps import Steps
 
-from recipe_table import main  # noqa: E402
-
-ROWS: dict[str, list[tuple[str, dict]]] = {
+ROWS: dict[str, Steps] = {
     "dense": [],
     "magnitude_50": [("magnitude-pruning", {"sparsity": 0.5})],
     "wanda_50": [("wanda", {"sparsity": 0.5})],

@@ -1,6 +1,6 @@
 """Quantization on the bundled model under the default protocol: one table, side by side.
 
-    python bench/quantization.py [--rows fp32,rtn_w4_g64,...] [--json PATH] [--windows 16]
+    python -m bench.quantization [--rows fp32,rtn_w4_g64,...] [--json PATH] [--windows 16]
                                  [--diagnostics]
 
 Every row loads a fresh copy of the model, applies its recipe (timed: compression_s), and is
@@ -17,13 +17,11 @@ against the float model on a few calibration sequences, with their input outlier
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.recipe_table import main
+from bench.steps import Steps
 
-from recipe_table import main  # noqa: E402
-
-ROWS: dict[str, list[tuple[str, dict]]] = {
+ROWS: dict[str, Steps] = {
     "fp32": [],
     "rtn_w8": [("rtn", {"bits": 8, "group_size": None, "symmetric": True})],
     "rtn_w4_g64": [("rtn", {"bits": 4, "group_size": 64})],

@@ -1,46 +1,37 @@
-"""The side-by-side recipe table behind bench/quantization.py and bench/pruning.py: every
-row loads a fresh copy of the model, applies its steps (timed: compression_s) and is measured
+"""The side-by-side recipe table behind bench.quantization and bench.pruning: every row
+loads a fresh copy of the model, applies its steps (timed: compression_s) and is measured
 against the float baseline's cached outputs; real rows are timed against the float model in
 the order float, row, row, float (decode_speedup_b1), so drift between rows cancels."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-import core.distillation  # noqa: E402,F401  (registers knowledge distillation)
-import core.inference  # noqa: E402,F401  (registers the inference-time techniques)
-import core.lowrank  # noqa: E402,F401  (registers low-rank factorization)
-import core.pruning  # noqa: E402,F401  (registers the pruners)
-import core.quantization  # noqa: E402,F401  (registers the quantizers)
-from core.engine.cost import Stopwatch  # noqa: E402
-from core.engine.data import load_corpus  # noqa: E402
-from core.engine.measure import (  # noqa: E402
-    MeasureConfig,
-    baseline_outputs,
-    decode_rate_b1,
-    measure_model,
-)
-from core.engine.memory import disk_bytes, stored_bytes  # noqa: E402
-from core.engine.metrics import REAL, SIMULATED, format_value  # noqa: E402
-from core.engine.models import load_model  # noqa: E402
-from core.quantization.diagnostics import (  # noqa: E402
+import core.distillation  # noqa: F401  (registers knowledge distillation)
+import core.inference  # noqa: F401  (registers the inference-time techniques)
+import core.lowrank  # noqa: F401  (registers low-rank factorization)
+import core.pruning  # noqa: F401  (registers the pruners)
+import core.quantization  # noqa: F401  (registers the quantizers)
+from bench import report
+from bench.steps import Steps, measure_steps
+from core.engine.cost import Stopwatch
+from core.engine.data import load_corpus
+from core.engine.measure import baseline_outputs, decode_rate_b1
+from core.engine.measure_config import MeasureConfig
+from core.engine.memory import disk_bytes, stored_bytes
+from core.engine.metrics import REAL
+from core.engine.models import load_model
+from core.quantization.diagnostics import (
     RescaledModelError,
     format_diagnostics,
     layer_diagnostics,
 )
-from core.quantization.targets import target_linears  # noqa: E402
-from core.techniques.base import ApplyContext  # noqa: E402
-from core.techniques.calibration import calibration_data  # noqa: E402
-from core.techniques.registry import InvalidRecipeError, apply, build_config  # noqa: E402
-
+from core.recipes.base import InvalidRecipeError
+from core.techniques.calibration import calibration_data
+from core.techniques.context import ApplyContext
 
 COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
            "decode_tok_s_b1", "decode_speedup_b1", "compression_s")
@@ -72,20 +63,11 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
     """Measure one row, time the float `reference` right after it, and with `diagnose`
     compare the two layer by layer."""
     loaded = load_model(args.model, device=args.device)
-    layers = target_linears(loaded.model)
-    dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
     # The float reference doubles as the teacher of a distillation step.
     context = ApplyContext(device=loaded.device, calibration=calibration,
                            original=lambda: reference.model)
-    with Stopwatch(loaded.device) as watch:
-        reports = [apply(loaded.model, build_config(recipe, settings), context)
-                   for recipe, settings in steps]
-    execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
-    result = measure_model(loaded, config, name=name, baseline=baseline, execution=execution)
-    result.metrics["compression_s"] = watch.seconds if steps else None
-    after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
-    result.metrics["layer_bytes_ratio"] = after / dense_bytes
-    if execution == REAL:
+    result, reports = measure_steps(loaded, steps, context, config, name=name, baseline=baseline)
+    if result.execution == REAL:
         speedup, rates = _speedup_against(reference, loaded, config)
         result.metrics["decode_speedup_b1"] = speedup
         result.notes.append(
@@ -96,7 +78,7 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
         result.notes.append(_reload_check(name, loaded))
     diagnostics = None
     if diagnose and steps:
-        rescales = [rescale for report in reports for rescale in report.rescales]
+        rescales = [rescale for step in reports for rescale in step.rescales]
         diagnostics = _diagnose(name, reference.model, loaded.model, calibration, rescales)
     return result, diagnostics
 
@@ -128,16 +110,14 @@ def _reload_check(name, loaded) -> str:
             f"memory's: {text!r}")
 
 
-def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
-         argv: list[str] | None = None) -> int:
+def main(recipes: dict[str, Steps], description: str, argv: list[str] | None = None) -> int:
     """Measure `recipes` (row name -> steps) side by side and print (and write) the table."""
-    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser = report.parser(description)
     parser.add_argument("--model", default="default")
     parser.add_argument("--device", default=None)
     parser.add_argument("--rows", default=",".join(recipes))
     parser.add_argument("--windows", type=int, default=16)
     parser.add_argument("--calibration-samples", type=int, default=32)
-    parser.add_argument("--json", type=Path)
     parser.add_argument("--reload", action="store_true",
                         help="save each row's model, load it back and check it generates the "
                              "same tokens (for rows that change the architecture)")
@@ -160,13 +140,9 @@ def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
         rows.append(result)
         if diagnosis:
             diagnostics.append(diagnosis)
-        print(f"  measured {name}", file=sys.stderr)
-    header = f"{'row':<18}" + "".join(f" {c:>19}" for c in COLUMNS) + f"{'execution':>11}"
-    print(header)
-    for result in rows:
-        cells = "".join(f" {format_value(c, result.metrics.get(c)):>19}" for c in COLUMNS)
-        print(f"{result.name:<18}{cells}{result.execution:>11}")
-    print(f"protocol: {rows[0].protocol if rows else {}}")
+        report.progress(f"measured {name}")
+    measured = [result.row() for result in rows]
+    report.print_measured(measured, COLUMNS)
     print(f"calibration: {calibration.protocol}")
     for line in skipped:
         print(f"not run: {line}")
@@ -176,6 +152,5 @@ def main(recipes: dict[str, list[tuple[str, dict]]], description: str,
                 print(f"{result.name} {note}")
     for text in diagnostics:
         print(f"\n{text}")
-    if args.json:
-        args.json.write_text(json.dumps([r.row() for r in rows], indent=2))
+    report.write_json(measured, args.json)
     return 0

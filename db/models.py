@@ -1,4 +1,5 @@
-"""The taxonomy's tables: techniques (a tree), references, implementations, reported results, tags."""
+"""The taxonomy's tables: techniques (a tree), references, implementations, reported results
+and tags."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Validate taxonomy data files and print what they hold: `python scripts/check_taxonomy.py [FILE ...]`."""
+"""Validate taxonomy data files and print what they hold:
+`python scripts/check_taxonomy.py [FILE ...]`."""
 
 import sys
 from pathlib import Path

@@ -6,7 +6,7 @@ that a page render costs no queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import selectinload
@@ -241,60 +241,32 @@ def _facets_hold(node: TechniqueView, query: SearchFilter) -> bool:
     return True
 
 
+def _view(view_type, row, **computed):
+    """A view dataclass from a database row: the fields the row has under the same name are
+    copied, the others are given in `computed` (tuples, labels, related rows)."""
+    copied = {f.name: getattr(row, f.name) for f in fields(view_type)
+              if f.init and f.name not in computed}
+    return view_type(**copied, **computed)
+
+
 def _reference_view(row: models.Reference) -> ReferenceView:
-    return ReferenceView(
-        key=row.key,
-        title=row.title,
-        authors=tuple(row.authors),
-        et_al=row.et_al,
-        year=row.year,
-        venue=row.venue,
-        arxiv=row.arxiv,
-        doi=row.doi,
-        url=row.url,
-    )
+    return _view(ReferenceView, row, authors=tuple(row.authors))
 
 
 def _technique_view(row: models.Technique, refs: dict[int, ReferenceView]) -> TechniqueView:
-    return TechniqueView(
-        slug=row.slug,
-        name=row.name,
+    def tags(kind: str, labels: dict[str, str]) -> tuple[str, ...]:
+        return in_canonical_order((t.value for t in row.tags if t.kind == kind), labels)
+
+    return _view(
+        TechniqueView, row,
         parent=row.parent.slug if row.parent else None,
-        family=row.family,
-        kind=row.kind,
-        summary=row.summary,
-        mechanism=row.mechanism,
-        saves=row.saves,
-        costs=row.costs,
-        practical=row.practical,
         challenges=tuple(row.challenges or ()),
-        runnable_recipe=row.runnable_recipe,
-        not_runnable_reason=row.not_runnable_reason,
-        needs_calibration=row.needs_calibration,
-        needs_training=row.needs_training,
-        goals=in_canonical_order((t.value for t in row.tags if t.kind == "goal"), GOAL_LABELS),
-        hardware=in_canonical_order(
-            (t.value for t in row.tags if t.kind == "hardware"), HARDWARE_LABELS
-        ),
+        goals=tags("goal", GOAL_LABELS),
+        hardware=tags("hardware", HARDWARE_LABELS),
         references=tuple(refs[c.reference_id] for c in row.citations),
-        implementations=tuple(
-            ImplementationView(i.name, i.url, i.note) for i in row.implementations
-        ),
-        reported_results=tuple(
-            ReportedResultView(
-                model=r.model,
-                metric=r.metric,
-                baseline=r.baseline,
-                value=r.value,
-                unit=r.unit,
-                lower_is_better=r.lower_is_better,
-                setting=r.setting,
-                protocol=r.protocol,
-                note=r.note,
-                source=refs[r.reference_id],
-            )
-            for r in row.reported_results
-        ),
+        implementations=tuple(_view(ImplementationView, i) for i in row.implementations),
+        reported_results=tuple(_view(ReportedResultView, r, source=refs[r.reference_id])
+                               for r in row.reported_results),
         children=tuple(child.slug for child in row.children),
     )
 

@@ -41,7 +41,9 @@ def _hash(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _sync_references(session: Session, taxonomy: Taxonomy) -> tuple[dict[str, models.Reference], int]:
+def _sync_references(
+    session: Session, taxonomy: Taxonomy
+) -> tuple[dict[str, models.Reference], int]:
     existing = {ref.key: ref for ref in session.scalars(select(models.Reference))}
     changed = 0
     for key, ref in taxonomy.references.items():

@@ -18,6 +18,24 @@ HARDWARE_LABELS = {
     "datacenter_gpu": "Datacenter GPU",
 }
 NODE_KINDS = ("family", "category", "method")
+# A node's trade-off fields (saves, costs, practical) by key, as pages and tables title them.
+SAVES_LABELS = {
+    "memory": "Memory",
+    "prefill_latency": "Prefill latency",
+    "decode_latency": "Decode latency",
+    "throughput": "Throughput",
+    "energy": "Energy",
+}
+COSTS_LABELS = {
+    "calibration_data": "Calibration data",
+    "training_compute": "Training compute",
+    "accuracy_risk": "Accuracy risk",
+}
+PRACTICAL_LABELS = {
+    "hardware": "Hardware and kernels",
+    "when_to_use": "When to choose it",
+    "when_not_to_use": "When not to",
+}
 
 
 def in_canonical_order(values, labels: dict[str, str]) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import jobs_service
+from app import jobs_service, page_ids
 from core.jobs.estimate import format_seconds
 from core.jobs.preflight import Preflight
 
@@ -57,13 +57,11 @@ def show_estimate(checked: jobs_service.CheckedJob) -> None:
 
 def show_twin(checked: jobs_service.CheckedJob) -> bool:
     """An identical job already queued or running: link to it; Launch only on request."""
-    from app.navigation import jobs_page
-
     twin = jobs_service.active_twin(checked)
     if twin is None:
         return True
     st.info(f"Job #{twin.id} does exactly this and is {twin.status}: its result will be the "
             "same.", icon=":material/content_copy:")
-    st.page_link(jobs_page(), label=f"Follow job {twin.id}", icon=":material/monitoring:",
+    st.page_link(page_ids.JOBS.script, label=f"Follow job {twin.id}", icon=":material/monitoring:",
                  query_params={"job": str(twin.id)})
     return st.toggle("Queue another identical job anyway", key=DUPLICATE_KEY)

@@ -7,28 +7,19 @@ from html import escape
 
 import streamlit as st
 
+from app import page_ids, technique_code
 from app.components import node_links
-from app.components.html_table import MISSING, html_link, html_table
+from app.components.html_table import html_link, html_table
+from core import recipes
 from taxonomy.catalog import Catalog, ReportedResultView, TechniqueView
-from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
+from taxonomy.vocabulary import (
+    COSTS_LABELS,
+    GOAL_LABELS,
+    HARDWARE_LABELS,
+    PRACTICAL_LABELS,
+    SAVES_LABELS,
+)
 
-SAVES_LABELS = {
-    "memory": "Memory",
-    "prefill_latency": "Prefill latency",
-    "decode_latency": "Decode latency",
-    "throughput": "Throughput",
-    "energy": "Energy",
-}
-COSTS_LABELS = {
-    "calibration_data": "Calibration data",
-    "training_compute": "Training compute",
-    "accuracy_risk": "Accuracy risk",
-}
-PRACTICAL_LABELS = {
-    "hardware": "Hardware and kernels",
-    "when_to_use": "When to choose it",
-    "when_not_to_use": "When not to",
-}
 # A source is shown by its arXiv id (or its host), not by its whole address.
 SOURCE_LINK_TEXT = re.compile(r"https?://(?:arxiv\.org/abs/)?([^/]+(?:/[^/]+)?)")
 NOT_YET = "its implementation in OptAtlas is not finished yet"
@@ -36,9 +27,7 @@ NOT_YET = "its implementation in OptAtlas is not finished yet"
 
 def runnable_now(node: TechniqueView) -> bool:
     """True when the node's recipe is implemented in this version."""
-    from core.recipes import config_types
-
-    return node.runnable_recipe is not None and node.runnable_recipe in config_types()
+    return node.runnable_recipe is not None and node.runnable_recipe in recipes.config_types()
 
 
 def run_entry_reason(node: TechniqueView) -> str:
@@ -154,21 +143,25 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
     _badges(node)
     st.write(node.summary)
     if runnable_now(node):
-        # Imported here: the navigation module imports the views, which import this one.
-        from app.navigation import launch_page
-
-        st.page_link(launch_page(), label="Run this technique", icon=":material/play_arrow:",
-                     query_params={"technique": node.slug}, help=run_entry_reason(node))
+        st.page_link(
+            page_ids.LAUNCH.script,
+            label="Run this technique",
+            icon=":material/play_arrow:",
+            query_params={"technique": node.slug},
+            help=run_entry_reason(node),
+        )
     else:
-        st.button("Run this technique", key="run-technique", icon=":material/play_arrow:",
-                  disabled=True, help=run_entry_reason(node))
+        st.button(
+            "Run this technique",
+            key="run-technique",
+            icon=":material/play_arrow:",
+            disabled=True,
+            help=run_entry_reason(node),
+        )
     st.caption(run_entry_reason(node))
     if node.is_leaf:
-        # Imported here: the navigation module imports the views, which import this one.
-        from app.navigation import compare_page
-
         st.page_link(
-            compare_page(),
+            page_ids.COMPARE.script,
             label="Compare with other techniques",
             icon=":material/compare_arrows:",
             query_params={"techniques": node.slug},
@@ -176,6 +169,8 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
     if node.mechanism:
         st.markdown("##### How it works")
         st.write(node.mechanism)
+    if runnable_now(node):
+        technique_code.render(node.runnable_recipe)
     if node.saves:
         st.markdown("##### What it saves")
         _labelled_table(node.saves, SAVES_LABELS)

@@ -45,16 +45,16 @@ def _branch(
         if child.is_leaf:
             _node_button(child, selected)
             continue
-        with st.expander(child.name, expanded=child.slug in open_slugs, icon=_icon(child)):
-            # The expander only folds; this entry opens the branch's own page.
-            _node_button(child, selected, label=OVERVIEW_LABEL)
-            _branch(
-                catalog,
-                child,
-                selected=selected,
-                open_slugs=open_slugs,
-                visible=visible,
-            )
+        _folder(catalog, child, _icon(child), selected=selected, open_slugs=open_slugs,
+                visible=visible)
+
+
+def _folder(catalog: Catalog, node: TechniqueView, icon: str, *, selected: str | None,
+            open_slugs: set[str], visible: set[str]) -> None:
+    # A branch folds into an expander; its first entry opens the branch's own page.
+    with st.expander(node.name, expanded=node.slug in open_slugs, icon=icon):
+        _node_button(node, selected, label=OVERVIEW_LABEL)
+        _branch(catalog, node, selected=selected, open_slugs=open_slugs, visible=visible)
 
 
 def render(
@@ -70,12 +70,5 @@ def render(
         family = catalog.nodes[slug]
         if slug not in visible:
             continue
-        with st.expander(family.name, expanded=slug in open_slugs, icon=":material/hub:"):
-            _node_button(family, selected, label=OVERVIEW_LABEL)
-            _branch(
-                catalog,
-                family,
-                selected=selected,
-                open_slugs=open_slugs,
-                visible=visible,
-            )
+        _folder(catalog, family, ":material/hub:", selected=selected, open_slugs=open_slugs,
+                visible=visible)

@@ -8,9 +8,14 @@ import streamlit as st
 
 from app import selection, services
 from app.components.html_table import MISSING, html_link, html_list, html_table
-from app.components.technique_detail import COSTS_LABELS, PRACTICAL_LABELS, SAVES_LABELS
 from taxonomy.catalog import Catalog, TechniqueView
-from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS
+from taxonomy.vocabulary import (
+    COSTS_LABELS,
+    GOAL_LABELS,
+    HARDWARE_LABELS,
+    PRACTICAL_LABELS,
+    SAVES_LABELS,
+)
 
 MAX_COMPARED = selection.MAX_COMPARED
 # Names left out of a hostile or mistyped URL are listed up to this many, then counted.

@@ -6,7 +6,7 @@ import textwrap
 
 import streamlit as st
 
-from app import charts, selection, services
+from app import charts, page_ids, selection, services
 from app.components import filters, node_links, technique_detail, tree
 from taxonomy.catalog import Catalog, SearchFilter, TechniqueView
 
@@ -43,19 +43,25 @@ def _start_here(catalog: Catalog) -> None:
     # Three clicks from nothing to a measured run, on a technique that needs no data.
     if catalog.get(START_TECHNIQUE) is None:
         return
-    # Imported here: the navigation module imports the views.
-    from app.navigation import explore_page, launch_page, results_page
-
     st.markdown("**Start here**")
     # One link a line: in columns their labels would be cut short.
-    st.page_link(explore_page(), label="1. Read how round-to-nearest (RTN) quantization works",
-                 icon=":material/menu_book:",
-                 query_params={selection.TECHNIQUE_PARAM: START_TECHNIQUE})
-    st.page_link(launch_page(), label="2. Run it on a tiny random model, in seconds",
-                 icon=":material/rocket_launch:",
-                 query_params={"technique": START_TECHNIQUE, "model": "tiny"})
-    st.page_link(results_page(), label="3. See the run beside the baseline on Results",
-                 icon=":material/scatter_plot:")
+    st.page_link(
+        page_ids.EXPLORE.script,
+        label="1. Read how round-to-nearest (RTN) quantization works",
+        icon=":material/menu_book:",
+        query_params={selection.TECHNIQUE_PARAM: START_TECHNIQUE},
+    )
+    st.page_link(
+        page_ids.LAUNCH.script,
+        label="2. Run it on a tiny random model, in seconds",
+        icon=":material/rocket_launch:",
+        query_params={"technique": START_TECHNIQUE, "model": "tiny"},
+    )
+    st.page_link(
+        page_ids.RESULTS.script,
+        label="3. See the run beside the baseline on Results",
+        icon=":material/scatter_plot:",
+    )
 
 
 def _overview_counts(catalog: Catalog) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app import jobs_service, results_service
+from app import jobs_service, page_ids, results_service
 from app.markdown_text import plain
 from core.jobs import states
 from core.jobs.estimate import format_seconds
@@ -63,24 +63,19 @@ def _progress(job) -> None:
 
 
 def _actions(job) -> None:
-    from app.navigation import results_page
-
     columns = st.columns([1, 1, 3])
-    if job.status in states.ACTIVE:
-        if columns[0].button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
+    buttons = ((columns[0], states.ACTIVE, "Cancel", ":material/stop:", jobs_service.cancel),
+               (columns[1], states.RETRYABLE, "Retry", ":material/replay:", jobs_service.retry))
+    for column, statuses, label, icon, action in buttons:
+        if job.status in statuses and column.button(label, key=f"{label.lower()}-{job.id}",
+                                                    icon=icon):
             try:
-                jobs_service.cancel(job.id)
-            except JobStateError as error:
-                st.toast(str(error))
-    if job.status in states.RETRYABLE:
-        if columns[1].button("Retry", key=f"retry-{job.id}", icon=":material/replay:"):
-            try:
-                jobs_service.retry(job.id)
-            except JobStateError as error:
+                action(job.id)
+            except JobStateError as error:  # another tab or worker moved it first
                 st.toast(str(error))
     if job.status == states.SUCCEEDED:
         with columns[2]:
-            st.page_link(results_page(), label="See it on the Results page",
+            st.page_link(page_ids.RESULTS.script, label="See it on the Results page",
                          icon=":material/scatter_plot:", query_params={"jobs": str(job.id)})
 
 
@@ -114,12 +109,11 @@ def _job_card(job, focused: bool, headline: str | None) -> None:
 @st.fragment(run_every=REFRESH_S)
 def job_list() -> None:
     """The live list (reruns on its own every REFRESH_S seconds)."""
-    from app.navigation import explore_page
-
     jobs = jobs_service.jobs()
     if not jobs:
         st.info("No jobs yet. Open a technique in Explore and press **Run this technique**.")
-        st.page_link(explore_page(), label="Explore the techniques", icon=":material/account_tree:")
+        st.page_link(page_ids.EXPLORE.script, label="Explore the techniques",
+                     icon=":material/account_tree:")
         return
     counts = {status: sum(1 for j in jobs if j.status == status) for status in states.STATUSES}
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items() if n))
@@ -128,11 +122,15 @@ def job_list() -> None:
         # Results opens on the job the user followed last.
         st.session_state["followed_job"] = int(focus)
     ordered = sorted(jobs, key=lambda j: (str(j.id) != focus, -j.id))
-    frame = results_service.results_frame() if any(
-        j.status == states.SUCCEEDED for j in jobs) else None
+    frame = (
+        results_service.results_frame() if any(j.status == states.SUCCEEDED for j in jobs) else None
+    )
     for job in ordered:
-        headline = results_service.headline(frame, job.id) \
-            if frame is not None and job.status == states.SUCCEEDED else None
+        headline = (
+            results_service.headline(frame, job.id)
+            if frame is not None and job.status == states.SUCCEEDED
+            else None
+        )
         _job_card(job, focused=str(job.id) == focus, headline=headline)
 
 
@@ -140,6 +138,9 @@ def render() -> None:
     """The Jobs page."""
     st.header("Jobs", anchor=False)
     if not any(d.workers for d in jobs_service.devices()):
-        st.warning("No worker is running: queued jobs wait until one starts (`optatlas serve` "
-                   "starts them; or run `optatlas executor`).", icon=":material/warning:")
+        st.warning(
+            "No worker is running: queued jobs wait until one starts (`optatlas serve` "
+            "starts them; or run `optatlas executor`).",
+            icon=":material/warning:",
+        )
     job_list()

@@ -10,7 +10,7 @@ import uuid
 
 import streamlit as st
 
-from app import jobs_service, services
+from app import jobs_service, page_ids, services
 from app.components.config_form import FieldError, FormField, parse_value, render_settings
 from app.components.launch_summary import show_check, show_estimate, show_twin
 from core.engine.model_refs import MAX_MODEL_REF_CHARS
@@ -75,15 +75,17 @@ def _technique():
 
 def _not_runnable(node) -> None:
     """Why a method that OptAtlas cannot run has no form, with a way back to its page."""
-    from app.navigation import explore_page
-
     reason = node.not_runnable_reason or "OptAtlas has no recipe for it"
     if node.runnable_recipe:
         reason = (f"its recipe `{node.runnable_recipe}` is not implemented in this version "
                   "of OptAtlas yet")
     st.warning(f"**{node.name}** cannot be run here: {reason}", icon=":material/block:")
-    st.page_link(explore_page(), label=f"Read about {node.name}", icon=":material/menu_book:",
-                 query_params={"technique": node.slug})
+    st.page_link(
+        page_ids.EXPLORE.script,
+        label=f"Read about {node.name}",
+        icon=":material/menu_book:",
+        query_params={"technique": node.slug},
+    )
 
 
 def _initial_steps(node) -> list[str]:
@@ -92,19 +94,29 @@ def _initial_steps(node) -> list[str]:
 
 
 def _model_picker() -> str:
-    if "launch-model-kind" not in st.session_state and st.query_params.get("model") in MODEL_CHOICES:
+    if (
+        "launch-model-kind" not in st.session_state
+        and st.query_params.get("model") in MODEL_CHOICES
+    ):
         st.session_state["launch-model-kind"] = st.query_params["model"]
-    kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get,
-                    key="launch-model-kind")
+    kind = st.radio(
+        "Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, key="launch-model-kind"
+    )
     if kind == "default":
         st.caption(BUNDLED_ORIGIN)
     if kind == "hub":
-        return st.text_input("Hugging Face id", placeholder="HuggingFaceTB/SmolLM2-360M-Instruct"
-                             " (optionally @revision)", key="launch-hub-id",
-                             help=f"at most {MAX_MODEL_REF_CHARS:,} characters").strip()
+        return st.text_input(
+            "Hugging Face id",
+            placeholder="HuggingFaceTB/SmolLM2-360M-Instruct (optionally @revision)",
+            key="launch-hub-id",
+            help=f"at most {MAX_MODEL_REF_CHARS:,} characters",
+        ).strip()
     if kind == "local":
-        return st.text_input("Folder with config.json and weights", key="launch-folder",
-                             help=f"at most {MAX_MODEL_REF_CHARS:,} characters").strip()
+        return st.text_input(
+            "Folder with config.json and weights",
+            key="launch-folder",
+            help=f"at most {MAX_MODEL_REF_CHARS:,} characters",
+        ).strip()
     return kind
 
 
@@ -115,8 +127,10 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
     chosen, errors = [], []
     for index, recipe in enumerate(list(steps)):
         if recipe not in known:
-            st.warning(f"{quoted(recipe, 60)} is not runnable in this version of OptAtlas yet; "
-                       "its implementation is on the way. Choose another step below.")
+            st.warning(
+                f"{quoted(recipe, 60)} is not runnable in this version of OptAtlas yet; "
+                "its implementation is on the way. Choose another step below."
+            )
             continue
         with st.container(border=True):
             top = st.columns([5, 1])
@@ -130,17 +144,23 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
             if config_type.execution == "simulated":
                 st.info(SIMULATED_NOTE, icon=":material/science:")
             if config_type.speed_only:
-                st.caption("Changes how the model runs, not its weights: decoding is timed "
-                           "with it and with the model's default generation side by side, "
-                           "and the two outputs compared token for token.")
+                st.caption(
+                    "Changes how the model runs, not its weights: decoding is timed "
+                    "with it and with the model's default generation side by side, "
+                    "and the two outputs compared token for token."
+                )
             form = render_settings(config_type, key=f"step-{index}-{recipe}")
             errors += [f"step {index + 1}: {message}" for message in form.errors.values()]
             chosen.append({"recipe": recipe, "settings": form.settings})
     add = st.columns([4, 1])
-    extra = add[0].selectbox("Add a step (steps run in order: e.g. prune, then quantize)",
-                             list(names), format_func=lambda r: f"{names[r]} ({r})",
-                             index=None, placeholder="Choose a technique to stack",
-                             key="launch-add-choice")
+    extra = add[0].selectbox(
+        "Add a step (steps run in order: e.g. prune, then quantize)",
+        list(names),
+        format_func=lambda r: f"{names[r]} ({r})",
+        index=None,
+        placeholder="Choose a technique to stack",
+        key="launch-add-choice",
+    )
     if add[1].button("Add step", disabled=extra is None, icon=":material/add:"):
         steps.append(extra)
         st.rerun()
@@ -149,26 +169,43 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
 
 def _measure_settings() -> dict:
     with st.expander("What to measure", expanded=False):
-        windows = st.slider("Evaluation windows (512 tokens each)", 1, 64, 16,
-                            help="perplexity, KL and agreement are measured on these; fewer is "
-                            "faster and noisier", key="launch-windows")
-        speed = st.radio("Speed", ["auto", "full", "decode_b1", "none"], horizontal=True,
-                         format_func={"auto": "auto (timed for real runs, not for simulated)",
-                                      "full": "full (prefill, TTFT, decode b1 and b8)",
-                                      "decode_b1": "decode at batch 1 only",
-                                      "none": "none (quality and size only)"}.get,
-                         key="launch-speed")
-        diagnostics = st.toggle("Per-layer error and outlier diagnostics", value=True,
-                                key="launch-diagnostics")
+        windows = st.slider(
+            "Evaluation windows (512 tokens each)",
+            1,
+            64,
+            16,
+            help="perplexity, KL and agreement are measured on these; fewer is faster and noisier",
+            key="launch-windows",
+        )
+        speed = st.radio(
+            "Speed",
+            ["auto", "full", "decode_b1", "none"],
+            horizontal=True,
+            format_func={
+                "auto": "auto (timed for real runs, not for simulated)",
+                "full": "full (prefill, TTFT, decode b1 and b8)",
+                "decode_b1": "decode at batch 1 only",
+                "none": "none (quality and size only)",
+            }.get,
+            key="launch-speed",
+        )
+        diagnostics = st.toggle(
+            "Per-layer error and outlier diagnostics", value=True, key="launch-diagnostics"
+        )
     return {"eval_windows": windows, "speed": speed, "diagnostics": diagnostics}
 
 
 def _job_options() -> tuple[bool, int | None, list[str]]:
     with st.expander("Job options"):
-        save = st.toggle("Save the compressed model (safetensors, with a model card)",
-                         key="launch-save")
-        text = st.text_input("Time limit (minutes, 0 = none)", "0", key="launch-limit",
-                             help=f"{TIME_LIMIT.allowed()} minutes")
+        save = st.toggle(
+            "Save the compressed model (safetensors, with a model card)", key="launch-save"
+        )
+        text = st.text_input(
+            "Time limit (minutes, 0 = none)",
+            "0",
+            key="launch-limit",
+            help=f"{TIME_LIMIT.allowed()} minutes",
+        )
         try:
             minutes = parse_value(TIME_LIMIT, text)
         except FieldError as error:
@@ -179,22 +216,25 @@ def _job_options() -> tuple[bool, int | None, list[str]]:
 
 def _device_and_dtype() -> tuple[str, str]:
     options = jobs_service.devices()
-    labels = {d.device: f"{d.device}: {d.name}" + (f" ({d.workers} worker(s))" if d.workers
-                                                    else " (no worker running yet)")
-              for d in options}
+    labels = {
+        d.device: f"{d.device}: {d.name}"
+        + (f" ({d.workers} worker(s))" if d.workers else " (no worker running yet)")
+        for d in options
+    }
     columns = st.columns(2)
-    device = columns[0].selectbox("Device", list(labels), format_func=labels.get,
-                                  key="launch-device")
-    dtype = columns[1].selectbox("Weights dtype", ["float32", "bfloat16", "float16"],
-                                 key="launch-dtype")
+    device = columns[0].selectbox(
+        "Device", list(labels), format_func=labels.get, key="launch-device"
+    )
+    dtype = columns[1].selectbox(
+        "Weights dtype", ["float32", "bfloat16", "float16"], key="launch-dtype"
+    )
     return device, dtype
 
 
 def _submit(spec: dict, ready: bool) -> None:
-    from app.navigation import jobs_page
-
-    clicked = st.button("Launch", type="primary", disabled=not ready,
-                        icon=":material/rocket_launch:")
+    clicked = st.button(
+        "Launch", type="primary", disabled=not ready, icon=":material/rocket_launch:"
+    )
     # A click on the button as it was drawn a moment ago (before this rerun found a field
     # invalid) must not queue what the form no longer allows.
     if clicked and ready:
@@ -206,16 +246,23 @@ def _submit(spec: dict, ready: bool) -> None:
         st.session_state[FOLLOWED_KEY] = job_id
         st.session_state.pop("launch-duplicate", None)
         st.success(f"Job {job_id} queued.")
-        st.page_link(jobs_page(), label=f"Follow job {job_id}", icon=":material/monitoring:",
-                     query_params={"job": str(job_id)})
+        st.page_link(
+            page_ids.JOBS.script,
+            label=f"Follow job {job_id}",
+            icon=":material/monitoring:",
+            query_params={"job": str(job_id)},
+        )
 
 
 def render() -> None:
     """The Launch page."""
     st.header("Launch a job", anchor=False)
     node = _technique()
-    if node is not None and "recipe" not in st.query_params \
-            and node.runnable_recipe not in config_types():
+    if (
+        node is not None
+        and "recipe" not in st.query_params
+        and node.runnable_recipe not in config_types()
+    ):
         _not_runnable(node)
         return
     names = _recipe_names()
@@ -225,14 +272,24 @@ def render() -> None:
     measure = _measure_settings()
     save, limit_s, option_errors = _job_options()
     errors += option_errors
-    spec = {"model": model or "", "steps": steps, "device": device, "dtype": dtype,
-            "measure": measure, "save_model": save, "time_limit_s": limit_s,
-            "technique_slug": node.slug if node else None}
+    spec = {
+        "model": model or "",
+        "steps": steps,
+        "device": device,
+        "dtype": dtype,
+        "measure": measure,
+        "save_model": save,
+        "time_limit_s": limit_s,
+        "technique_slug": node.slug if node else None,
+    }
     if not steps:
         st.caption("No steps: the job measures the model as it is (its baseline).")
     if errors:
-        st.error("Launch is off until these fields hold valid values:\n\n"
-                 + "\n".join(f"- {message}" for message in errors), icon=":material/edit:")
+        st.error(
+            "Launch is off until these fields hold valid values:\n\n"
+            + "\n".join(f"- {message}" for message in errors),
+            icon=":material/edit:",
+        )
         _submit(spec, ready=False)
         return
     if not model:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import layer_charts, result_charts, results_export, results_service, services
+from app import layer_charts, page_ids, result_charts, results_export, results_service, services
 from app import results_selection as selection
 from core.engine.metrics import METRICS, format_value
 
@@ -119,60 +119,87 @@ def _diagnostics(selected: pd.DataFrame) -> None:
 
 def render() -> None:
     """The Results page."""
-    from app.navigation import explore_page
-
     st.header("Results", anchor=False)
     frame = results_service.results_frame()
     if frame.empty:
         st.info("No measured runs yet. Launch a technique from its page in Explore; its result "
                 "appears here next to the baseline.")
-        st.page_link(explore_page(), label="Explore the techniques", icon=":material/account_tree:")
+        st.page_link(page_ids.EXPLORE.script, label="Explore the techniques",
+                     icon=":material/account_tree:")
         return
     _filters(frame)
     pool = _pool(frame)
     labels = {int(r["result_id"]): _run_label(r) for _, r in pool.iterrows()}
     if CHOICE_KEY not in st.session_state:
         st.session_state[CHOICE_KEY] = [i for i in _first_selection(frame) if i in labels]
-    chosen = st.multiselect("Runs", list(labels), format_func=labels.get, key=CHOICE_KEY,
-                            on_change=_remember, args=(frame,))
+    chosen = st.multiselect(
+        "Runs",
+        list(labels),
+        format_func=labels.get,
+        key=CHOICE_KEY,
+        on_change=_remember,
+        args=(frame,),
+    )
     selected = frame[frame["result_id"].isin(chosen)]
     if selected.empty:
         st.info("Choose runs to compare.")
         return
     share = "&".join(f"{k}={v}" for k, v in selection.url_params(frame, chosen).items())
-    st.caption(f"Showing {selection.describe(frame, chosen)}. The link /results?{share} reopens "
-               "this selection: `jobs=` takes job numbers (their baselines come along), `runs=` "
-               "result ids.")
+    st.caption(
+        f"Showing {selection.describe(frame, chosen)}. The link /results?{share} reopens "
+        "this selection: `jobs=` takes job numbers (their baselines come along), `runs=` "
+        "result ids."
+    )
     if (selected["kind"] == "baseline").all():
-        st.info("Only a baseline is selected: add a run to compare with it.",
-                icon=":material/add_chart:")
+        st.info(
+            "Only a baseline is selected: add a run to compare with it.",
+            icon=":material/add_chart:",
+        )
     if selected["model_key"].astype(str).str.startswith("default:").any():
         st.caption(f":material/info: {results_service.BUNDLED_CAVEAT}")
     if selected["protocol_hash"].nunique() > 1:
-        st.warning("These runs were measured under different protocols; their quality figures "
-                   "are not comparable. Choose one protocol above.")
-    quality = st.radio("Quality axis", list(result_charts.QUALITY_METRICS), horizontal=True,
-                       format_func=result_charts.label, key="results-quality")
+        st.warning(
+            "These runs were measured under different protocols; their quality figures "
+            "are not comparable. Choose one protocol above."
+        )
+    quality = st.radio(
+        "Quality axis",
+        list(result_charts.QUALITY_METRICS),
+        horizontal=True,
+        format_func=result_charts.label,
+        key="results-quality",
+    )
     reported = results_service.reported_for(services.get_catalog(), selected)
     columns = st.columns(len(TRADEOFF_AXES))
     for column, x in zip(columns, TRADEOFF_AXES):
         with column:
-            st.plotly_chart(result_charts.tradeoff_figure(selected, x, quality, reported=reported),
-                            width="stretch", key=f"tradeoff-{x}")
-    st.caption("★ baseline · ● real kernel (packed weights: speed and size count) · ○ simulated "
-               "(fake-quant: accuracy only, so it is left out of speed and peak-memory plots) · "
-               "dashed: Pareto frontier · grey ticks (or a note at the edge when far off the "
-               "measured scale): roofline bound (an estimate, not a measurement). Runs "
-               "with a decoding option (speculative, prompt lookup, static cache) are timed "
-               "against their own default generation instead: see decode speedup below.")
+            st.plotly_chart(
+                result_charts.tradeoff_figure(selected, x, quality, reported=reported),
+                width="stretch",
+                key=f"tradeoff-{x}",
+            )
+    st.caption(
+        "★ baseline · ● real kernel (packed weights: speed and size count) · ○ simulated "
+        "(fake-quant: accuracy only, so it is left out of speed and peak-memory plots) · "
+        "dashed: Pareto frontier · grey ticks (or a note at the edge when far off the "
+        "measured scale): roofline bound (an estimate, not a measurement). Runs "
+        "with a decoding option (speculative, prompt lookup, static cache) are timed "
+        "against their own default generation instead: see decode speedup below."
+    )
     if reported.empty:
-        st.caption("No reported number in the taxonomy matches these runs' model and protocol "
-                   "(papers report e.g. LLaMA models on WikiText-2), so none is overlaid.")
-    metrics = st.multiselect("Relative to the baseline", [m for m in TABLE_METRICS if m in frame],
-                             default=[m for m in ("ppl", "stored_bytes", "decode_tok_s_b1",
-                                                  "decode_speedup_b1") if m in frame],
-                             format_func=result_charts.label,
-                             key="results-bars")
+        st.caption(
+            "No reported number in the taxonomy matches these runs' model and protocol "
+            "(papers report e.g. LLaMA models on WikiText-2), so none is overlaid."
+        )
+    metrics = st.multiselect(
+        "Relative to the baseline",
+        [m for m in TABLE_METRICS if m in frame],
+        default=[
+            m for m in ("ppl", "stored_bytes", "decode_tok_s_b1", "decode_speedup_b1") if m in frame
+        ],
+        format_func=result_charts.label,
+        key="results-bars",
+    )
     st.plotly_chart(result_charts.relative_bars(selected, metrics), width="stretch")
     st.dataframe(_table(selected), hide_index=True, width="stretch")
     if "decode_speedup_b1" in selected and selected["decode_speedup_b1"].notna().any():
@@ -183,10 +210,19 @@ def render() -> None:
             st.json(details.protocol if details else {}, expanded=False)
     _diagnostics(selected)
     buttons = st.columns(2)
-    buttons[0].download_button("Export CSV", results_export.to_csv(selected),
-                               "optatlas-results.csv", "text/csv", icon=":material/download:")
-    buttons[1].download_button("Export JSON", results_export.to_json(selected),
-                               "optatlas-results.json", "application/json",
-                               icon=":material/download:")
+    buttons[0].download_button(
+        "Export CSV",
+        results_export.to_csv(selected),
+        "optatlas-results.csv",
+        "text/csv",
+        icon=":material/download:",
+    )
+    buttons[1].download_button(
+        "Export JSON",
+        results_export.to_json(selected),
+        "optatlas-results.json",
+        "application/json",
+        icon=":material/download:",
+    )
     units = {m: METRICS[m].unit for m in TABLE_METRICS if m in METRICS}
     st.caption("Units: " + ", ".join(f"{m} {u}" for m, u in units.items() if u))

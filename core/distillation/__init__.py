@@ -1,3 +1,4 @@
-"""Knowledge distillation. Importing this package registers its techniques."""
+"""Knowledge distillation, one file per recipe (core/distillation/<slug>.py). Importing this
+package registers its techniques."""
 
-from core.distillation import logits  # noqa: F401  (registers on import)
+from core.distillation import logit_distillation  # noqa: F401  (registers on import)

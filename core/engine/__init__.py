@@ -14,10 +14,10 @@ from importlib import import_module
 
 _EXPORTS = {
     "LoadedModel": "core.engine.models",
-    "ModelNotFoundError": "core.engine.models",
+    "ModelNotFoundError": "core.engine.model_refs",
     "load_model": "core.engine.models",
-    "parse_model_ref": "core.engine.models",
-    "MeasureConfig": "core.engine.measure",
+    "parse_model_ref": "core.engine.model_refs",
+    "MeasureConfig": "core.engine.measure_config",
     "measure_model": "core.engine.measure",
     "Measurement": "core.engine.results",
 }

@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default",
                         help="'default' (bundled SmolLM2-135M-Instruct), a Hugging Face id "
                              "(optionally @revision), a local folder, or 'tiny'")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present)")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present)"
+    )
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--corpus", default="pydoc", help="pydoc (built in), wikitext2 or c4")
     parser.add_argument("--seq-len", type=int, default=512)
@@ -33,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
     import transformers
 
     from core.engine.data import CorpusUnavailableError
-    from core.engine.measure import MeasureConfig, measure_model
-    from core.engine.models import ModelNotFoundError, load_model
+    from core.engine.measure import measure_model
+    from core.engine.measure_config import MeasureConfig
+    from core.engine.model_refs import ModelNotFoundError
+    from core.engine.models import load_model
 
     # One progress bar, ours: the library's per-file bars would interleave with it.
     transformers.utils.logging.disable_progress_bar()
@@ -57,8 +61,12 @@ def run(args: argparse.Namespace) -> int:
             measure_speed=not args.no_speed,
         )
         bar.set_description("loading model")
-        loaded = load_model(args.model, device=args.device, dtype=args.dtype,
-                            progress=lambda message: progress(message, 0.0))
+        loaded = load_model(
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            progress=lambda message: progress(message, 0.0),
+        )
         result = measure_model(loaded, config, progress=progress, use_cache=not args.no_cache)
     except (ModelNotFoundError, CorpusUnavailableError, ValueError) as error:
         bar.close()

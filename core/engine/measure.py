@@ -12,12 +12,12 @@ import transformers
 
 from core.engine import roofline
 from core.engine.data import Windows, evaluation_windows, load_corpus
+from core.engine.decoding import DecodingOption, decoding_option
 from core.engine.devices import describe
 from core.engine.energy import EnergyMeter
 from core.engine.fingerprint import model_fingerprint
-from core.engine.decoding import DecodingOption, decoding_option
 from core.engine.kv import cache_bytes, cache_option
-from core.engine.measure_config import DECODE_BATCHES, MeasureConfig  # noqa: F401  (re-exported)
+from core.engine.measure_config import DECODE_BATCHES, MeasureConfig
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
 from core.engine.models import LoadedModel
@@ -25,9 +25,9 @@ from core.engine.paths import cache_dir
 from core.engine.quality import CACHE_CHUNK_TOKENS, BaselineOutputs, baseline_path, evaluate_quality
 from core.engine.results import Measurement
 from core.engine.speed import (
+    GeneratedDecode,
     decode_energy_per_token,
     decode_timing,
-    GeneratedDecode,
     generate_decode,
     greedy_decode,
     prefill_timing,
@@ -188,26 +188,40 @@ def _measure_speed(
         meter.close()
 
 
-def _kv_cache_sizes(loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor) -> dict[int, int]:
+def _kv_cache_sizes(loaded: LoadedModel, config: MeasureConfig,
+                    text_ids: torch.Tensor) -> dict[int, int]:
     # The cache's real bytes after the batch-1 decode run's prompt and each new token (key:
     # tokens decoded), from the model's own kind of cache: float, quantized, whatever it is.
     sizes: dict[int, int] = {}
-    greedy_decode(loaded.model, text_prompts(text_ids, config.decode_prompt_tokens, 1),
-                  new_tokens=config.decode_new_tokens, device=loaded.device,
-                  after_step=lambda decoded, cache: sizes.__setitem__(decoded, cache_bytes(cache)))
+    greedy_decode(
+        loaded.model,
+        text_prompts(text_ids, config.decode_prompt_tokens, 1),
+        new_tokens=config.decode_new_tokens,
+        device=loaded.device,
+        after_step=lambda decoded, cache: sizes.__setitem__(decoded, cache_bytes(cache)),
+    )
     return sizes
 
 
 def _roofline(
-    loaded: LoadedModel, config: MeasureConfig, metrics: dict, use_cache: bool, kv_sizes: dict[int, int]
+    loaded: LoadedModel,
+    config: MeasureConfig,
+    metrics: dict,
+    use_cache: bool,
+    kv_sizes: dict[int, int],
 ) -> None:
     bandwidth = roofline.measure_bandwidth(loaded.device, use_cache=use_cache)
     context = config.decode_prompt_tokens + config.decode_new_tokens // 2
     kv_element = torch.empty((), dtype=loaded.dtype).element_size()
     # The cache as measured halfway through the decode run (for a float cache this equals the
     # size computed from the config; a quantized one is counted packed, as weights are).
-    step = roofline.decode_step_bytes(loaded.model, batch=1, context=context, kv_element_size=kv_element,
-                                      kv_bytes=kv_sizes.get(config.decode_new_tokens // 2))
+    step = roofline.decode_step_bytes(
+        loaded.model,
+        batch=1,
+        context=context,
+        kv_element_size=kv_element,
+        kv_bytes=kv_sizes.get(config.decode_new_tokens // 2),
+    )
     bound = roofline.roofline_decode_tok_s(bandwidth, step)
     metrics["bandwidth_gb_s"] = bandwidth
     metrics["roofline_decode_tok_s"] = bound
@@ -218,9 +232,13 @@ def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
     # A figure that is missing or means something particular says so, next to the numbers.
     notes = []
     if device.type == "cpu":
-        notes.append("peak_mem_bytes is the whole process's peak RSS (Python and libraries included)")
+        notes.append(
+            "peak_mem_bytes is the whole process's peak RSS (Python and libraries included)"
+        )
     else:
-        notes.append("peak_mem_bytes is the CUDA allocator's peak reservation (without the context)")
+        notes.append(
+            "peak_mem_bytes is the CUDA allocator's peak reservation (without the context)"
+        )
     if "energy_j_per_tok" in metrics and metrics["energy_j_per_tok"] is None:
         notes.append("energy_j_per_tok needs an NVIDIA GPU and the nvidia-ml-py package (pynvml)")
     if metrics.get("disk_bytes") is None:
@@ -254,8 +272,12 @@ def baseline_outputs(loaded: LoadedModel, config: MeasureConfig) -> BaselineOutp
 
 def _windows(loaded: LoadedModel, config: MeasureConfig) -> Windows:
     return evaluation_windows(
-        loaded.tokenizer, load_corpus(config.corpus), seq_len=config.seq_len,
-        max_windows=config.eval_windows, stride=config.stride, kl_top_k=config.kl_top_k,
+        loaded.tokenizer,
+        load_corpus(config.corpus),
+        seq_len=config.seq_len,
+        max_windows=config.eval_windows,
+        stride=config.stride,
+        kl_top_k=config.kl_top_k,
     )
 
 
@@ -287,8 +309,12 @@ def measure_model(
     spread: dict[str, float] = {}
     with PeakMemory(loaded.device) as peak:
         quality, outputs = evaluate_quality(
-            loaded.model, windows, device=loaded.device, baseline=baseline,
-            compare_with_self=baseline is None, progress=lambda f: report("quality", f),
+            loaded.model,
+            windows,
+            device=loaded.device,
+            baseline=baseline,
+            compare_with_self=baseline is None,
+            progress=lambda f: report("quality", f),
         )
         if save_to is not None:
             outputs.save(save_to)
@@ -309,23 +335,31 @@ def measure_model(
     notes += _explain_gaps(metrics, loaded.device)
     option = cache_option(loaded.model)
     if option is not None:
-        notes.append(f"KV cache: {option.label}; quality scored through it, "
-                     f"{CACHE_CHUNK_TOKENS} tokens per forward call")
+        notes.append(
+            f"KV cache: {option.label}; quality scored through it, "
+            f"{CACHE_CHUNK_TOKENS} tokens per forward call"
+        )
     decoding = decoding_option(loaded.model)
     if decoding is not None and config.measure_speed:
         notes.append(
             f"decoding: {decoding.label}; decode and TTFT timed through generate() with it, "
             "from the end of the first step (the prefill) to the last; decode_speedup_b1 is "
             "against the same model's default generate(), timed beside it (default, option, "
-            "option, default); output_matches compares the two outputs token for token")
+            "option, default); output_matches compares the two outputs token for token"
+        )
         notes.extend(decoding.notes)
         if decoding.max_batch is not None:
-            notes.append(f"decode above batch {decoding.max_batch} is not measured: this "
-                         f"decoding handles at most {decoding.max_batch} sequence at a time")
+            notes.append(
+                f"decode above batch {decoding.max_batch} is not measured: this "
+                f"decoding handles at most {decoding.max_batch} sequence at a time"
+            )
     report("done", 1.0)
     protocol = windows.protocol.to_dict()
-    protocol["kv_cache"] = {"prompt_tokens": config.decode_prompt_tokens,
-                            "new_tokens": config.decode_new_tokens, "batch": 1}
+    protocol["kv_cache"] = {
+        "prompt_tokens": config.decode_prompt_tokens,
+        "new_tokens": config.decode_new_tokens,
+        "batch": 1,
+    }
     if config.measure_speed:
         # The decoding option is the run's, not the protocol's: it is named in the notes, so
         # that runs with and without it stay comparable under one protocol.

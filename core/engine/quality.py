@@ -114,7 +114,8 @@ def _bucketed_kl(
     return head + tail
 
 
-def window_logits(model, input_ids: torch.Tensor, *, chunk_tokens: int = CACHE_CHUNK_TOKENS) -> torch.Tensor:
+def window_logits(model, input_ids: torch.Tensor, *,
+                  chunk_tokens: int = CACHE_CHUNK_TOKENS) -> torch.Tensor:
     """Float logits at every position of one window [1, length]: one full pass without a
     cache, or, for a model with a cache factory, chunk by chunk through a fresh cache."""
     cache = new_cache(model)
@@ -122,8 +123,11 @@ def window_logits(model, input_ids: torch.Tensor, *, chunk_tokens: int = CACHE_C
         return model(input_ids, use_cache=False).logits[0].float()
     pieces = []
     for start in range(0, input_ids.shape[1], chunk_tokens):
-        out = model(input_ids[:, start:start + chunk_tokens], use_cache=True,
-                    **cache_keywords(model, cache))
+        out = model(
+            input_ids[:, start : start + chunk_tokens],
+            use_cache=True,
+            **cache_keywords(model, cache),
+        )
         cache = cache_of(out)
         pieces.append(out.logits[0].float())
     return torch.cat(pieces)
@@ -175,13 +179,21 @@ def evaluate_quality(
             top_logprobs, top_ids = logprobs.topk(min(k, logprobs.shape[-1]), dim=-1)
             rest = _rest_logprob(logprobs, top_ids)
             argmax = top_ids[:, 0]
-            for name, value in (("ids", top_ids), ("logprobs", top_logprobs), ("rest", rest),
-                                ("argmax", argmax)):
+            for name, value in (
+                ("ids", top_ids),
+                ("logprobs", top_logprobs),
+                ("rest", rest),
+                ("argmax", argmax),
+            ):
                 parts[name].append(value.cpu())
             if baseline is not None:
                 span = slice(cursor, cursor + n)
-                base = (baseline.topk_ids[span].to(device), baseline.topk_logprobs[span].to(device),
-                        baseline.rest_logprob[span].to(device), baseline.argmax[span].to(device))
+                base = (
+                    baseline.topk_ids[span].to(device),
+                    baseline.topk_logprobs[span].to(device),
+                    baseline.rest_logprob[span].to(device),
+                    baseline.argmax[span].to(device),
+                )
             else:
                 base = (top_ids, top_logprobs, rest, argmax)
             if baseline is not None or compare_with_self:

@@ -53,12 +53,19 @@ class Measurement:
 
     def row(self) -> dict:
         """One row in the bench/CLI JSON shape: name, metrics, execution, protocol."""
-        return {"name": self.name, **self.metrics, "execution": self.execution, "protocol": self.protocol}
+        return {
+            "name": self.name,
+            **self.metrics,
+            "execution": self.execution,
+            "protocol": self.protocol,
+        }
 
     def table(self) -> str:
         """A readable table of every metric, its spread and unit."""
-        lines = [f"{self.model} on {self.device_name} ({self.device}, {self.dtype}), "
-                 f"execution: {self.execution}"]
+        lines = [
+            f"{self.model} on {self.device_name} ({self.device}, {self.dtype}), "
+            f"execution: {self.execution}"
+        ]
         width = max(len(name) for name in METRICS)
         for name in METRICS:
             if name not in self.metrics:

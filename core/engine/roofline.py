@@ -98,7 +98,9 @@ def decode_step_bytes(
     if not tied:
         weights -= embedding.numel() * embedding.element_size()
     if kv_bytes is None:
-        kv_bytes = kv_cache_bytes(model.config, batch=batch, context=context, element_size=kv_element_size)
+        kv_bytes = kv_cache_bytes(
+            model.config, batch=batch, context=context, element_size=kv_element_size
+        )
     return weights + kv_bytes
 
 

@@ -299,7 +299,10 @@ def generate_decode(
     samples = tuple(seconds * longest / tokens for seconds, tokens in spans)
     proposed: list[int] = []
     calls = [0]
-    handle = model.register_forward_pre_hook(lambda module, args: calls.__setitem__(0, calls[0] + 1))
+    def count_call(module, args) -> None:
+        calls[0] += 1
+
+    handle = model.register_forward_pre_hook(count_call)
     assisted = "assistant_model" in settings or settings.get("prompt_lookup_num_tokens")
     try:
         if assisted:
@@ -308,6 +311,11 @@ def generate_decode(
     finally:
         handle.remove()
         model.__dict__.pop("_get_candidate_generator", None)
-    return GeneratedDecode(Timing(samples), prompts.shape[0] * longest, counted, calls[0],
-                           sum(proposed) if assisted else None,
-                           counted.shape[1] - prompts.shape[1])
+    return GeneratedDecode(
+        Timing(samples),
+        prompts.shape[0] * longest,
+        counted,
+        calls[0],
+        sum(proposed) if assisted else None,
+        counted.shape[1] - prompts.shape[1],
+    )

@@ -24,7 +24,9 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     return tokenizer
 
 
-def tiny_model(name: str = "tiny", *, seed: int = 0) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+def tiny_model(
+    name: str = "tiny", *, seed: int = 0
+) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     """A 2-layer Llama with grouped-query attention; `tiny:SEED` picks the random seed."""
     if ":" in name:
         seed = int(name.split(":", 1)[1])

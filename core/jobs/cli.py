@@ -74,8 +74,8 @@ def _engine():
 
 def run(args: argparse.Namespace) -> int:
     from core.jobs import store
-    from core.jobs.executor import executor_running
     from core.jobs.estimate import estimate_job
+    from core.jobs.executor import executor_running
     from core.jobs.spec import InvalidJobError, validate_spec
 
     spec = {
@@ -289,8 +289,10 @@ def add_commands(commands) -> None:
     jobs_parser.add_argument("--limit", type=int, default=30)
     jobs_parser.add_argument("--all", action="store_true", help="every job, not the latest")
     jobs_parser.set_defaults(handler=jobs)
-    for name, handler, text in (("cancel", cancel, "cancel a queued or running job"),
-                                ("retry", retry, "queue a failed, cancelled or interrupted job again")):
+    for name, handler, text in (
+        ("cancel", cancel, "cancel a queued or running job"),
+        ("retry", retry, "queue a failed, cancelled or interrupted job again"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("job_id", type=int)
         sub.set_defaults(handler=handler)
@@ -299,12 +301,14 @@ def add_commands(commands) -> None:
     export_parser.add_argument("--format", choices=["json", "csv"], default="json")
     export_parser.add_argument("--output", "-o", type=Path)
     export_parser.set_defaults(handler=export)
-    worker = commands.add_parser("worker", help="run jobs for one device until stopped",
-                                 add_help=False)
+    worker = commands.add_parser(
+        "worker", help="run jobs for one device until stopped", add_help=False
+    )
     worker.add_argument("rest", nargs=argparse.REMAINDER)
     worker.set_defaults(handler=lambda a: _delegate("core.jobs.worker", a))
-    executor = commands.add_parser("executor", help="keep workers running for every device",
-                                   add_help=False)
+    executor = commands.add_parser(
+        "executor", help="keep workers running for every device", add_help=False
+    )
     executor.add_argument("rest", nargs=argparse.REMAINDER)
     executor.set_defaults(handler=lambda a: _delegate("core.jobs.executor", a))
 

@@ -14,7 +14,7 @@ from core.engine.model_configs import BUNDLED_CHECKPOINT, lookup_config
 from core.engine.model_refs import parse_model_ref
 from core.engine.model_shapes import ModelShape
 from core.engine.paths import models_dir
-from core.jobs.plan import Corrections, JobPlan, JobShape, NO_CORRECTIONS, plan_job
+from core.jobs.plan import NO_CORRECTIONS, Corrections, JobPlan, JobShape, plan_job
 from core.jobs.spec import JobSpec
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}

@@ -60,7 +60,9 @@ def workers_per_device() -> int:
     try:
         count = int(value)
     except ValueError:
-        raise ValueError(f"OPTATLAS_WORKERS_PER_DEVICE must be a whole number, not {value!r}") from None
+        raise ValueError(
+            f"OPTATLAS_WORKERS_PER_DEVICE must be a whole number, not {value!r}"
+        ) from None
     if count < 1:
         raise ValueError("OPTATLAS_WORKERS_PER_DEVICE must be at least 1")
     return count
@@ -89,8 +91,11 @@ def start_detached() -> int | None:
     with open(log, "ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "core.jobs.executor"],
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(Path(__file__).resolve().parents[2]),
         )
     return process.pid
 
@@ -148,11 +153,14 @@ class LocalExecutor:
             if code is None:
                 return
             lived = now - slot.started
-            print(f"[executor] worker {slot.process.pid} ({slot.device}) exited with {code} "
-                  f"after {lived:.0f} s", flush=True)
+            print(
+                f"[executor] worker {slot.process.pid} ({slot.device}) exited with {code} "
+                f"after {lived:.0f} s",
+                flush=True,
+            )
             slot.process = None
             slot.quick_deaths = slot.quick_deaths + 1 if lived < QUICK_DEATH_S else 0
-            slot.not_before = now + min(MAX_BACKOFF_S, 2.0 ** slot.quick_deaths - 1)
+            slot.not_before = now + min(MAX_BACKOFF_S, 2.0**slot.quick_deaths - 1)
         if now >= slot.not_before and not self.stopping:
             self._start(slot)
 

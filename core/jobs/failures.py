@@ -34,12 +34,15 @@ def classify(error: BaseException) -> tuple[str, str]:
     """(kind, message) for an exception that ended a job."""
     from core.engine.model_refs import ModelNotFoundError
     from core.jobs.spec import InvalidJobError
-    from core.techniques.config import InvalidRecipeError, MissingPackageError
+    from core.recipes.base import InvalidRecipeError, MissingPackageError
 
     if isinstance(error, JobTimedOut):
         return "timeout", str(error)
     if _is_out_of_memory(error):
-        return "out_of_memory", f"ran out of memory: {str(error).strip()[:400] or type(error).__name__}"
+        return (
+            "out_of_memory",
+            f"ran out of memory: {str(error).strip()[:400] or type(error).__name__}",
+        )
     if isinstance(error, ModelNotFoundError):
         return "model_not_found", str(error)
     if isinstance(error, MissingPackageError):

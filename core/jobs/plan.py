@@ -11,9 +11,8 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from core.techniques.config import TechniqueConfig
+from core.recipes.base import TechniqueConfig
 
-# Seconds per million parameters on the reference CPU (2 cores), from the bundled
 # SmolLM2-135M (134.5 M parameters) under the default protocol: 16 evaluation windows in
 # about 22 s, the full speed suite (prefill, TTFT, decode at batch 1 and 8, bandwidth) in
 # about 50 s, batch-1 decode alone in about 12 s.
@@ -165,7 +164,7 @@ def _step_seconds(config: TechniqueConfig, mparams: float) -> float:
         seconds = sequences * DISTILLATION_S_PER_SEQUENCE_MPARAM * mparams
         return min(seconds, config.time_budget_s) if config.time_budget_s else seconds
     rate = STEP_S_PER_MPARAM.get(config.recipe, UNKNOWN_STEP_S_PER_MPARAM)
-    samples = getattr(config, "calibration_samples", None) or getattr(config, "samples", None)
+    samples = getattr(config, "calibration_samples", None)
     scale = samples / DEFAULT_CALIBRATION if samples else 1.0
     return FIXED_S["step"] + rate * mparams * scale
 

@@ -18,6 +18,9 @@ from core.jobs.store import now
 from db.engine import transaction
 from db.job_models import Job, Result, ResultMetric
 
+# What a stored result and the engine's Measurement hold under the same names.
+SHARED_FIELDS = ("name", "model_key", "execution", "device", "device_name", "dtype", "protocol")
+
 BASELINE = "baseline"
 COMPRESSED = "compressed"
 
@@ -50,7 +53,9 @@ _REUSABLE = {"full": ("full",), "decode_b1": ("decode_b1", "full"),
              "none": ("full", "decode_b1", "none")}
 
 
-def baseline_keys(model_key: str, device: str, dtype: str, settings: MeasureSettings) -> BaselineKeys:
+def baseline_keys(
+    model_key: str, device: str, dtype: str, settings: MeasureSettings
+) -> BaselineKeys:
     """The baseline keys of a job's model, device, dtype and measurement settings."""
     scope = settings.baseline_scope()
 
@@ -60,27 +65,42 @@ def baseline_keys(model_key: str, device: str, dtype: str, settings: MeasureSett
     return BaselineKeys(reuse=tuple(key(each) for each in _REUSABLE[scope]), measure=key(scope))
 
 
-def _row(measurement: Measurement, *, kind: str, model_ref: str, recipe: list,
-         job_id: int | None, key: str | None, diagnostics: list | None) -> Result:
+def _row(
+    measurement: Measurement,
+    *,
+    kind: str,
+    model_ref: str,
+    recipe: list,
+    job_id: int | None,
+    key: str | None,
+    diagnostics: list | None,
+) -> Result:
+    # The measurement's own fields under the same names; the rest says where it belongs.
+    same = {name: getattr(measurement, name) for name in SHARED_FIELDS}
     result = Result(
-        job_id=job_id, baseline_key=key, kind=kind, name=measurement.name, model_ref=model_ref,
-        model_key=measurement.model_key, recipe=recipe, execution=measurement.execution,
-        device=measurement.device, device_name=measurement.device_name,
-        dtype=measurement.dtype, protocol=measurement.protocol,
+        **same, job_id=job_id, baseline_key=key, kind=kind, model_ref=model_ref, recipe=recipe,
         protocol_hash=protocol_hash(measurement.protocol),
         environment={**measurement.environment, "model": measurement.model},
         notes=list(measurement.notes), diagnostics=diagnostics, created_at=now(),
     )
     result.metrics = [
-        ResultMetric(name=name, value=value, unit=METRICS[name].unit,
-                     spread=measurement.spread.get(name))
+        ResultMetric(
+            name=name, value=value, unit=METRICS[name].unit, spread=measurement.spread.get(name)
+        )
         for name, value in measurement.metrics.items()
     ]
     return result
 
 
-def add_job_result(session: Session, job: Job | int, measurement: Measurement, *,
-                   model_ref: str, recipe: list, diagnostics: list | None = None) -> None:
+def add_job_result(
+    session: Session,
+    job: Job | int,
+    measurement: Measurement,
+    *,
+    model_ref: str,
+    recipe: list,
+    diagnostics: list | None = None,
+) -> None:
     """Add a job's result inside the caller's transaction (the one that marks it succeeded).
     The results table allows one per job, so a retried job cannot record itself twice."""
     job_id = job if isinstance(job, int) else job.id
@@ -91,25 +111,39 @@ def add_job_result(session: Session, job: Job | int, measurement: Measurement, *
 def has_baseline(engine: Engine, keys: BaselineKeys) -> bool:
     """True when a baseline the job may reuse is stored."""
     with transaction(engine) as session:
-        return session.scalar(select(Result.id).where(Result.baseline_key.in_(keys.reuse))
-                              .limit(1)) is not None
+        return (
+            session.scalar(select(Result.id).where(Result.baseline_key.in_(keys.reuse)).limit(1))
+            is not None
+        )
 
 
 def find_baseline(engine: Engine, key: str) -> Measurement | None:
     """The stored baseline with `key`, or None."""
     with transaction(engine) as session:
-        row = session.scalar(select(Result).options(selectinload(Result.metrics))
-                             .where(Result.baseline_key == key))
+        row = session.scalar(
+            select(Result).options(selectinload(Result.metrics)).where(Result.baseline_key == key)
+        )
         return to_measurement(row) if row is not None else None
 
 
-def save_baseline(engine: Engine, measurement: Measurement, *, key: str, model_ref: str) -> Measurement:
+def save_baseline(
+    engine: Engine, measurement: Measurement, *, key: str, model_ref: str
+) -> Measurement:
     """Store a baseline once. When another worker stored the same one first, keep theirs and
     return it (both measured the same thing; one row serves every job)."""
     try:
         with transaction(engine) as session:
-            session.add(_row(measurement, kind=BASELINE, model_ref=model_ref, recipe=[],
-                             job_id=None, key=key, diagnostics=None))
+            session.add(
+                _row(
+                    measurement,
+                    kind=BASELINE,
+                    model_ref=model_ref,
+                    recipe=[],
+                    job_id=None,
+                    key=key,
+                    diagnostics=None,
+                )
+            )
         return measurement
     except IntegrityError:
         stored = find_baseline(engine, key)
@@ -122,21 +156,31 @@ def to_measurement(row: Result) -> Measurement:
     """A stored result as the engine's Measurement (metrics, spreads, protocol, notes)."""
     environment = dict(row.environment or {})
     model = environment.pop("model", row.model_ref)
+    same = {name: getattr(row, name) for name in SHARED_FIELDS}
     return Measurement(
-        name=row.name, model=model, model_key=row.model_key, device=row.device,
-        device_name=row.device_name, dtype=row.dtype, execution=row.execution,
+        **same,
+        model=model,
         metrics={m.name: m.value for m in row.metrics if m.name in METRICS},
         spread={m.name: m.spread for m in row.metrics if m.spread is not None},
-        protocol=row.protocol, environment=environment, notes=list(row.notes or []),
+        environment=environment,
+        notes=list(row.notes or []),
         created_at=row.created_at.isoformat() if row.created_at else "",
     )
 
 
-def list_results(engine: Engine, *, model_key: str | None = None,
-                 protocol: str | None = None, kinds: tuple[str, ...] | None = None) -> list[Result]:
+def list_results(
+    engine: Engine,
+    *,
+    model_key: str | None = None,
+    protocol: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> list[Result]:
     """Stored results with their metrics and job, oldest first, optionally filtered."""
-    query = (select(Result).options(selectinload(Result.metrics), selectinload(Result.job))
-             .order_by(Result.id))
+    query = (
+        select(Result)
+        .options(selectinload(Result.metrics), selectinload(Result.job))
+        .order_by(Result.id)
+    )
     if model_key:
         query = query.where(Result.model_key == model_key)
     if protocol:
@@ -150,5 +194,6 @@ def list_results(engine: Engine, *, model_key: str | None = None,
 def job_result(engine: Engine, job_id: int) -> Result | None:
     """A job's result, with its metrics, or None."""
     with transaction(engine) as session:
-        return session.scalar(select(Result).options(selectinload(Result.metrics))
-                              .where(Result.job_id == job_id))
+        return session.scalar(
+            select(Result).options(selectinload(Result.metrics)).where(Result.job_id == job_id)
+        )

@@ -25,8 +25,8 @@ from core.engine.results import Measurement
 from core.jobs.artifacts import SavedModel, save_model
 from core.jobs.results import baseline_keys
 from core.jobs.spec import JobSpec, MeasureSettings
-from core.techniques.base import ApplyContext
 from core.techniques.calibration import calibration_data
+from core.techniques.context import ApplyContext
 from core.techniques.registry import apply
 
 # Calibration windows are as long as evaluation windows (the engine's default protocol).
@@ -168,8 +168,7 @@ def _original_model(spec: JobSpec, loaded: LoadedModel, reference):
 
 def _calibration_samples(configs) -> int:
     # The most any step asks for; each step uses at most what it asked.
-    wanted = [getattr(c, name) for c in configs
-              for name in ("calibration_samples", "samples") if hasattr(c, name)]
+    wanted = [c.calibration_samples for c in configs if hasattr(c, "calibration_samples")]
     return max(wanted, default=32)
 
 

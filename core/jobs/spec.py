@@ -14,9 +14,8 @@ from core.engine.measure_config import MeasureConfig
 from core.engine.metrics import SIMULATED
 from core.engine.model_refs import ModelNotFoundError, parse_model_ref
 from core.recipes import build_config
-from core.techniques.config import InvalidRecipeError, TechniqueConfig
+from core.recipes.base import InvalidRecipeError, TechniqueConfig, validation_problems
 
-# "auto" (the best device a live worker offers), "cpu", or one CUDA device.
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
 MAX_STEPS = 8
 # How much speed a measurement times: everything, batch-1 decode only, or nothing.
@@ -133,9 +132,7 @@ def validate_spec(data: dict | JobSpec) -> JobSpec:
     try:
         spec = data if isinstance(data, JobSpec) else JobSpec.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'job'}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
-        )
+        problems = validation_problems(error, whole="job")
         raise InvalidJobError(f"invalid job: {problems}") from None
     if not DEVICE.match(spec.device):
         raise InvalidJobError(f"device {spec.device!r} is not auto, cpu, cuda or cuda:N")
@@ -149,10 +146,14 @@ def validate_spec(data: dict | JobSpec) -> JobSpec:
         except InvalidRecipeError as error:
             raise InvalidJobError(f"step {index}: {error}") from None
         if config.speed_only and spec.measure.speed == "none":
-            raise InvalidJobError(f"step {index}: {step.recipe} changes only how the model "
-                                  "runs, not its weights; measure speed (decode_b1 or full) "
-                                  "to see its effect")
+            raise InvalidJobError(
+                f"step {index}: {step.recipe} changes only how the model "
+                "runs, not its weights; measure speed (decode_b1 or full) "
+                "to see its effect"
+            )
         if config.requirements.cuda and spec.device == "cpu":
-            raise InvalidJobError(f"step {index}: {step.recipe} needs a CUDA GPU; choose a "
-                                  "cuda device (or auto, where a GPU worker is running)")
+            raise InvalidJobError(
+                f"step {index}: {step.recipe} needs a CUDA GPU; choose a "
+                "cuda device (or auto, where a GPU worker is running)"
+            )
     return spec

@@ -13,16 +13,10 @@ INTERRUPTED = "interrupted"  # its worker stopped heartbeating: killed, crashed,
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED)
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED, INTERRUPTED)
+# The moves the store makes, each a compare-and-set on the source status (core.jobs.store):
+# QUEUED -> RUNNING (claim) | CANCELLED; RUNNING -> SUCCEEDED | FAILED | CANCELLED |
+# INTERRUPTED (finish, cancel, reap); RETRYABLE -> QUEUED (retry). SUCCEEDED is final.
 RETRYABLE = (FAILED, CANCELLED, INTERRUPTED)
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({RUNNING, CANCELLED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, INTERRUPTED}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset({QUEUED}),
-    CANCELLED: frozenset({QUEUED}),
-    INTERRUPTED: frozenset({QUEUED}),
-}
 
 # Failure kinds, each with what a user can do about it (shown beside the message).
 ERROR_ADVICE: dict[str, str] = {
@@ -38,8 +32,3 @@ ERROR_ADVICE: dict[str, str] = {
     "interrupted": "its worker stopped (killed, crashed or the machine restarted); retry "
                    "to run it again",
 }
-
-
-def can_move(source: str, target: str) -> bool:
-    """True when a job may go from `source` to `target`."""
-    return target in TRANSITIONS.get(source, frozenset())

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, select, update
 
 from core.jobs import states
 from core.jobs.spec import JobSpec, validate_spec
+from core.recipes import current_settings
 from db.engine import transaction
 from db.job_models import Job, Worker
 
@@ -110,8 +111,10 @@ def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = 
 
 def spec_of(job: Job) -> JobSpec:
     """The JobSpec a stored job was submitted with."""
+    steps = [{**step, "settings": current_settings(step["recipe"], step.get("settings") or {})}
+             for step in job.recipe]
     return JobSpec.model_validate({
-        "model": job.model_ref, "steps": job.recipe, "device": job.device, "dtype": job.dtype,
+        "model": job.model_ref, "steps": steps, "device": job.device, "dtype": job.dtype,
         "measure": job.measure, "save_model": job.save_model, "time_limit_s": job.time_limit_s,
         "label": job.label, "technique_slug": job.technique_slug,
     })
@@ -383,8 +386,3 @@ def pick_device(engine: Engine) -> str:
     devices = sorted({w.device for w in live_workers(engine)})
     cuda = [d for d in devices if d.startswith("cuda")]
     return cuda[0] if cuda else "cpu"
-
-
-def trim_log(lines: Sequence[str]) -> str:
-    """The last LOG_TAIL_LINES lines, as stored in the job row."""
-    return "\n".join(list(lines)[-LOG_TAIL_LINES:])

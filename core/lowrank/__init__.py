@@ -1,3 +1,4 @@
-"""Low-rank factorization. Importing this package registers its techniques."""
+"""Low-rank factorization, one file per recipe (core/lowrank/<slug>.py). Importing this package
+registers its techniques."""
 
-from core.lowrank import svd  # noqa: F401  (registers on import)
+from core.lowrank import svd_lowrank  # noqa: F401  (registers on import)

@@ -1,3 +1,12 @@
-"""Pruning techniques. Importing this package registers every one of them."""
+"""Pruning techniques, one file per recipe (core/pruning/<slug>.py) beside the shared parts
+(masks, sparsity, width, semi_structured). Importing this package registers every one."""
 
-from core.pruning import structured, unstructured, width  # noqa: F401  (registers on import)
+from core.pruning import (  # noqa: F401  (registers on import)
+    head_pruning,
+    layer_drop,
+    magnitude_pruning,
+    mlp_channel_pruning,
+    nm_sparsity,
+    sparsegpt,
+    wanda,
+)

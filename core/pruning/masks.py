@@ -35,7 +35,9 @@ def n_of_m(scores: torch.Tensor, kept: int, group: int) -> torch.Tensor:
     return keep.reshape(rows, columns)
 
 
-def keep_mask(scores: torch.Tensor, sparsity: float, pattern: str, *, per_row: bool) -> torch.Tensor:
+def keep_mask(
+    scores: torch.Tensor, sparsity: float, pattern: str, *, per_row: bool
+) -> torch.Tensor:
     """The keep-mask of `pattern` ("unstructured" or "N:M") for these scores."""
     if pattern == "unstructured":
         return lowest_share(scores, sparsity, per_row=per_row)

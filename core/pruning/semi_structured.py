@@ -24,7 +24,8 @@ def unsupported_reason(device: torch.device, dtype: torch.dtype) -> str | None:
     if (major, minor) < (8, 0):
         return f"2:4 sparse tensor cores need compute capability 8.0+ (this GPU: {major}.{minor})"
     if dtype not in HALF:
-        return f"2:4 sparse kernels run in float16 or bfloat16, not {str(dtype).removeprefix('torch.')}"
+        name = str(dtype).removeprefix("torch.")
+        return f"2:4 sparse kernels run in float16 or bfloat16, not {name}"
     return None
 
 
@@ -37,8 +38,9 @@ def to_semi_structured(linears: dict[str, torch.nn.Linear]) -> tuple[list[str], 
     for name, linear in linears.items():
         rows, columns = linear.weight.shape
         if rows % MIN_ROWS or columns % MIN_COLUMNS:
-            kept_dense[name] = (f"shape {rows}x{columns}: the kernels need multiples of "
-                                f"{MIN_ROWS}x{MIN_COLUMNS}")
+            kept_dense[name] = (
+                f"shape {rows}x{columns}: the kernels need multiples of {MIN_ROWS}x{MIN_COLUMNS}"
+            )
             continue
         try:
             sparse = to_sparse_semi_structured(linear.weight.detach())

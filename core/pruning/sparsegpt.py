@@ -8,6 +8,11 @@ from __future__ import annotations
 import torch
 
 from core.pruning.masks import keep_mask
+from core.pruning.sparsity import prune_layer_by_layer, sparsity_report
+from core.quantization.capture import InputStats
+from core.recipes.pruning import SparseGPTConfig, kept_per_group
+from core.techniques.context import ApplyContext, ApplyReport
+from core.techniques.registry import register
 
 
 def sparsegpt_prune(weight: torch.Tensor, hessian: torch.Tensor, *, sparsity: float,
@@ -49,3 +54,29 @@ def sparsegpt_prune(weight: torch.Tensor, hessian: torch.Tensor, *, sparsity: fl
         w[:, start:end] = block
         w[:, end:] -= errors @ inverse[start:end, end:]
     return w.to(weight.dtype)
+
+
+@register(SparseGPTConfig)
+def apply_sparsegpt(model: torch.nn.Module, config: SparseGPTConfig,
+                    context: ApplyContext) -> ApplyReport:
+    """Second-order pruning with weight updates, layer by layer."""
+    if config.pattern != "unstructured":
+        _, group = kept_per_group(config.pattern)
+        if config.block_size % group:
+            raise ValueError(f"block_size {config.block_size} must be a multiple of {group} "
+                             f"for {config.pattern}")
+
+    def prune(name, linear, stats: InputStats) -> None:
+        linear.weight.copy_(
+            sparsegpt_prune(
+                linear.weight,
+                stats.hessian,
+                sparsity=config.sparsity_for(name),
+                pattern=config.pattern,
+                damping=config.damping,
+                block_size=config.block_size,
+            )
+        )
+
+    linears, count = prune_layer_by_layer(model, config, context, prune)
+    return sparsity_report(config, linears, calibrated_layers=count)

@@ -1,5 +1,16 @@
-"""Quantization techniques. Importing this package registers every one of them."""
+"""Quantization techniques, one file per recipe (core/quantization/<slug>.py) beside the
+shared maths (grid, capture, rescale, int8 layers). Importing this package registers every
+one of them."""
 
 from core.quantization import (  # noqa: F401  (registers on import)
-    awq, bnb, gptq, llm_int8, quanto, rtn, torchao_formats, w8a8,
+    awq,
+    bnb_nf4,
+    fp8,
+    gptq,
+    llm_int8,
+    quanto,
+    rtn,
+    smoothquant,
+    torchao_int4,
+    w8a8,
 )

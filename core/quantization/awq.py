@@ -23,7 +23,7 @@ from core.quantization.grid import quantize_dequantize
 from core.quantization.rescale import ChannelRescale, fold, module_names
 from core.quantization.rtn import check_targets, round_to_nearest
 from core.recipes.quantization import AWQConfig, WeightQuantConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 

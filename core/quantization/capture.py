@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from core.techniques.base import ApplyContext
+from core.techniques.context import ApplyContext
 
 
 class _Captured(Exception):

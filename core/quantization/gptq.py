@@ -21,7 +21,7 @@ from core.quantization.capture import (
 from core.quantization.grid import grid_parameters
 from core.quantization.rtn import check_targets, round_to_nearest
 from core.recipes.quantization import GPTQConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 

@@ -165,7 +165,8 @@ class Int8Linear(torch.nn.Module):
         if quantizer is not None:
             q, scale = quantizer(x, self.activations)
         else:
-            q, scale = quantize_activations(x.reshape(-1, self.in_features).float(), self.activations)
+            flat = x.reshape(-1, self.in_features).float()
+            q, scale = quantize_activations(flat, self.activations)
         # The weight is kept [out, in] and passed transposed: that column-major view is the
         # layout the CPU kernel reads fastest (a row-major [in, out] copy measured 2-4x slower
         # at one row).
@@ -176,5 +177,7 @@ class Int8Linear(torch.nn.Module):
         return out.to(self.output_dtype).view(*x.shape[:-1], features)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}, activations={self.activations}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, activations={self.activations}"
+        )

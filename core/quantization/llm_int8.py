@@ -15,9 +15,9 @@ import importlib.util
 import torch
 
 from core.quantization.int8_linear import Int8Linear, int8_matmul, quantize_activations
-from core.quantization.targets import target_linears
+from core.quantization.targets import frozen_bias, replace_module, require_cuda, target_linears
 from core.recipes.quantization import LLMInt8Config
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
@@ -53,7 +53,9 @@ class MixedInt8Linear(Int8Linear):
         out = int8_matmul(q, self.weight_int8.t()) * self.weight_scale
         out.mul_(scale)
         if self.last_outlier_features:
-            columns = self.weight_int8.index_select(1, outliers).float() * self.weight_scale[:, None]
+            columns = (
+                self.weight_int8.index_select(1, outliers).float() * self.weight_scale[:, None]
+            )
             out.addmm_(loud, columns.t())
         if self.bias is not None:
             out.add_(self.bias)
@@ -64,16 +66,56 @@ class MixedInt8Linear(Int8Linear):
 
 
 def _uses_bitsandbytes(config: LLMInt8Config, device: torch.device) -> bool:
-    return (config.kernel == "auto" and device.type == "cuda"
-            and importlib.util.find_spec("bitsandbytes") is not None)
+    return (
+        config.kernel == "auto"
+        and device.type == "cuda"
+        and importlib.util.find_spec("bitsandbytes") is not None
+    )
+
+
+def to_bnb_int8(model: torch.nn.Module, *, threshold: float, skip: tuple[str, ...]) -> int:
+    """Replace the target Linears by bitsandbytes LLM.int8() layers; returns how many.
+
+    Contract: the model must already be on a CUDA device (every target layer is checked
+    first, and InvalidRecipeError names the first one that is not, before anything changes);
+    bitsandbytes must be installed. Targets are the Linear layers whose names contain no
+    entry of `skip` (as `target_linears`). Each becomes `bnb.nn.Linear8bitLt` with
+    `has_fp16_weights=False`: int8 weights with one scale per output row, kept on the layer's
+    GPU. `threshold` is LLM.int8()'s outlier threshold on activations (6.0 in the paper):
+    input columns holding a larger magnitude are multiplied in 16-bit, the rest in int8;
+    0.0 turns the decomposition off. Modules keep their training/eval mode.
+    """
+    if threshold < 0:
+        raise ValueError(f"threshold must be at least 0, got {threshold}")
+    layers = target_linears(model, skip)
+    require_cuda(layers, "llm-int8")
+    import bitsandbytes as bnb  # after the checks, which need no bitsandbytes
+
+    for name, linear in layers.items():
+        int8 = bnb.nn.Linear8bitLt(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            has_fp16_weights=False,
+            threshold=threshold,
+            device="meta",
+        )
+        # Int8Params quantizes when moved from the CPU to a GPU (bitsandbytes' documented
+        # path), not from one GPU to another: the float weight passes through host memory.
+        int8.weight = bnb.nn.Int8Params(
+            linear.weight.data.cpu(), requires_grad=False, has_fp16_weights=False
+        ).to(linear.weight.device)
+        int8.bias = frozen_bias(linear)
+        replace_module(model, name, int8.train(linear.training))
+    return len(layers)
 
 
 @register(LLMInt8Config)
-def apply_llm_int8(model: torch.nn.Module, config: LLMInt8Config, context: ApplyContext) -> ApplyReport:
+def apply_llm_int8(
+    model: torch.nn.Module, config: LLMInt8Config, context: ApplyContext
+) -> ApplyReport:
     """Replace every target Linear by a mixed int8/float layer."""
     if _uses_bitsandbytes(config, context.device):
-        from core.quantization.bnb import to_bnb_int8
-
         context.report("llm-int8", 0.0)
         count = to_bnb_int8(model, threshold=config.threshold, skip=config.skip)
         context.report("llm-int8", 1.0)
@@ -81,10 +123,12 @@ def apply_llm_int8(model: torch.nn.Module, config: LLMInt8Config, context: Apply
     else:
         layers = target_linears(model, config.skip)
         for i, (name, linear) in enumerate(layers.items()):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
-            setattr(parent, child, MixedInt8Linear.from_linear(linear, config.threshold))
+            replace_module(model, name, MixedInt8Linear.from_linear(linear, config.threshold))
             context.report("llm-int8", (i + 1) / len(layers))
         count, kernel = len(layers), "torch._int_mm"
-    return ApplyReport(config.recipe, LLMInt8Config.execution, count,
-                       {"threshold": config.threshold, "kernel": kernel})
+    return ApplyReport(
+        config.recipe,
+        LLMInt8Config.execution,
+        count,
+        {"threshold": config.threshold, "kernel": kernel},
+    )

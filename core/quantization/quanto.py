@@ -7,20 +7,29 @@ import torch
 
 from core.quantization.targets import target_linears
 from core.recipes.quantization import QuantoConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
 @register(QuantoConfig)
-def apply_quanto(model: torch.nn.Module, config: QuantoConfig, context: ApplyContext) -> ApplyReport:
+def apply_quanto(
+    model: torch.nn.Module, config: QuantoConfig, context: ApplyContext
+) -> ApplyReport:
     """Quantize and freeze the target layers, replacing float weights by packed ones."""
     from optimum import quanto
 
-    formats = {"int8": quanto.qint8, "int4": quanto.qint4, "int2": quanto.qint2,
-               "float8": quanto.qfloat8}
+    formats = {
+        "int8": quanto.qint8,
+        "int4": quanto.qint4,
+        "int2": quanto.qint2,
+        "float8": quanto.qfloat8,
+    }
     layers = target_linears(model, config.skip)
-    skipped = [name for name, module in model.named_modules()
-               if isinstance(module, torch.nn.Linear) and name not in layers]
+    skipped = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and name not in layers
+    ]
     context.report("quanto", 0.0)
     quanto.quantize(model, weights=formats[config.weights], exclude=skipped or None)
     quanto.freeze(model)

@@ -7,9 +7,11 @@ import torch
 
 from core.quantization.grid import check_group_size, quantize_dequantize
 from core.quantization.targets import target_linears
-from core.recipes.quantization import CalibratedWeightQuantConfig  # noqa: F401  (re-exported)
-from core.recipes.quantization import RTNConfig, WeightQuantConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.recipes.quantization import (
+    RTNConfig,
+    WeightQuantConfig,
+)
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 

@@ -13,6 +13,7 @@ import json
 
 from pydantic import ValidationError
 
+from core.recipes.base import InvalidRecipeError, TechniqueConfig, validation_problems
 from core.recipes.distillation import LogitDistillationConfig
 from core.recipes.inference import (
     AttentionImplementationConfig,
@@ -43,9 +44,7 @@ from core.recipes.quantization import (
     TorchaoInt4Config,
     W8A8Config,
 )
-from core.techniques.config import InvalidRecipeError, TechniqueConfig
 
-# The catalog, listed by hand: a new config type is added here, in plain sight, not
 # discovered by a decorator or an entry point.
 CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     # quantization
@@ -108,10 +107,20 @@ def build_config(recipe: str, settings: dict | None = None) -> TechniqueConfig:
     try:
         return config_type(**{"recipe": recipe, **(settings or {})})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
-        )
+        problems = validation_problems(error, whole="settings")
         raise InvalidRecipeError(f"invalid settings for {recipe!r}: {problems}") from None
+
+
+# Settings renamed since jobs were first stored: (recipe, old name) -> new name. Applied to
+# stored specs only, so a job queued before a rename still loads; new input takes new names.
+RENAMED_SETTINGS: dict[tuple[str, str], str] = {
+    ("smoothquant", "samples"): "calibration_samples",
+}
+
+
+def current_settings(recipe: str, settings: dict) -> dict:
+    """A stored step's settings under today's names (see RENAMED_SETTINGS)."""
+    return {RENAMED_SETTINGS.get((recipe, key), key): value for key, value in settings.items()}
 
 
 def config_from_json(text: str) -> TechniqueConfig:

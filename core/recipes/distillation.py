@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from core.techniques.config import Requirements, TechniqueConfig
+from core.recipes.base import Requirements, TechniqueConfig
 
 
 class LogitDistillationConfig(TechniqueConfig):
     """Train the (compressed) model to match the original model's next-token distributions."""
 
     recipe: Literal["logit-distillation"] = "logit-distillation"
+    algorithm = "distillation_loss"
     steps: int = Field(100, ge=1, le=100_000, description="optimizer steps (at most)")
     time_budget_s: float | None = Field(
         540.0, gt=0, le=7 * 24 * 3600, description="stop after this many seconds of training "

@@ -13,10 +13,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.engine.model_refs import MAX_MODEL_REF_CHARS, ModelNotFoundError, parse_model_ref
 from core.engine.model_shapes import ModelShape
+from core.recipes.base import Requirements, TechniqueConfig, calibration_samples_field
 from core.recipes.shape_rules import draft_layers_kept
-from core.techniques.config import Requirements, TechniqueConfig
 
-# Bit widths each backend can store (transformers' QuantizedCache checks the same).
 BACKEND_BITS: dict[str, tuple[int, ...]] = {"quanto": (2, 4), "hqq": (2, 4, 8), "fp8": (8,)}
 # Optional packages a backend needs beyond the project's own dependencies (quanto is one).
 BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {"quanto": (), "hqq": ("hqq",), "fp8": ()}
@@ -37,6 +36,7 @@ class QuantizedKVCacheConfig(TechniqueConfig):
     """Decode with transformers' quantized KV cache instead of a float one."""
 
     recipe: Literal["quantized-kv-cache"] = "quantized-kv-cache"
+    algorithm = "new_quantized_cache"
     backend: Literal["quanto", "hqq", "fp8"] = Field(
         "quanto", description="quanto (int2/int4, any device); hqq (int2/4/8, needs the hqq "
         "package); fp8 (float8 with one scale per layer's keys or values, no float window)"
@@ -107,6 +107,7 @@ class CacheCompileConfig(TechniqueConfig):
     forward pass is compiled with torch.compile."""
 
     recipe: Literal["static-cache-compile"] = "static-cache-compile"
+    algorithm = "compiled_forward"
     cache: Literal["static", "dynamic", "off"] = Field(
         "static", description="static: keys and values in buffers preallocated for the whole "
         "generation (fixed shapes, what compilation needs); dynamic: transformers' default "
@@ -166,10 +167,8 @@ class SpeculativeDecodingConfig(TechniqueConfig):
         "heuristic", description="heuristic: transformers grows the proposal length by 2 after "
         "a fully accepted step and shrinks it by 1 otherwise; constant: always draft_tokens"
     )
-    calibration_samples: int = Field(
-        8, ge=1, le=256, description="calibration sequences used to rank the layers the draft "
-        "drops (a draft cut from the target only)"
-    )
+    calibration_samples: int = calibration_samples_field(
+        8, " to rank the layers the draft drops (a draft cut from the target only)")
 
     requirements = _DraftRequirements()
     execution = "real"

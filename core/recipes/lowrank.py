@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from core.techniques.config import LayerNames, TechniqueConfig
+from core.recipes.base import LayerNames, TechniqueConfig
 
 
 class SVDLowRankConfig(TechniqueConfig):
     """Truncated SVD: each chosen Linear becomes two smaller ones (a real parameter drop)."""
 
     recipe: Literal["svd-lowrank"] = "svd-lowrank"
+    algorithm = "factorize"
     rank_ratio: float | None = Field(
         0.5, gt=0.0, lt=1.0, description="rank kept, as a share of the full rank "
         "min(out, in); leave empty to choose the rank by retained energy instead",

@@ -4,17 +4,22 @@ live in core/pruning. Torch-free, like every config module here."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from core.engine.model_shapes import ModelShape, targets
+from core.recipes.base import (
+    CalibratedConfig,
+    LayerNames,
+    TechniqueConfig,
+    calibration_samples_field,
+)
 from core.recipes.shape_rules import (
     layers_dropped,
     pattern_problem,
     width_removed,
 )
-from core.techniques.config import LayerNames, Requirements, TechniqueConfig
 
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left dense: any whose name contains an entry"
@@ -97,14 +102,8 @@ class MagnitudePruningConfig(PruningConfig):
     recipe: Literal["magnitude-pruning"] = "magnitude-pruning"
 
 
-class CalibratedPruningConfig(PruningConfig):
+class CalibratedPruningConfig(PruningConfig, CalibratedConfig):
     """Pruners that look at calibration activations (Wanda, SparseGPT)."""
-
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
-    )
-
-    requirements = Requirements(calibration=True)
 
 
 class WandaConfig(CalibratedPruningConfig):
@@ -117,13 +116,14 @@ class SparseGPTConfig(CalibratedPruningConfig):
     """SparseGPT: second-order pruning, layer by layer, updating the remaining weights."""
 
     recipe: Literal["sparsegpt"] = "sparsegpt"
+    algorithm = "sparsegpt_prune"
     damping: float = Field(0.01, gt=0, le=1, description="fraction of the mean Hessian "
                            "diagonal added to the diagonal, so its inverse stays stable")
     block_size: int = Field(128, ge=1, le=4096, description="columns whose mask is chosen "
                             "together before the error is spread to later columns")
 
 
-class NMSparsityConfig(TechniqueConfig):
+class NMSparsityConfig(CalibratedConfig):
     """Semi-structured N:M sparsity with a choice of pruner."""
 
     recipe: Literal["nm-sparsity"] = "nm-sparsity"
@@ -132,12 +132,8 @@ class NMSparsityConfig(TechniqueConfig):
         "wanda", description="how weights are scored: |w|, |w| times input norm, or "
         "second-order with weight updates"
     )
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences (Wanda and SparseGPT)"
-    )
+    calibration_samples: int = calibration_samples_field(32, " by Wanda and SparseGPT")
     skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
-
-    requirements = Requirements(calibration=True)
 
     def shape_problems(self, shape: ModelShape) -> list[str]:
         """An N:M pattern whose M does not divide a target layer's input dimension."""
@@ -154,22 +150,20 @@ class NMSparsityConfig(TechniqueConfig):
         return SparseGPTConfig(calibration_samples=self.calibration_samples, **common)
 
 
-class LayerDropConfig(TechniqueConfig):
+class LayerDropConfig(CalibratedConfig):
     """Remove whole decoder layers, the ones that change their input least (structured: the
     model really shrinks, and still saves, loads and generates)."""
 
     recipe: Literal["layer-drop"] = "layer-drop"
+    algorithm = "layer_importance"
     fraction: float = Field(0.25, gt=0.0, lt=1.0,
                             description="share of the decoder layers removed (rounded)")
     keep_first_and_last: bool = Field(
         True, description="never remove the first and last layers (they reshape the "
         "embedding space, and removing them costs the most)"
     )
-    calibration_samples: int = Field(
-        8, ge=1, le=4096, description="calibration sequences used to score the layers"
-    )
+    calibration_samples: int = calibration_samples_field(8, " to score the layers")
 
-    requirements = Requirements(calibration=True)
     execution = "real"
 
     def shape_problems(self, shape: ModelShape) -> list[str]:
@@ -183,16 +177,32 @@ class LayerDropConfig(TechniqueConfig):
         return None if problem else replace(shape, layers=shape.layers - count)
 
 
-class StructuredWidthConfig(TechniqueConfig):
+class StructuredWidthConfig(CalibratedConfig):
     """Settings shared by the pruners that narrow every decoder layer."""
 
     fraction: float = Field(0.25, gt=0.0, lt=1.0, description="share removed in every layer")
-    calibration_samples: int = Field(
-        8, ge=1, le=4096, description="calibration sequences used to score what is removed"
-    )
+    calibration_samples: int = calibration_samples_field(8, " to score what is removed")
 
-    requirements = Requirements(calibration=True)
     execution = "real"
+    removes: ClassVar[str] = ""  # what is removed, as messages name it
+
+    def width(self, shape: ModelShape) -> int:
+        """How many of what this pruner removes each layer has."""
+        raise NotImplementedError
+
+    def narrowed(self, shape: ModelShape, removed: int) -> ModelShape:
+        """The shape once `removed` of them are gone from every layer."""
+        raise NotImplementedError
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A fraction that would remove none of them, or all."""
+        _, problem = width_removed(self.width(shape), self.fraction, self.removes)
+        return [problem] if problem else []
+
+    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+        """The narrower shape (None when the fraction cannot apply)."""
+        removed, problem = width_removed(self.width(shape), self.fraction, self.removes)
+        return None if problem else self.narrowed(shape, removed)
 
 
 class MLPChannelPruningConfig(StructuredWidthConfig):
@@ -200,16 +210,15 @@ class MLPChannelPruningConfig(StructuredWidthConfig):
     down): the matrices really shrink."""
 
     recipe: Literal["mlp-channel-pruning"] = "mlp-channel-pruning"
+    removes = "MLP channels"
 
-    def shape_problems(self, shape: ModelShape) -> list[str]:
-        """A fraction that would remove no MLP channel, or all of them."""
-        _, problem = width_removed(shape.intermediate, self.fraction, "MLP channels")
-        return [problem] if problem else []
+    def width(self, shape: ModelShape) -> int:
+        """The MLP's intermediate channels."""
+        return shape.intermediate
 
-    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+    def narrowed(self, shape: ModelShape, removed: int) -> ModelShape:
         """A narrower MLP."""
-        removed, problem = width_removed(shape.intermediate, self.fraction, "MLP channels")
-        return None if problem else replace(shape, intermediate=shape.intermediate - removed)
+        return replace(shape, intermediate=shape.intermediate - removed)
 
 
 class HeadPruningConfig(StructuredWidthConfig):
@@ -217,17 +226,14 @@ class HeadPruningConfig(StructuredWidthConfig):
     key/value head with the query heads that share it), so the layout stays valid."""
 
     recipe: Literal["head-pruning"] = "head-pruning"
+    removes = "key/value groups"
 
-    def shape_problems(self, shape: ModelShape) -> list[str]:
-        """A fraction that would remove no key/value group, or all of them."""
-        _, problem = width_removed(shape.kv_heads, self.fraction, "key/value groups")
-        return [problem] if problem else []
+    def width(self, shape: ModelShape) -> int:
+        """The key/value groups of each layer."""
+        return shape.kv_heads
 
-    def shape_after(self, shape: ModelShape) -> ModelShape | None:
+    def narrowed(self, shape: ModelShape, removed: int) -> ModelShape:
         """Fewer key/value groups, each with its query heads."""
-        removed, problem = width_removed(shape.kv_heads, self.fraction, "key/value groups")
-        if problem:
-            return None
         per_group = shape.heads // shape.kv_heads
         left = shape.kv_heads - removed
         return replace(shape, kv_heads=left, heads=left * per_group)

@@ -12,10 +12,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from core.engine.model_shapes import ModelShape, targets
+from core.recipes.base import CalibratedConfig, LayerNames, Requirements, TechniqueConfig
 from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem
-from core.techniques.config import LayerNames, Requirements, TechniqueConfig
 
-# The output head and embeddings are sensitive and often tied; they stay in float unless asked.
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left in float: any whose name contains an entry"
 
@@ -65,26 +64,22 @@ class WeightQuantConfig(TechniqueConfig):
         return group_problems(shape, self.group_size, self.skip)
 
 
-class CalibratedWeightQuantConfig(WeightQuantConfig):
+class CalibratedWeightQuantConfig(WeightQuantConfig, CalibratedConfig):
     """Weight quantizers that look at calibration activations (GPTQ, AWQ)."""
-
-    calibration_samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used (at most those supplied)"
-    )
-
-    requirements = Requirements(calibration=True)
 
 
 class RTNConfig(WeightQuantConfig):
     """Round-to-nearest, per channel or per group."""
 
     recipe: Literal["rtn"] = "rtn"
+    algorithm = "round_to_nearest"
 
 
 class GPTQConfig(CalibratedWeightQuantConfig):
     """GPTQ: Hessian-aware rounding with error feedback, layer by layer."""
 
     recipe: Literal["gptq"] = "gptq"
+    algorithm = "gptq_quantize"
     damping: float = Field(
         0.01, gt=0, le=1, description="fraction of the mean Hessian diagonal added to the "
         "diagonal, so its inverse stays stable"
@@ -105,12 +100,14 @@ class AWQConfig(CalibratedWeightQuantConfig):
     """AWQ: per-input-channel scales searched on calibration activations, then rounding."""
 
     recipe: Literal["awq"] = "awq"
+    algorithm = "search_scales"
     grid_points: int = Field(
         20, ge=2, le=100, description="values of the exponent alpha tried, evenly in [0, 1]"
     )
 
 
-# --- Int8 weights and activations, real: W8A8, SmoothQuant (core/quantization/w8a8.py) ---
+# --- Int8 weights and activations, real: W8A8, SmoothQuant (core/quantization/w8a8.py,
+# smoothquant.py) ---
 
 # Unlike the weight-only quantizers, W8A8 converts the output head too: at batch 1 it is the
 # largest matrix read per token (a quarter of this model's bytes), so leaving it in float
@@ -148,28 +145,16 @@ class W8A8Config(TechniqueConfig):
     execution = "real"
 
 
-class SmoothQuantConfig(TechniqueConfig):
+class SmoothQuantConfig(W8A8Config, CalibratedConfig):
     """SmoothQuant: per-channel smoothing calibrated on activation maxima, then W8A8."""
 
     recipe: Literal["smoothquant"] = "smoothquant"
+    algorithm = "smoothing_scales"
     alpha: float = Field(
         0.5, ge=0.0, le=1.0,
         description="migration strength: 0 leaves activations as they are, 1 moves all of "
         "their range into the weights",
     )
-    activations: Literal["per_tensor", "per_token"] = Field(
-        "per_token", description=ACTIVATIONS_HELP
-    )
-    samples: int = Field(
-        32, ge=1, le=4096, description="calibration sequences used to find activation maxima"
-    )
-    skip: LayerNames = Field(
-        W8A8_DEFAULT_SKIP, description=W8A8_SKIP_HELP
-    )
-    fuse: bool = Field(True, description=FUSE_HELP)
-
-    requirements = Requirements(calibration=True)
-    execution = "real"
 
 
 # --- Mixed int8/float, real: LLM.int8() (core/quantization/llm_int8.py) ---
@@ -179,6 +164,7 @@ class LLMInt8Config(TechniqueConfig):
     """Int8 weights and activations, with outlier input features kept in float."""
 
     recipe: Literal["llm-int8"] = "llm-int8"
+    algorithm = "MixedInt8Linear"
     threshold: float = Field(
         6.0, ge=0.0, le=1e4,
         description="an input feature whose |activation| exceeds this in any token is "
@@ -195,8 +181,8 @@ class LLMInt8Config(TechniqueConfig):
     execution = "real"
 
 
-# --- Packed formats from other libraries, real (core/quantization/quanto.py, bnb.py,
-# torchao_formats.py) ---
+# --- Packed formats from other libraries, real (core/quantization/quanto.py, bnb_nf4.py,
+# torchao_int4.py, fp8.py) ---
 
 
 class QuantoConfig(TechniqueConfig):

@@ -33,18 +33,23 @@ def pattern_problem(in_features: int, pattern: str, name: str) -> str | None:
     return None
 
 
-def layers_dropped(total: int, fraction: float, keep_first_and_last: bool) -> tuple[int, str | None]:
+def layers_dropped(
+    total: int, fraction: float, keep_first_and_last: bool
+) -> tuple[int, str | None]:
     """How many of `total` decoder layers a layer drop of `fraction` removes, and the problem
     when that is none, or more than may go."""
     count = round(total * fraction)
     candidates = max(total - 2 if keep_first_and_last else total, 0)
     if count < 1:
-        return count, (f"removing {fraction:g} of {total} layers rounds to none; choose a "
-                       "larger fraction")
+        return count, (
+            f"removing {fraction:g} of {total} layers rounds to none; choose a larger fraction"
+        )
     if count > candidates:
         kept = " (the first and last stay)" if keep_first_and_last else ""
-        return count, (f"removing {fraction:g} of {total} layers is {count}, more than the "
-                       f"{candidates} that may go{kept}; choose a smaller fraction")
+        return count, (
+            f"removing {fraction:g} of {total} layers is {count}, more than the "
+            f"{candidates} that may go{kept}; choose a smaller fraction"
+        )
     return count, None
 
 
@@ -53,8 +58,10 @@ def width_removed(total: int, fraction: float, what: str) -> tuple[int, str | No
     problem when that is none or all of them."""
     remove = round(total * fraction)
     if remove < 1 or remove >= total:
-        return remove, (f"removing {fraction:g} of {total} {what} removes "
-                        f"{'none' if remove < 1 else 'all'}; choose another fraction")
+        return remove, (
+            f"removing {fraction:g} of {total} {what} removes "
+            f"{'none' if remove < 1 else 'all'}; choose another fraction"
+        )
     return remove, None
 
 
@@ -63,6 +70,7 @@ def draft_layers_kept(total: int, share: float) -> tuple[int, str | None]:
     problem when that removes none."""
     kept = max(1, round(total * share))
     if kept >= total:
-        return kept, (f"keeping {share:g} of {total} decoder layers removes none; lower "
-                      "draft_layers_kept")
+        return kept, (
+            f"keeping {share:g} of {total} decoder layers removes none; lower draft_layers_kept"
+        )
     return kept, None

@@ -1,7 +1,7 @@
-"""What a technique config is (config, torch-free), the registry from config type to handler,
-and the one entry point that applies a config to a model (registry).
+"""Applying technique configs to a model (torch): what a handler works with (context), the
+registry from config type to handler and the one entry point, `apply` (registry).
 
-The configs themselves are listed in core.recipes (torch-free, so the app can build them).
-Technique families live in their own packages (core/quantization, core/inference, ...) and
-register their handlers when imported.
+The configs themselves and their torch-free base live in core.recipes, so the app can build
+them; nothing here is imported by core.recipes. Technique families live in their own
+packages (core/quantization, core/inference, ...) and register their handlers when imported.
 """

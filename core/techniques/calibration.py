@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from core.engine.data import Corpus, tokenizer_label
-from core.techniques.base import CalibrationData
+from core.techniques.context import CalibrationData
 
 
-def calibration_data(tokenizer, corpus: Corpus, *, samples: int = 32, seq_len: int = 512) -> CalibrationData:
+def calibration_data(
+    tokenizer, corpus: Corpus, *, samples: int = 32, seq_len: int = 512
+) -> CalibrationData:
     """`samples` non-overlapping windows of `seq_len` tokens from the calibration split."""
     text = corpus.split("calibration")
     ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids[0]
@@ -17,6 +19,11 @@ def calibration_data(tokenizer, corpus: Corpus, *, samples: int = 32, seq_len: i
     windows = ids[: count * seq_len].reshape(count, seq_len)
     return CalibrationData(
         windows,
-        protocol={"corpus": corpus.id, "split": "calibration", "samples": count,
-                  "seq_len": seq_len, "tokenizer": tokenizer_label(tokenizer)},
+        protocol={
+            "corpus": corpus.id,
+            "split": "calibration",
+            "samples": count,
+            "seq_len": seq_len,
+            "tokenizer": tokenizer_label(tokenizer),
+        },
     )

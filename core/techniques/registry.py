@@ -1,8 +1,7 @@
 """The registry from config type to handler, and `apply`, the one entry point.
 
 The config types themselves, and building them from settings or JSON, live in the torch-free
-core.recipes; `build_config`, `config_types`, `config_from_json` and `InvalidRecipeError` are
-re-exported here, where older imports look for them.
+core.recipes (import them from there); this module adds what needs torch.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from collections.abc import Callable
 import torch
 
 from core.recipes import CONFIG_TYPES
-from core.recipes import build_config, config_from_json, config_types  # noqa: F401  (re-exported)
-from core.techniques.base import ApplyContext, ApplyReport
-from core.techniques.config import InvalidRecipeError, MissingPackageError, TechniqueConfig
+from core.recipes.base import InvalidRecipeError, MissingPackageError, TechniqueConfig
+from core.techniques.context import ApplyContext, ApplyReport
 
 Handler = Callable[[torch.nn.Module, TechniqueConfig, ApplyContext], ApplyReport]
 
@@ -34,6 +32,11 @@ def register(config_type: type[TechniqueConfig]) -> Callable[[Handler], Handler]
         return handler
 
     return decorate
+
+
+def handler_for(config_type: type[TechniqueConfig]) -> Handler | None:
+    """The handler registered for `config_type`, or None (its package is not imported)."""
+    return _HANDLERS.get(config_type)
 
 
 def handled_types() -> frozenset[type[TechniqueConfig]]:

@@ -17,7 +17,10 @@ def test_every_recipe_has_a_form():
 
 def test_gptq_fields_carry_defaults_bounds_and_help():
     fields = {f.name: f for f in form_fields(config_types()["gptq"])}
-    assert fields["bits"].kind == "int" and (fields["bits"].minimum, fields["bits"].maximum) == (2, 8)
+    assert fields["bits"].kind == "int" and (fields["bits"].minimum, fields["bits"].maximum) == (
+        2,
+        8,
+    )
     assert fields["group_size"].kind == "optional_int" and fields["group_size"].default == 64
     assert fields["act_order"].kind == "bool" and fields["skip"].kind == "names"
     assert fields["damping"].kind == "float" and "Hessian" in fields["damping"].help

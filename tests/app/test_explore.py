@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import core
 from db.engine import make_engine
 from taxonomy.catalog import SearchFilter, load_catalog
 
@@ -259,11 +260,12 @@ def test_landing_page_has_a_start_here_path(app):
     assert ("results", "") in links
     assert any(query == "technique=rtn" for _, query in links)
     # Reading RTN is the first step: following it opens the node.
-    explore = next(l for l in at.main.get("page_link") if l.proto.query_string == "technique=rtn")
+    links = at.main.get("page_link")
+    explore = next(link for link in links if link.proto.query_string == "technique=rtn")
     assert "round-to-nearest" in explore.proto.label.lower()
     # Only on the landing page: an open node or a search replaces it.
     at.sidebar.text_input(key="search_text").input("gptq").run()
-    assert not any(l.proto.page == "results" for l in at.main.get("page_link"))
+    assert not any(link.proto.page == "results" for link in at.main.get("page_link"))
 
 
 def test_reported_results_fit_the_column_without_horizontal_scrolling(app, full_taxonomy):
@@ -280,3 +282,25 @@ def test_reported_results_fit_the_column_without_horizontal_scrolling(app, full_
     for result in gptq.reported_results:
         assert html.escape(result.protocol) in table
     assert 'href="https://arxiv.org/abs/2210.17323"' in table
+
+
+def test_a_technique_page_names_its_file_and_shows_its_central_function(app):
+    app.query_params["technique"] = "gptq"
+    at = app.run()
+    assert not at.exception
+    said = " ".join(m.value for m in at.main.markdown)
+    assert "Implemented in `core/quantization/gptq.py`" in said
+    assert "`apply_gptq`" in said  # the entry point the job runner calls
+    (expander,) = [e for e in at.main.expander if "gptq_quantize" in e.label]
+    assert expander.label == "gptq_quantize (core/quantization/gptq.py)"
+    (code,) = expander.code
+    # Read from the installed file, not copied into the page.
+    source = (Path(core.__file__).parent / "quantization" / "gptq.py").read_text()
+    assert code.value.startswith("def gptq_quantize(") and code.value in source
+
+
+def test_a_node_without_a_recipe_shows_no_code(app):
+    app.query_params["technique"] = "quantization"
+    at = app.run()
+    assert not at.exception
+    assert not any("Implemented in" in m.value for m in at.main.markdown)

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.components.config_form import form_fields
-from core.jobs import states, store
+from core.jobs import store
 from core.recipes import build_config, config_types
 from db.engine import make_engine
 

@@ -50,7 +50,11 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e-home")
     port = _free_port()
-    env = {**os.environ, "OPTATLAS_HOME": str(home), "OPTATLAS_DB_URL": f"sqlite:///{home / 'e2e.db'}"}
+    env = {
+        **os.environ,
+        "OPTATLAS_HOME": str(home),
+        "OPTATLAS_DB_URL": f"sqlite:///{home / 'e2e.db'}",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--address", "127.0.0.1"],
         cwd=PROJECT_ROOT,
@@ -120,8 +124,14 @@ def page(browser, server):
     # An offline workshop room reaches nothing but the server: no page may ask elsewhere
     # (a favicon from a font service, a script from a CDN).
     elsewhere: list[str] = []
-    page.on("request", lambda request: elsewhere.append(request.url)
-            if not request.url.startswith((server, "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda request: (
+            elsewhere.append(request.url)
+            if not request.url.startswith((server, "data:", "blob:"))
+            else None
+        ),
+    )
     yield page
     page.close()
     assert not elsewhere, f"requests left the server: {elsewhere[:5]}"

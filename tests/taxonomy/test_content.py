@@ -88,5 +88,7 @@ def test_implementations_link_to_web_pages(full_taxonomy):
 
 
 def test_every_family_has_a_runnable_method(full_taxonomy):
-    runnable = {full_taxonomy.family_of[n.slug] for n in _leaves(full_taxonomy) if n.runnable.recipe}
+    runnable = {
+        full_taxonomy.family_of[n.slug] for n in _leaves(full_taxonomy) if n.runnable.recipe
+    }
     assert runnable == FAMILIES

@@ -23,7 +23,9 @@ def test_valid_content_loads(mini_data_dir):
 
 
 def test_schema_error_names_file_node_and_field(mini_data_dir):
-    _edit(mini_data_dir / "quantization.yaml", "      memory: About four", "      memry: About four")
+    _edit(
+        mini_data_dir / "quantization.yaml", "      memory: About four", "      memry: About four"
+    )
     with pytest.raises(TaxonomyError) as error:
         load_taxonomy(mini_data_dir)
     message = str(error.value)
@@ -80,7 +82,11 @@ def test_leaf_must_fill_every_field(mini_data_dir):
 
 
 def test_reported_result_source_must_be_cited(mini_data_dir):
-    _edit(mini_data_dir / "quantization.yaml", "        source: frantar2022gptq", "        source: sun2023simple")
+    _edit(
+        mini_data_dir / "quantization.yaml",
+        "        source: frantar2022gptq",
+        "        source: sun2023simple",
+    )
     with pytest.raises(TaxonomyError, match="source 'sun2023simple' is not among"):
         load_taxonomy(mini_data_dir)
 
@@ -123,5 +129,7 @@ def test_runnable_needs_exactly_one_of_recipe_or_reason(mini_data_dir):
 
 def test_unknown_tag_value_is_an_error(mini_data_dir):
     _edit(mini_data_dir / "pruning.yaml", "      goals: [memory]", "      goals: [speed]")
-    with pytest.raises(TaxonomyError, match=r"pruning.yaml: nodes\[1\] \(wanda\)\.tags\.goals\[0\]"):
+    with pytest.raises(
+        TaxonomyError, match=r"pruning.yaml: nodes\[1\] \(wanda\)\.tags\.goals\[0\]"
+    ):
         load_taxonomy(mini_data_dir)

@@ -7,8 +7,10 @@ import math
 
 import pytest
 
-from core.engine.measure import MeasureConfig, measure_model
-from core.engine.models import DEFAULT_CHECKPOINT, load_model
+from core.engine.measure import measure_model
+from core.engine.measure_config import MeasureConfig
+from core.engine.model_configs import BUNDLED_CHECKPOINT
+from core.engine.models import load_model
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +28,7 @@ def default_model(default_home, monkeypatch):
 
 
 def test_the_gguf_becomes_a_plain_float_checkpoint(default_model, default_home, tmp_path):
-    checkpoint = default_home / "models" / DEFAULT_CHECKPOINT
+    checkpoint = default_home / "models" / BUNDLED_CHECKPOINT
     assert (checkpoint / "model.safetensors").is_file()
     source = json.loads((checkpoint / "OPTATLAS_SOURCE.json").read_text())
     assert source["file"].endswith(".gguf")

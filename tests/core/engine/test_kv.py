@@ -11,7 +11,8 @@ from core.engine import roofline
 from core.engine.data import Corpus, evaluation_windows
 from core.engine.fingerprint import model_fingerprint
 from core.engine.kv import cache_bytes, cache_option, new_cache, set_cache_factory
-from core.engine.measure import MeasureConfig, measure_model
+from core.engine.measure import measure_model
+from core.engine.measure_config import MeasureConfig
 from core.engine.quality import evaluate_quality, window_logits
 from core.engine.speed import decode_timing, greedy_decode, prefill_timing, ttft_timing
 
@@ -54,7 +55,9 @@ def test_every_cached_speed_path_starts_from_the_factory(tiny):
 
 
 def test_scoring_through_a_float_cache_equals_full_window_scoring(tiny):
-    ids = torch.randint(0, 256, (1, 100), generator=torch.Generator().manual_seed(0)).to(tiny.device)
+    ids = torch.randint(0, 256, (1, 100), generator=torch.Generator().manual_seed(0)).to(
+        tiny.device
+    )
     with torch.no_grad():
         full = window_logits(tiny.model, ids)
         made = _counting_float_caches(tiny)
@@ -81,8 +84,14 @@ def test_a_float_cache_holds_exactly_its_computed_bytes(tiny):
 
 
 def test_measurement_reports_kv_cache_bytes(tiny):
-    config = MeasureConfig(seq_len=32, eval_windows=1, decode_prompt_tokens=10,
-                           decode_new_tokens=6, measure_speed=False)
+    config = MeasureConfig(
+        seq_len=32,
+        eval_windows=1,
+        decode_prompt_tokens=10,
+        decode_new_tokens=6,
+        measure_speed=False,
+    )
     result = measure_model(tiny, config, use_cache=False)
     assert result.metrics["kv_cache_bytes"] == roofline.kv_cache_bytes(
-        tiny.model.config, batch=1, context=16, element_size=4)
+        tiny.model.config, batch=1, context=16, element_size=4
+    )

@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from core.engine.measure import MeasureConfig, measure_model
+from core.engine.measure import measure_model
+from core.engine.measure_config import MeasureConfig
 from core.engine.metrics import METRICS
 from core.engine.results import Measurement
 

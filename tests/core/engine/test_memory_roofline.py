@@ -43,7 +43,9 @@ def test_disk_bytes_of_a_saved_model(tmp_path):
 
 def test_kv_cache_bytes_follow_the_config():
     config = load_model("tiny").model.config  # 2 layers, 2 KV heads, head_dim 16
-    assert kv_cache_bytes(config, batch=3, context=10, element_size=4) == 2 * 2 * 2 * 16 * 10 * 3 * 4
+    assert (
+        kv_cache_bytes(config, batch=3, context=10, element_size=4) == 2 * 2 * 2 * 16 * 10 * 3 * 4
+    )
 
 
 def test_decode_step_reads_weights_minus_untied_embeddings_plus_cache():

@@ -20,7 +20,7 @@ def test_the_tiny_shape_matches_the_tiny_model():
     real = {name: (m.in_features, m.out_features) for name, m in model.named_modules()
             if name.startswith("model.layers.0.") or name == "lm_head"
             if hasattr(m, "in_features")}
-    assert {l.name: (l.in_features, l.out_features) for l in shape.linears()} == real
+    assert {lin.name: (lin.in_features, lin.out_features) for lin in shape.linears()} == real
 
 
 def test_the_bundled_shape_is_what_its_gguf_file_says():

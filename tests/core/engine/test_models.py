@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from core.engine.models import ModelNotFoundError, load_model, parse_model_ref
+from core.engine.model_refs import ModelNotFoundError, parse_model_ref
+from core.engine.models import load_model
 
 
 def test_references_parse_into_their_kinds(tmp_path):

@@ -15,7 +15,9 @@ TEXT = Corpus(id="test", text=("The quick brown fox jumps over the lazy dog. " *
 
 
 def _windows(tokenizer, k=16, seq_len=64, stride=None):
-    return evaluation_windows(tokenizer, TEXT, seq_len=seq_len, max_windows=4, stride=stride, kl_top_k=k)
+    return evaluation_windows(
+        tokenizer, TEXT, seq_len=seq_len, max_windows=4, stride=stride, kl_top_k=k
+    )
 
 
 def test_perplexity_is_exp_of_the_mean_nll(tiny):
@@ -91,7 +93,8 @@ def test_a_baseline_from_another_protocol_is_refused(tiny):
     with pytest.raises(BaselineMismatchError, match="another protocol"):
         evaluate_quality(tiny.model, shorter, device=tiny.device, baseline=baseline)
     # The same number of positions from another split is refused too, not silently compared.
-    other_split = evaluation_windows(tiny.tokenizer, TEXT, seq_len=64, max_windows=4,
-                                     kl_top_k=16, split="calibration")
+    other_split = evaluation_windows(
+        tiny.tokenizer, TEXT, seq_len=64, max_windows=4, kl_top_k=16, split="calibration"
+    )
     with pytest.raises(BaselineMismatchError):
         evaluate_quality(tiny.model, other_split, device=tiny.device, baseline=baseline)

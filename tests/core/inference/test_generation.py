@@ -9,11 +9,13 @@ import torch
 
 import core.inference  # noqa: F401  (registers the inference-time techniques)
 from core.engine.decoding import decoding_option
-from core.engine.measure import MeasureConfig, decode_metrics_b1, measure_model
+from core.engine.measure import decode_metrics_b1, measure_model
+from core.engine.measure_config import MeasureConfig
 from core.engine.models import load_model
-from core.techniques.base import ApplyContext
-from core.techniques.config import InvalidRecipeError
-from core.techniques.registry import apply, build_config
+from core.recipes import build_config
+from core.recipes.base import InvalidRecipeError
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 DECODE = MeasureConfig(eval_windows=1, seq_len=64, prefill_tokens=32, decode_prompt_tokens=16,
                        decode_new_tokens=8)
@@ -69,7 +71,9 @@ def test_a_model_without_an_option_is_timed_by_the_engine_loop():
 
 def test_a_later_option_adds_to_an_earlier_one():
     loaded = _with("static-cache-compile", {"cache": "static", "compile": False})
-    apply(loaded.model, build_config("prompt-lookup-decoding", {}), ApplyContext(device=loaded.device))
+    apply(
+        loaded.model, build_config("prompt-lookup-decoding", {}), ApplyContext(device=loaded.device)
+    )
     option = decoding_option(loaded.model)
     assert option.generate_kwargs["cache_implementation"] == "static"
     assert option.generate_kwargs["prompt_lookup_num_tokens"] == 10
@@ -88,6 +92,8 @@ def test_the_attention_kernel_changes_speed_not_the_outputs():
 def test_flash_attention_is_refused_on_a_cpu_with_the_reason():
     loaded = load_model("tiny:4")
     with pytest.raises(Exception, match="needs a CUDA GPU"):
-        apply(loaded.model, build_config("attention-implementation",
-                                         {"implementation": "flash_attention_2"}),
-              ApplyContext(device=loaded.device))
+        apply(
+            loaded.model,
+            build_config("attention-implementation", {"implementation": "flash_attention_2"}),
+            ApplyContext(device=loaded.device),
+        )

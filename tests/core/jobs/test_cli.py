@@ -19,7 +19,10 @@ def test_run_list_export(engine, capsys, tmp_path):
     assert "Job 1 queued: rtn(bits=4,group_size=16) + w8a8(activations=per_tensor)" in printed.err
     assert "ppl" in printed.out and "execution: simulated" in printed.out
     record = json.loads(out.read_text())
-    assert record["job"]["recipe"][1] == {"recipe": "w8a8", "settings": {"activations": "per_tensor"}}
+    assert record["job"]["recipe"][1] == {
+        "recipe": "w8a8",
+        "settings": {"activations": "per_tensor"},
+    }
     assert record["ppl"] > 0 and record["execution"] == "simulated"
 
     assert main(["jobs"]) == 0
@@ -53,9 +56,18 @@ def test_a_failing_job_says_what_to_do(engine, capsys, tmp_path):
     # when the worker loads it.
     folder = tmp_path / "no-weights"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 300}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "vocab_size": 300,
+            }
+        )
+    )
     args = [a if a != "tiny" else str(folder) for a in QUICK]
     assert main(["run", *args, "--recipe", "rtn"]) == 1
     err = capsys.readouterr().err
@@ -86,10 +98,17 @@ def test_a_closed_pipe_ends_the_listing_quietly(engine, tmp_path):
     from core.jobs import store
 
     for bits in (3, 4, 5, 6):
-        store.submit(engine, {"model": "tiny", "device": "cpu", "steps": [
-            {"recipe": "rtn", "settings": {"bits": bits}}]})
-    listing = subprocess.Popen([sys.executable, "-m", "app.cli", "jobs"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+        store.submit(
+            engine,
+            {
+                "model": "tiny",
+                "device": "cpu",
+                "steps": [{"recipe": "rtn", "settings": {"bits": bits}}],
+            },
+        )
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     listing.stdout.close()  # as `| head -0` would
     _, err = listing.communicate(timeout=60)
     assert b"Traceback" not in err

@@ -160,10 +160,22 @@ def test_the_reaper_interrupts_silent_and_dead_workers_only(engine):
     assert store.get_job(engine, alive).status == states.RUNNING
 
 
-def test_state_machine_allows_only_listed_moves():
-    assert states.can_move(states.QUEUED, states.RUNNING)
-    assert states.can_move(states.INTERRUPTED, states.QUEUED)
-    assert not states.can_move(states.SUCCEEDED, states.QUEUED)
-    assert not states.can_move(states.QUEUED, states.SUCCEEDED)
+def test_every_failure_kind_says_what_to_do():
     assert set(states.ERROR_ADVICE) >= {"bad_config", "model_not_found", "missing_package",
                                         "out_of_memory", "timeout", "crash", "interrupted"}
+
+
+def test_a_job_stored_before_a_setting_was_renamed_still_loads(engine):
+    # SmoothQuant's calibration setting was called `samples` before every calibrated recipe
+    # shared `calibration_samples`: a job queued then must still run with what it asked for.
+    job_id = store.submit(engine, {**RTN, "steps": [{"recipe": "smoothquant"}]})
+    with transaction(engine) as session:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            recipe=[{"recipe": "smoothquant", "settings": {"samples": 4, "alpha": 0.7}}]))
+    spec = store.spec_of(store.get_job(engine, job_id))
+    (config,) = spec.configs()
+    assert (config.calibration_samples, config.alpha) == (4, 0.7)
+    # New input takes the new name only.
+    with pytest.raises(InvalidJobError, match="samples"):
+        store.submit(engine, {**RTN, "steps": [{"recipe": "smoothquant",
+                                                "settings": {"samples": 4}}]})

@@ -3,7 +3,6 @@ once and shared, failures classified with advice, cancel honoured at a step boun
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from core.jobs import states, store

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from core.jobs import states, store
 from core.jobs.worker import JobWorker, reap_now
 from db.engine import transaction
-from tests.core.jobs.waiting import wait_for
 from db.job_models import Result
+from tests.core.jobs.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 

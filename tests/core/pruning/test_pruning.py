@@ -16,8 +16,9 @@ from core.pruning.sparsegpt import sparsegpt_prune
 from core.quantization.capture import InputStats
 from core.quantization.targets import target_linears
 from core.recipes import build_config, config_from_json
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import InvalidRecipeError, apply
+from core.recipes.base import InvalidRecipeError
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 IDS = torch.randint(0, 257, (4, 64), generator=torch.Generator().manual_seed(0))
 
@@ -50,7 +51,9 @@ def test_masks_keep_the_requested_share_and_pattern():
     assert (two_of_four.reshape(8, 4, 4).sum(2) == 2).all()
     # The kept ones are the best of their group.
     group = scores[0, :4]
-    assert set(two_of_four[0, :4].nonzero().flatten().tolist()) == set(group.topk(2).indices.tolist())
+    assert set(two_of_four[0, :4].nonzero().flatten().tolist()) == set(
+        group.topk(2).indices.tolist()
+    )
     with pytest.raises(ValueError, match="divisible by 4"):
         n_of_m(torch.rand(2, 6), 2, 4)
 
@@ -60,8 +63,9 @@ def test_calibrated_pruners_beat_magnitude_and_sparsegpt_beats_wanda():
     magnitude = weight * keep_mask(weight.abs(), 0.5, "unstructured", per_row=False)
     norms = torch.diag(stats.gram).sqrt()
     wanda = weight * keep_mask(weight.abs() * norms, 0.5, "unstructured", per_row=True)
-    sparse = sparsegpt_prune(weight, stats.hessian, sparsity=0.5, pattern="unstructured",
-                             damping=0.01, block_size=32)
+    sparse = sparsegpt_prune(
+        weight, stats.hessian, sparsity=0.5, pattern="unstructured", damping=0.01, block_size=32
+    )
     errors = [_error(weight, w, x) for w in (magnitude, wanda, sparse)]
     assert errors[2] < errors[1] < errors[0]
     assert abs(float((sparse == 0).float().mean()) - 0.5) < 0.01
@@ -69,20 +73,24 @@ def test_calibrated_pruners_beat_magnitude_and_sparsegpt_beats_wanda():
 
 def test_sparsegpt_two_of_four_keeps_the_pattern_and_beats_magnitude():
     weight, x, stats = _layer_problem(1)
-    sparse = sparsegpt_prune(weight, stats.hessian, sparsity=0.5, pattern="2:4", damping=0.01,
-                             block_size=32)
+    sparse = sparsegpt_prune(
+        weight, stats.hessian, sparsity=0.5, pattern="2:4", damping=0.01, block_size=32
+    )
     assert ((sparse != 0).reshape(48, 16, 4).sum(2) <= 2).all()
     magnitude = weight * n_of_m(weight.abs(), 2, 4)
     assert _error(weight, sparse, x) < _error(weight, magnitude, x)
 
 
-@pytest.mark.parametrize(("recipe", "settings"), [
-    ("magnitude-pruning", {"sparsity": 0.5}),
-    ("wanda", {"sparsity": 0.5, "calibration_samples": 2}),
-    ("sparsegpt", {"sparsity": 0.5, "calibration_samples": 2}),
-    ("nm-sparsity", {"pattern": "2:4", "method": "sparsegpt", "calibration_samples": 2}),
-    ("nm-sparsity", {"pattern": "4:8", "method": "magnitude"}),
-])
+@pytest.mark.parametrize(
+    ("recipe", "settings"),
+    [
+        ("magnitude-pruning", {"sparsity": 0.5}),
+        ("wanda", {"sparsity": 0.5, "calibration_samples": 2}),
+        ("sparsegpt", {"sparsity": 0.5, "calibration_samples": 2}),
+        ("nm-sparsity", {"pattern": "2:4", "method": "sparsegpt", "calibration_samples": 2}),
+        ("nm-sparsity", {"pattern": "4:8", "method": "magnitude"}),
+    ],
+)
 def test_recipes_prune_every_target_layer_of_a_model(recipe, settings):
     model = load_model("tiny").model
     before = copy.deepcopy(model)
@@ -121,8 +129,9 @@ def test_two_of_four_on_a_cpu_is_labelled_simulated_with_the_reason():
     report = apply(model, build_config("magnitude-pruning", {"pattern": "2:4"}), _context())
     assert report.execution == "simulated"
     assert "NVIDIA GPU" in report.details["simulated_because"]
-    nm = apply(load_model("tiny").model, build_config("nm-sparsity", {"method": "magnitude"}),
-               _context())
+    nm = apply(
+        load_model("tiny").model, build_config("nm-sparsity", {"method": "magnitude"}), _context()
+    )
     assert nm.execution == "simulated" and "simulated_because" in nm.details
 
 
@@ -139,12 +148,16 @@ def test_two_of_four_on_a_capable_gpu_runs_on_sparse_kernels_and_shrinks():
     loaded = load_model("tiny", device="cuda", dtype="float16")
     model = loaded.model
     ids = torch.randint(0, 200, (4, 64), device="cuda")
-    report = apply(model, build_config("magnitude-pruning", {"pattern": "2:4"}),
-                   ApplyContext(device=torch.device("cuda")))
+    report = apply(
+        model,
+        build_config("magnitude-pruning", {"pattern": "2:4"}),
+        ApplyContext(device=torch.device("cuda")),
+    )
     # Reference: the same pruning, left dense.
     dense = load_model("tiny", device="cuda", dtype="float16").model
-    for (name, layer), (_, twin) in zip(target_linears(model).items(),
-                                        target_linears(dense).items()):
+    for (name, layer), (_, twin) in zip(
+        target_linears(model).items(), target_linears(dense).items()
+    ):
         if isinstance(layer.weight, SparseSemiStructuredTensor):
             twin.weight.data = layer.weight.to_dense()
     assert report.execution == "real" and report.details["semi_structured_layers"] > 0
@@ -155,20 +168,27 @@ def test_two_of_four_on_a_capable_gpu_runs_on_sparse_kernels_and_shrinks():
 
 def test_per_layer_overrides_set_those_layers_sparsity():
     model = load_model("tiny").model
-    apply(model, build_config("magnitude-pruning", {"sparsity": 0.5,
-                                                    "per_layer": ["down_proj=0.2", "q_proj=0"]}),
-          _context())
+    apply(
+        model,
+        build_config(
+            "magnitude-pruning", {"sparsity": 0.5, "per_layer": ["down_proj=0.2", "q_proj=0"]}
+        ),
+        _context(),
+    )
     for name, linear in target_linears(model, ("lm_head",)).items():
         zeros = float((linear.weight == 0).float().mean())
         expected = 0.2 if "down_proj" in name else 0.0 if "q_proj" in name else 0.5
         assert zeros == pytest.approx(expected, abs=0.01), name
 
 
-@pytest.mark.parametrize(("settings", "says"), [
-    ({"per_layer": ["down_proj"]}, "NAME=SHARE"),
-    ({"per_layer": ["down_proj=1.5"]}, "NAME=SHARE"),
-    ({"pattern": "2:4", "per_layer": ["down_proj=0.3"]}, "unstructured pattern"),
-])
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"per_layer": ["down_proj"]}, "NAME=SHARE"),
+        ({"per_layer": ["down_proj=1.5"]}, "NAME=SHARE"),
+        ({"pattern": "2:4", "per_layer": ["down_proj=0.3"]}, "unstructured pattern"),
+    ],
+)
 def test_malformed_overrides_are_refused_before_anything_runs(settings, says):
     with pytest.raises(InvalidRecipeError, match=says):
         build_config("wanda", settings)

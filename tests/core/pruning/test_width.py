@@ -10,7 +10,7 @@ import core.pruning  # noqa: F401  (registers the pruners)
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.recipes import build_config
-from core.techniques.base import ApplyContext, CalibrationData
+from core.techniques.context import ApplyContext, CalibrationData
 from core.techniques.registry import apply
 
 IDS = torch.randint(0, 257, (2, 32), generator=torch.Generator().manual_seed(0))

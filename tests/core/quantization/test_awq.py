@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from core.engine.models import load_model
-from core.quantization.awq import LLAMA_GROUPS, AWQConfig, fold_scales, source_channels
+from core.quantization.awq import LLAMA_GROUPS, fold_scales, source_channels
 from core.quantization.capture import decoder_layers
-from core.quantization.rtn import RTNConfig
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import InvalidRecipeError, apply, config_from_json
+from core.recipes import config_from_json
+from core.recipes.base import InvalidRecipeError
+from core.recipes.quantization import AWQConfig, RTNConfig
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 IDS = torch.randint(0, 256, (4, 64), generator=torch.Generator().manual_seed(0))
 

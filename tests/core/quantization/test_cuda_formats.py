@@ -16,19 +16,17 @@ import torch
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
-from core.quantization.bnb import BnbNF4Config, apply_bnb_nf4, to_bnb_int8
+from core.quantization.bnb_nf4 import apply_bnb_nf4
+from core.quantization.fp8 import apply_fp8
+from core.quantization.llm_int8 import to_bnb_int8
 from core.quantization.targets import target_linears
-from core.quantization.torchao_formats import (
-    FP8_CAPABILITY,
-    FP8Config,
-    TorchaoInt4Config,
-    apply_fp8,
-    apply_torchao_int4,
-    check_capability,
-    check_int4_group_size,
-)
-from core.techniques.base import ApplyContext
-from core.techniques.registry import InvalidRecipeError, apply, build_config, config_from_json
+from core.quantization.torchao_int4 import apply_torchao_int4, check_int4_group_size
+from core.quantization.torchao_support import FP8_CAPABILITY, check_capability
+from core.recipes import build_config, config_from_json
+from core.recipes.base import InvalidRecipeError
+from core.recipes.quantization import BnbNF4Config, FP8Config, TorchaoInt4Config
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 PACKAGES = {"bnb-nf4": "bitsandbytes", "torchao-int4": "torchao", "fp8": "torchao"}

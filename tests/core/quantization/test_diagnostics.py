@@ -20,8 +20,9 @@ from core.quantization.diagnostics import (
     layer_diagnostics,
 )
 from core.quantization.targets import target_linears
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import apply, build_config
+from core.recipes import build_config
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 VOCAB = 257  # the tiny model's byte vocabulary plus end-of-text
 
@@ -126,15 +127,19 @@ def test_missing_layers_are_named(reference):
 
 
 def test_rescaled_models_are_refused_with_the_reason(reference):
-    smoothed = _quantized(reference, "smoothquant", {"samples": 2})
-    with pytest.raises(RescaledModelError, match="input_layernorm.*pass the recipe report's rescales"):
+    smoothed = _quantized(reference, "smoothquant", {"calibration_samples": 2})
+    with pytest.raises(RescaledModelError,
+                       match="input_layernorm.*pass the recipe report's rescales"):
         layer_diagnostics(reference, smoothed, _ids())
 
 
-@pytest.mark.parametrize(("recipe", "settings"), [
-    ("smoothquant", {"samples": 2}),
-    ("awq", {"bits": 4, "group_size": 16, "calibration_samples": 2, "grid_points": 4}),
-])
+@pytest.mark.parametrize(
+    ("recipe", "settings"),
+    [
+        ("smoothquant", {"calibration_samples": 2}),
+        ("awq", {"bits": 4, "group_size": 16, "calibration_samples": 2, "grid_points": 4}),
+    ],
+)
 def test_rescaled_models_are_compared_in_their_own_coordinates(reference, recipe, settings):
     model = copy.deepcopy(reference)
     report = apply(model, build_config(recipe, settings), _context())
@@ -149,14 +154,21 @@ def test_rescaled_models_are_compared_in_their_own_coordinates(reference, recipe
     if recipe == "awq":
         assert rows["lm_head"].relative_error == 0.0
     # The reference passed in is left as it was.
-    assert all(torch.equal(a, b) for a, b in zip(
-        reference.parameters(), load_model("tiny").model.parameters()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(reference.parameters(), load_model("tiny").model.parameters())
+    )
 
 
 def test_names_and_progress_are_honoured(reference):
     seen = []
-    rows = layer_diagnostics(reference, reference, _ids(samples=2), names=["lm_head"],
-                             progress=lambda stage, fraction: seen.append((stage, fraction)))
+    rows = layer_diagnostics(
+        reference,
+        reference,
+        _ids(samples=2),
+        names=["lm_head"],
+        progress=lambda stage, fraction: seen.append((stage, fraction)),
+    )
     assert [row.name for row in rows] == ["lm_head"]
     assert seen == [("diagnostics", 0.5), ("diagnostics", 1.0)]
 

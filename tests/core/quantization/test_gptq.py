@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from core.engine.models import load_model
-from core.quantization.gptq import GPTQConfig, gptq_quantize
+from core.quantization.gptq import gptq_quantize
 from core.quantization.grid import quantize_dequantize
-from core.quantization.rtn import RTNConfig
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import InvalidRecipeError, apply, config_from_json
+from core.recipes import config_from_json
+from core.recipes.base import InvalidRecipeError
+from core.recipes.quantization import GPTQConfig, RTNConfig
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 
 def correlated_inputs(tokens: int, features: int, seed: int = 0) -> torch.Tensor:

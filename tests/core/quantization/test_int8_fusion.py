@@ -10,8 +10,9 @@ from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.quantization.int8_fusion import FusedInt8Linear, Int8LinearPart, shared_input_groups
 from core.quantization.targets import target_linears
-from core.techniques.base import ApplyContext
-from core.techniques.registry import apply, build_config
+from core.recipes import build_config
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 

@@ -9,9 +9,11 @@ import torch
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.quantization.int8_linear import Int8Linear
-from core.quantization.llm_int8 import LLMInt8Config, MixedInt8Linear
-from core.techniques.base import ApplyContext
-from core.techniques.registry import apply, build_config, config_from_json
+from core.quantization.llm_int8 import MixedInt8Linear
+from core.recipes import build_config, config_from_json
+from core.recipes.quantization import LLMInt8Config
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 

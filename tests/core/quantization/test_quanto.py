@@ -6,9 +6,10 @@ import torch
 
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
-from core.quantization.quanto import QuantoConfig, apply_quanto
+from core.quantization.quanto import apply_quanto
 from core.quantization.targets import target_linears
-from core.techniques.base import ApplyContext
+from core.recipes.quantization import QuantoConfig
+from core.techniques.context import ApplyContext
 
 CPU = ApplyContext(device=torch.device("cpu"))
 

@@ -11,8 +11,9 @@ import torch
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.engine.models import load_model
 from core.quantization.rescale import ChannelRescale, fold, replay
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import apply, build_config
+from core.recipes import build_config
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 IDS = torch.randint(0, 257, (2, 24), generator=torch.Generator().manual_seed(3))
 
@@ -23,7 +24,7 @@ def _logits(model: torch.nn.Module) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("recipe", "settings"), [
-    ("smoothquant", {"samples": 2, "alpha": 0.8}),
+    ("smoothquant", {"calibration_samples": 2, "alpha": 0.8}),
     ("awq", {"bits": 3, "group_size": 16, "calibration_samples": 2, "grid_points": 5}),
 ])
 def test_replayed_rescales_keep_the_function_and_match_the_quantized_norms(recipe, settings):

@@ -7,8 +7,9 @@ import torch
 
 from core.engine.models import load_model
 from core.quantization.grid import grid_parameters, quantize_dequantize
-from core.quantization.rtn import RTNConfig, apply_rtn
-from core.techniques.base import ApplyContext
+from core.quantization.rtn import apply_rtn
+from core.recipes.quantization import RTNConfig
+from core.techniques.context import ApplyContext
 
 CPU = ApplyContext(device=torch.device("cpu"))
 
@@ -50,5 +51,7 @@ def test_rtn_changes_weights_but_leaves_the_head_alone():
     before = {n: p.clone() for n, p in tiny.model.named_parameters()}
     apply_rtn(tiny.model, RTNConfig(bits=3, group_size=32), CPU)
     after = dict(tiny.model.named_parameters())
-    assert not torch.equal(before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"])
+    assert not torch.equal(
+        before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"]
+    )
     assert torch.equal(before["lm_head.weight"], after["lm_head.weight"])

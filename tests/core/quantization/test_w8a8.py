@@ -9,16 +9,17 @@ import torch
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.quantization.int8_linear import Int8Linear
-from core.quantization.w8a8 import (
-    SmoothQuantConfig,
-    W8A8Config,
+from core.quantization.smoothquant import (
     activation_maxima,
     smooth,
     smoothing_groups,
     smoothing_scales,
 )
-from core.techniques.base import ApplyContext, CalibrationData
-from core.techniques.registry import InvalidRecipeError, apply, build_config, config_from_json
+from core.recipes import build_config, config_from_json
+from core.recipes.base import InvalidRecipeError
+from core.recipes.quantization import SmoothQuantConfig, W8A8Config
+from core.techniques.context import ApplyContext, CalibrationData
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 
@@ -64,21 +65,27 @@ def test_smoothing_flattens_activation_outlier_channels():
 
 @pytest.mark.parametrize(
     "config",
-    [W8A8Config(activations="per_tensor"), W8A8Config(activations="per_token"),
-     SmoothQuantConfig(samples=2), SmoothQuantConfig(alpha=0.8, activations="per_tensor")],
+    [
+        W8A8Config(activations="per_tensor"),
+        W8A8Config(activations="per_token"),
+        SmoothQuantConfig(calibration_samples=2),
+        SmoothQuantConfig(alpha=0.8, activations="per_tensor"),
+    ],
     ids=["w8a8-tensor", "w8a8-token", "smoothquant", "smoothquant-tensor"],
 )
 def test_conversion_shrinks_target_layers_and_keeps_outputs_close(config):
     model = load_model("tiny").model
     ids = _ids(2)
     before_logits = _logits(model, ids)
-    before_bytes = {name: stored_bytes(m) for name, m in model.named_modules()
-                    if isinstance(m, torch.nn.Linear)}
+    before_bytes = {
+        name: stored_bytes(m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+    }
     report = apply(model, config, _calibrated())
     assert report.execution == "real" and report.modules == len(before_bytes)
     converted = {name: model.get_submodule(name) for name in before_bytes}
-    assert all(hasattr(layer, "weight_int8") or hasattr(layer, "owner")
-               for layer in converted.values())
+    assert all(
+        hasattr(layer, "weight_int8") or hasattr(layer, "owner") for layer in converted.values()
+    )
     # Fused siblings keep their weights at the first of them, counted once.
     assert sum(before_bytes.values()) / sum(map(stored_bytes, converted.values())) > 3.5
     assert isinstance(model.lm_head, Int8Linear)  # W8A8 converts the output head by default
@@ -93,8 +100,10 @@ def test_smoothquant_needs_calibration():
 
 
 def test_configs_round_trip_through_json():
-    for config in (W8A8Config(activations="per_tensor", skip=("lm_head", "down_proj")),
-                   SmoothQuantConfig(alpha=0.65, activations="per_tensor", samples=8)):
+    for config in (
+        W8A8Config(activations="per_tensor", skip=("lm_head", "down_proj")),
+        SmoothQuantConfig(alpha=0.65, activations="per_tensor", calibration_samples=8),
+    ):
         assert config_from_json(config.to_json()) == config
 
 
@@ -110,14 +119,18 @@ def test_variants_that_differ_only_in_settings_never_share_a_cached_baseline():
 
     from core.engine.fingerprint import model_fingerprint
     from core.engine.models import load_model
-    from core.techniques.base import ApplyContext
-    from core.techniques.registry import apply, build_config
+    from core.recipes import build_config
+    from core.techniques.context import ApplyContext
+    from core.techniques.registry import apply
 
     fingerprints = set()
     for activations in ("per_tensor", "per_token"):
         loaded = load_model("tiny")
-        apply(loaded.model, build_config("w8a8", {"activations": activations}),
-              ApplyContext(device=torch.device("cpu")))
+        apply(
+            loaded.model,
+            build_config("w8a8", {"activations": activations}),
+            ApplyContext(device=torch.device("cpu")),
+        )
         fingerprints.add(model_fingerprint(loaded))
     fingerprints.add(model_fingerprint(load_model("tiny")))
     assert len(fingerprints) == 3

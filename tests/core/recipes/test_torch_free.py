@@ -16,7 +16,7 @@ import core.lowrank  # noqa: F401  (registers low-rank factorization)
 import core.pruning  # noqa: F401  (registers the pruners)
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.recipes import CONFIG_TYPES, build_config, config_types
-from core.techniques.config import Requirements, TechniqueConfig
+from core.recipes.base import Requirements, TechniqueConfig
 from core.techniques.registry import handled_types, register
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -8,14 +8,10 @@ import torch
 import core.inference  # noqa: F401  (registers the inference-time techniques)
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.engine.models import load_model
-from core.techniques.base import ApplyContext, Requirements
-from core.techniques.registry import (
-    InvalidRecipeError,
-    apply,
-    build_config,
-    config_from_json,
-    config_types,
-)
+from core.recipes import build_config, config_from_json, config_types
+from core.recipes.base import InvalidRecipeError, Requirements
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 from taxonomy.recipes import RECIPE_SLUGS
 
 CPU = ApplyContext(device=torch.device("cpu"))

@@ -8,11 +8,11 @@ forms from these classes without loading the engine. Keep torch out of this modu
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 import re
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from core.engine.model_shapes import ModelShape
@@ -35,6 +35,15 @@ def _layer_name(value: str) -> str:
 # A layer name or name part, as skip lists and targets take it ("lm_head", "down_proj=0.3").
 LayerName = Annotated[str, AfterValidator(_layer_name)]
 LayerNames = Annotated[tuple[LayerName, ...], Field(max_length=64)]
+
+
+def validation_problems(error: ValidationError, *, whole: str) -> str:
+    """pydantic's errors as one line a user can act on: each field's dotted name (or `whole`
+    for the model itself) and its message, without pydantic's "Value error, " prefix."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )
 
 
 class InvalidRecipeError(ValueError):
@@ -66,7 +75,9 @@ class Requirements:
         reasons = []
         if self.cuda and kind != "cuda":
             reasons.append("needs a CUDA GPU")
-        reasons += [f"needs the optional package {package!r}" for package in self.missing_packages()]
+        reasons += [
+            f"needs the optional package {package!r}" for package in self.missing_packages()
+        ]
         return reasons
 
     def missing_packages(self) -> tuple[str, ...]:
@@ -89,6 +100,9 @@ class TechniqueConfig(BaseModel):
     # True for techniques that change only how the model runs (decode loop, kernels): a job
     # that does not measure speed would show nothing of them.
     speed_only: ClassVar[bool] = False
+    # The function (or class) in the handler's file, core/<family>/<slug>.py, that holds the
+    # algorithm, shown on the technique's page; None: the registered handler itself.
+    algorithm: ClassVar[str | None] = None
 
     @classmethod
     def recipe_name(cls) -> str:
@@ -108,3 +122,22 @@ class TechniqueConfig(BaseModel):
     def to_json(self) -> str:
         """The config as JSON (the job table stores recipes this way)."""
         return self.model_dump_json()
+
+
+def calibration_samples_field(default: int = 32, used_for: str = "") -> Any:
+    """The one calibration-sample setting every calibrated recipe takes, named
+    `calibration_samples` everywhere (the job runner loads the most any step asks for)."""
+    return Field(
+        default,
+        ge=1,
+        le=4096,
+        description=f"calibration sequences used{used_for} (at most those supplied)",
+    )
+
+
+class CalibratedConfig(TechniqueConfig):
+    """Base of the techniques that look at calibration activations."""
+
+    calibration_samples: int = calibration_samples_field()
+
+    requirements = Requirements(calibration=True)

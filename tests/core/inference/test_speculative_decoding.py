@@ -8,13 +8,15 @@ import pytest
 import core.inference  # noqa: F401  (registers the inference-time techniques)
 from core.engine.data import load_corpus
 from core.engine.decoding import decoding_option
-from core.engine.measure import MeasureConfig, decode_metrics_b1
+from core.engine.measure import decode_metrics_b1
+from core.engine.measure_config import MeasureConfig
 from core.engine.models import load_model
 from core.engine.tiny import tiny_model
-from core.techniques.base import ApplyContext
+from core.recipes import build_config
+from core.recipes.base import InvalidRecipeError
 from core.techniques.calibration import calibration_data
-from core.techniques.config import InvalidRecipeError
-from core.techniques.registry import apply, build_config
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 DECODE = MeasureConfig(eval_windows=1, seq_len=64, decode_prompt_tokens=16, decode_new_tokens=12)
 

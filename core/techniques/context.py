@@ -1,14 +1,11 @@
 """What a handler works with: calibration data, the context it may use, and the report it
-returns. Configs themselves (`TechniqueConfig`, `Requirements`) live in the torch-free
-core.techniques.config and are re-exported here, where older imports look for them."""
+returns. The configs themselves live in the torch-free core.recipes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import torch
-
-from core.techniques.config import Requirements, TechniqueConfig  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Truncated SVD of Linear layers: W ≈ B A with A = sqrt(S_r) V_r^T [r, in] and
+"""svd-lowrank: truncated SVD of Linear layers, W ≈ B A with A = sqrt(S_r) V_r^T [r, in] and
 B = U_r sqrt(S_r) [out, r], so one [out, in] matrix becomes two thin ones and the layer
 stores r (in + out) weights instead of in * out. The singular values are split evenly between
 the factors, which keeps both on a similar scale (friendlier to a later quantization step)."""
@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 
 from core.engine.factored import LowRankLinear, record_factored
+from core.quantization.targets import replace_module
 from core.recipes.lowrank import SVDLowRankConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
@@ -43,7 +44,9 @@ def _targets(model: torch.nn.Module, config: SVDLowRankConfig) -> dict[str, torc
 
 
 @register(SVDLowRankConfig)
-def apply_svd(model: torch.nn.Module, config: SVDLowRankConfig, context: ApplyContext) -> ApplyReport:
+def apply_svd(
+    model: torch.nn.Module, config: SVDLowRankConfig, context: ApplyContext
+) -> ApplyReport:
     """Replace each target Linear by its truncated SVD."""
     targets = _targets(model, config)
     if not targets:
@@ -63,14 +66,21 @@ def apply_svd(model: torch.nn.Module, config: SVDLowRankConfig, context: ApplyCo
             kept_whole.append(name)
             after += dense
             continue
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, factorize(linear, rank, vectors))
+        replace_module(model, name, factorize(linear, rank, vectors))
         ranks[name] = rank
         after += factored
         context.report("svd", (i + 1) / len(targets))
     # Saved with the model (config.json), so that loading it rebuilds these layers.
     record_factored(model, ranks)
-    return ApplyReport(config.recipe, config.execution, len(ranks), {
-        "ranks": ranks, "kept_whole": kept_whole, "weights_before": before,
-        "weights_after": after, "weight_ratio": round(after / before, 4)})
+    return ApplyReport(
+        config.recipe,
+        config.execution,
+        len(ranks),
+        {
+            "ranks": ranks,
+            "kept_whole": kept_whole,
+            "weights_before": before,
+            "weights_after": after,
+            "weight_ratio": round(after / before, 4),
+        },
+    )

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import torch
 
+from core.recipes.base import InvalidRecipeError
 from core.recipes.inference import AttentionImplementationConfig
-from core.techniques.base import ApplyContext, ApplyReport
-from core.techniques.config import InvalidRecipeError
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 

@@ -15,13 +15,16 @@ import core.inference  # noqa: F401  (registers the inference-time techniques)
 from core.engine.data import evaluation_windows, load_corpus
 from core.engine.fingerprint import model_fingerprint, weights_digest
 from core.engine.kv import cache_bytes, cache_option
-from core.engine.measure import MeasureConfig, measure_model
+from core.engine.measure import measure_model
+from core.engine.measure_config import MeasureConfig
 from core.engine.models import load_model
 from core.engine.quality import evaluate_quality
 from core.engine.speed import decode_timing, greedy_decode
-from core.inference.kv_cache import QuantizedKVCacheConfig
-from core.techniques.base import ApplyContext
-from core.techniques.registry import InvalidRecipeError, apply, build_config, config_from_json
+from core.recipes import build_config, config_from_json
+from core.recipes.base import InvalidRecipeError
+from core.recipes.inference import QuantizedKVCacheConfig
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 # The tiny model's head dimension is 16, so groups of 16 values: one token's head each.
@@ -47,7 +50,10 @@ def test_config_round_trips_through_json(settings):
     [
         ({"bits": 8}, "bits: the quanto backend stores 2 or 4 bits, not 8"),
         ({"bits": 3}, "bits: Input should be 2, 4 or 8"),
-        ({"backend": "fp8", "bits": 8, "group_size": 32}, "group_size: .*fp8 backend scales per tensor"),
+        (
+            {"backend": "fp8", "bits": 8, "group_size": 32},
+            "group_size: .*fp8 backend scales per tensor",
+        ),
         ({"group_size": 4}, "group_size: Input should be greater than or equal to 8"),
         ({"residual_length": 0}, "residual_length: Input should be greater than or equal to 1"),
         ({"backend": "gptq"}, "backend: Input should be 'quanto', 'hqq' or 'fp8'"),
@@ -71,7 +77,11 @@ def test_a_group_that_straddles_heads_is_refused_at_apply():
 def test_the_hqq_backend_says_it_needs_its_package():
     tiny = load_model("tiny")
     with pytest.raises(InvalidRecipeError, match="needs the optional package 'hqq'"):
-        apply(tiny.model, build_config("quantized-kv-cache", {**TINY, "backend": "hqq", "bits": 8}), CPU)
+        apply(
+            tiny.model,
+            build_config("quantized-kv-cache", {**TINY, "backend": "hqq", "bits": 8}),
+            CPU,
+        )
 
 
 def test_applying_changes_no_weight_but_the_fingerprint():
@@ -95,7 +105,9 @@ def test_decoding_runs_through_a_packed_quantized_cache():
     cache = greedy_decode(tiny.model, prompts, new_tokens=20, device=tiny.device)
     assert isinstance(cache, QuantizedCache) and cache.get_seq_length() == 60
     assert isinstance(cache.layers[0]._quantized_keys, WeightQBitsTensor)
-    timing = decode_timing(tiny.model, prompts.repeat(2, 1), new_tokens=4, device=tiny.device, repeats=1)
+    timing = decode_timing(
+        tiny.model, prompts.repeat(2, 1), new_tokens=4, device=tiny.device, repeats=1
+    )
     assert len(timing.samples) == 1 and timing.median > 0
 
 
@@ -104,7 +116,9 @@ def test_a_quantized_cache_holds_what_its_bit_width_allows(bits):
     prompt_tokens, new_tokens, residual = 32, 24, 8
     prompts = torch.randint(0, 256, (1, prompt_tokens), generator=torch.Generator().manual_seed(1))
     tiny = load_model("tiny")
-    float_bytes = cache_bytes(greedy_decode(tiny.model, prompts, new_tokens=new_tokens, device=tiny.device))
+    float_bytes = cache_bytes(
+        greedy_decode(tiny.model, prompts, new_tokens=new_tokens, device=tiny.device)
+    )
     _quantize_cache(tiny, bits=bits, residual_length=residual)
     packed = greedy_decode(tiny.model, prompts, new_tokens=new_tokens, device=tiny.device)
     # Per float32 value: bits/8 bytes of data plus a float32 scale and shift per group of 16;
@@ -122,14 +136,22 @@ def test_quantized_caches_cost_a_little_quality_in_bit_order():
     # Checked on tiny:0 to tiny:14: the order and bounds held for every seed, by a factor of
     # 2.7 or more between neighbours.
     tiny = load_model("tiny")
-    windows = evaluation_windows(tiny.tokenizer, load_corpus("pydoc"), seq_len=128,
-                                 max_windows=2, kl_top_k=64)
+    windows = evaluation_windows(
+        tiny.tokenizer, load_corpus("pydoc"), seq_len=128, max_windows=2, kl_top_k=64
+    )
     _, baseline = evaluate_quality(tiny.model, windows, device=tiny.device)
     kl = {}
-    for name, settings in {"fp8": {"backend": "fp8", "bits": 8}, "int4": {"bits": 4},
-                           "int2": {"bits": 2}}.items():
+    for name, settings in {
+        "fp8": {"backend": "fp8", "bits": 8},
+        "int4": {"bits": 4},
+        "int2": {"bits": 2},
+    }.items():
         fp8 = settings.get("backend") == "fp8"  # takes no group-wise settings
-        apply(tiny.model, build_config("quantized-kv-cache", settings if fp8 else {**TINY, **settings}), CPU)
+        apply(
+            tiny.model,
+            build_config("quantized-kv-cache", settings if fp8 else {**TINY, **settings}),
+            CPU,
+        )
         result, _ = evaluate_quality(tiny.model, windows, device=tiny.device, baseline=baseline)
         assert math.isfinite(result.ppl)
         kl[name] = result.kl
@@ -139,8 +161,13 @@ def test_quantized_caches_cost_a_little_quality_in_bit_order():
 
 
 def test_measurement_reports_the_smaller_cache_and_never_reuses_the_float_baseline():
-    config = MeasureConfig(seq_len=64, eval_windows=1, decode_prompt_tokens=32,
-                           decode_new_tokens=8, measure_speed=False)
+    config = MeasureConfig(
+        seq_len=64,
+        eval_windows=1,
+        decode_prompt_tokens=32,
+        decode_new_tokens=8,
+        measure_speed=False,
+    )
     plain = measure_model(load_model("tiny"), config, use_cache=False)
     tiny = load_model("tiny")
     _quantize_cache(tiny, bits=4)

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 import core.lowrank  # noqa: F401  (registers svd-lowrank)
+from core.engine.factored import LowRankLinear
 from core.engine.memory import stored_bytes
 from core.engine.models import load_model
-from core.lowrank.svd import LowRankLinear, factorize, rank_for_energy
+from core.lowrank.svd_lowrank import factorize, rank_for_energy
 from core.recipes import build_config
-from core.techniques.base import ApplyContext
-from core.techniques.registry import InvalidRecipeError, apply
+from core.recipes.base import InvalidRecipeError
+from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 
 def test_full_rank_reproduces_the_layer():

@@ -10,10 +10,10 @@ import torch
 
 import core.distillation  # noqa: F401  (registers logit-distillation)
 import core.pruning  # noqa: F401  (registers layer-drop)
-from core.distillation.logits import distillation_loss, learning_rate_factor
+from core.distillation.logit_distillation import distillation_loss, learning_rate_factor
 from core.engine.models import load_model
 from core.recipes import build_config
-from core.techniques.base import ApplyContext, CalibrationData
+from core.techniques.context import ApplyContext, CalibrationData
 from core.techniques.registry import apply
 
 IDS = torch.randint(0, 257, (8, 64), generator=torch.Generator().manual_seed(0))

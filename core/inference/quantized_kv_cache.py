@@ -21,9 +21,10 @@ from functools import partial
 import torch
 
 from core.engine.kv import set_cache_factory
+from core.recipes.base import InvalidRecipeError
 from core.recipes.inference import QuantizedKVCacheConfig
-from core.techniques.base import ApplyContext, ApplyReport
-from core.techniques.registry import InvalidRecipeError, register
+from core.techniques.context import ApplyContext, ApplyReport
+from core.techniques.registry import register
 
 
 def new_quantized_cache(model_config, config: QuantizedKVCacheConfig):
@@ -63,11 +64,16 @@ def _check_model(model: torch.nn.Module, config: QuantizedKVCacheConfig) -> int:
 def apply_quantized_kv_cache(
     model: torch.nn.Module, config: QuantizedKVCacheConfig, context: ApplyContext
 ) -> ApplyReport:
-    """Make the model decode with a fresh quantized KV cache from now on; weights stay as they are."""
+    """Make the model decode with a fresh quantized KV cache from now on; weights stay."""
     layers = _check_model(model, config)
     # The config's JSON names the option: it keys the model's cached outputs.
-    set_cache_factory(model, partial(new_quantized_cache, model.config, config),
-                      label=config.to_json())
+    set_cache_factory(
+        model, partial(new_quantized_cache, model.config, config), label=config.to_json()
+    )
     context.report("quantized-kv-cache", 1.0)
-    return ApplyReport(config.recipe, QuantizedKVCacheConfig.execution, layers,
-                       details={"cache_layers": layers, "weights_changed": 0})
+    return ApplyReport(
+        config.recipe,
+        QuantizedKVCacheConfig.execution,
+        layers,
+        details={"cache_layers": layers, "weights_changed": 0},
+    )

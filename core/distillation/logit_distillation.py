@@ -10,7 +10,7 @@ import time
 import torch
 
 from core.recipes.distillation import LogitDistillationConfig
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
@@ -66,15 +66,22 @@ def apply_distillation(model: torch.nn.Module, config: LogitDistillationConfig,
     model.train()
     try:
         for step in range(config.steps):
-            if config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s:
+            if (
+                config.time_budget_s is not None
+                and time.perf_counter() - start > config.time_budget_s
+            ):
                 break
             batch = data[torch.randint(0, len(data), (config.batch_size,), generator=generator)]
             batch = batch.to(device)
             with torch.no_grad():
                 teacher_logits = teacher(batch, use_cache=False).logits
             student_logits = model(batch, use_cache=False).logits
-            loss = distillation_loss(student_logits, teacher_logits,
-                                     temperature=config.temperature, direction=config.direction)
+            loss = distillation_loss(
+                student_logits,
+                teacher_logits,
+                temperature=config.temperature,
+                direction=config.direction,
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -88,8 +95,15 @@ def apply_distillation(model: torch.nn.Module, config: LogitDistillationConfig,
             parameter.requires_grad_(trainable)
             parameter.grad = None
     seconds = time.perf_counter() - start
-    return ApplyReport(config.recipe, config.execution, len(parameters), {
-        "steps": len(losses), "seconds": round(seconds, 1),
-        "first_loss": round(losses[0], 4) if losses else None,
-        "last_loss": round(sum(losses[-5:]) / len(losses[-5:]), 4) if losses else None,
-        "stopped_by_budget": len(losses) < config.steps})
+    return ApplyReport(
+        config.recipe,
+        config.execution,
+        len(parameters),
+        {
+            "steps": len(losses),
+            "seconds": round(seconds, 1),
+            "first_loss": round(losses[0], 4) if losses else None,
+            "last_loss": round(sum(losses[-5:]) / len(losses[-5:]), 4) if losses else None,
+            "stopped_by_budget": len(losses) < config.steps,
+        },
+    )

@@ -16,14 +16,15 @@ import torch
 
 from core.engine.decoding import DecodingOption, set_decoding
 from core.engine.memory import stored_bytes
-from core.engine.models import ModelNotFoundError, load_model
-from core.pruning.structured import apply_layer_drop
+from core.engine.model_refs import ModelNotFoundError
+from core.engine.models import load_model
+from core.pruning.layer_drop import apply_layer_drop
 from core.quantization.capture import decoder_layers
+from core.recipes.base import InvalidRecipeError
 from core.recipes.inference import SpeculativeDecodingConfig
 from core.recipes.pruning import LayerDropConfig
 from core.recipes.shape_rules import draft_layers_kept
-from core.techniques.base import ApplyContext, ApplyReport
-from core.techniques.config import InvalidRecipeError
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 

@@ -1,6 +1,7 @@
-"""Structured pruning that physically shrinks the model: whole decoder layers removed by an
-importance score, the angular distance between a layer's input and output hidden states on
-calibration text (a layer that barely turns its input contributes least; Gromov et al., 2024,
+"""layer-drop: structured pruning that physically shrinks the model. Whole decoder layers are
+removed by an importance score, the angular distance between a layer's input and output
+hidden states on calibration text (a layer that barely turns its input contributes least;
+Gromov et al., 2024,
 "The Unreasonable Ineffectiveness of the Deeper Layers", arXiv:2403.17887)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 from core.quantization.capture import calibration_ids, decoder_layers, forward_with_hooks
 from core.recipes.pruning import LayerDropConfig
 from core.recipes.shape_rules import layers_dropped
-from core.techniques.base import ApplyContext, ApplyReport
+from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
@@ -34,8 +35,9 @@ def layer_importance(model: torch.nn.Module, input_ids: torch.Tensor) -> list[fl
 
         return measure
 
-    handles = [layer.register_forward_hook(hook_for(i), with_kwargs=True)
-               for i, layer in enumerate(layers)]
+    handles = [
+        layer.register_forward_hook(hook_for(i), with_kwargs=True) for i, layer in enumerate(layers)
+    ]
     forward_with_hooks(model, input_ids, handles)
     return (totals / counts.clamp_min(1)).tolist()
 
@@ -59,8 +61,9 @@ def drop_layers(model: torch.nn.Module, indices: set[int]) -> None:
 
 
 @register(LayerDropConfig)
-def apply_layer_drop(model: torch.nn.Module, config: LayerDropConfig,
-                     context: ApplyContext) -> ApplyReport:
+def apply_layer_drop(
+    model: torch.nn.Module, config: LayerDropConfig, context: ApplyContext
+) -> ApplyReport:
     """Score every decoder layer on calibration text and remove the least important."""
     total = len(decoder_layers(model))
     count, problem = layers_dropped(total, config.fraction, config.keep_first_and_last)
@@ -72,6 +75,13 @@ def apply_layer_drop(model: torch.nn.Module, config: LayerDropConfig,
     chosen = set(sorted(candidates, key=lambda i: scores[i])[:count])
     drop_layers(model, chosen)
     context.report("layer-drop", 1.0)
-    return ApplyReport(config.recipe, config.execution, count, {
-        "removed_layers": sorted(chosen), "layers_left": total - count,
-        "importance": [round(s, 5) for s in scores]})
+    return ApplyReport(
+        config.recipe,
+        config.execution,
+        count,
+        {
+            "removed_layers": sorted(chosen),
+            "layers_left": total - count,
+            "importance": [round(s, 5) for s in scores],
+        },
+    )
