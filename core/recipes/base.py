@@ -136,7 +136,8 @@ def calibration_samples_field(default: int = 32, used_for: str = "") -> Any:
 
 
 class CalibratedConfig(TechniqueConfig):
-    """Base of the techniques that look at calibration activations."""
+    """Base of the techniques that look at calibration activations. Listed first among a
+    config's bases, so that its requirements apply and its field comes after the others."""
 
     calibration_samples: int = calibration_samples_field()
 

@@ -102,7 +102,7 @@ class MagnitudePruningConfig(PruningConfig):
     recipe: Literal["magnitude-pruning"] = "magnitude-pruning"
 
 
-class CalibratedPruningConfig(PruningConfig, CalibratedConfig):
+class CalibratedPruningConfig(CalibratedConfig, PruningConfig):
     """Pruners that look at calibration activations (Wanda, SparseGPT)."""
 
 

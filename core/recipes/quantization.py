@@ -64,7 +64,7 @@ class WeightQuantConfig(TechniqueConfig):
         return group_problems(shape, self.group_size, self.skip)
 
 
-class CalibratedWeightQuantConfig(WeightQuantConfig, CalibratedConfig):
+class CalibratedWeightQuantConfig(CalibratedConfig, WeightQuantConfig):
     """Weight quantizers that look at calibration activations (GPTQ, AWQ)."""
 
 
@@ -145,7 +145,7 @@ class W8A8Config(TechniqueConfig):
     execution = "real"
 
 
-class SmoothQuantConfig(W8A8Config, CalibratedConfig):
+class SmoothQuantConfig(CalibratedConfig, W8A8Config):
     """SmoothQuant: per-channel smoothing calibrated on activation maxima, then W8A8."""
 
     recipe: Literal["smoothquant"] = "smoothquant"
