@@ -192,7 +192,14 @@ def _measure_settings() -> dict:
         diagnostics = st.toggle(
             "Per-layer error and outlier diagnostics", value=True, key="launch-diagnostics"
         )
-    return {"eval_windows": windows, "speed": speed, "diagnostics": diagnostics}
+        compiled = st.toggle(
+            "Compile the decode step", value=True, key="launch-compile",
+            help="speed is timed on a lean decode path (static KV cache, one call a token); "
+            "compiling its step takes about 10-60 s once and gives figures close to the "
+            "memory-bandwidth limit. Off: no wait, more framework overhead in the figures.",
+        )
+    return {"eval_windows": windows, "speed": speed, "diagnostics": diagnostics,
+            "compile": compiled}
 
 
 def _job_options() -> tuple[bool, int | None, list[str]]:

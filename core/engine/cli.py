@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windows", type=int, default=16, help="evaluation windows")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per speed figure")
     parser.add_argument("--no-speed", action="store_true", help="quality, memory and size only")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="time decode on the static cache without compiling its step "
+                             "(no compile wait, more framework overhead in the figures)")
     parser.add_argument("--no-cache", action="store_true", help="ignore and do not write caches")
     parser.add_argument("--json", type=Path, help="write the measurement here as JSON")
 
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             stride=args.stride,
             eval_windows=args.windows,
             repeats=args.repeats,
+            compile_decode=not args.no_compile,
             measure_speed=not args.no_speed,
         )
         bar.set_description("loading model")

@@ -17,6 +17,7 @@ from core.engine.devices import describe
 from core.engine.energy import EnergyMeter
 from core.engine.fingerprint import model_fingerprint
 from core.engine.kv import cache_bytes, cache_option
+from core.engine.lean_decode import LeanDecoder
 from core.engine.measure_config import DECODE_BATCHES, MeasureConfig
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
@@ -26,8 +27,8 @@ from core.engine.quality import CACHE_CHUNK_TOKENS, BaselineOutputs, baseline_pa
 from core.engine.results import Measurement
 from core.engine.speed import (
     GeneratedDecode,
+    Timing,
     decode_energy_per_token,
-    decode_timing,
     generate_decode,
     greedy_decode,
     prefill_timing,
@@ -72,18 +73,34 @@ def _check_fits(loaded: LoadedModel, config: MeasureConfig) -> None:
 
 def _decode(
     loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, batch: int,
-    metrics: dict, spread: dict, report: Progress,
+    metrics: dict, spread: dict, report: Progress, paths: dict | None = None,
 ) -> None:
+    """Decode at `batch` on the lean path (through `generate` for a model with a decoding
+    option); `paths[batch]` records (path, why) of the lean figure."""
+    paths = {} if paths is None else paths
     report(f"decode_b{batch}", 0.0)
     prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
     option = decoding_option(loaded.model)
     if option is not None:
         _decode_with_option(loaded, config, option, prompts, metrics, spread)
         return
-    timing = decode_timing(loaded.model, prompts, new_tokens=config.decode_new_tokens,
-                           device=loaded.device, repeats=config.repeats)
-    rate, rate_iqr = tokens_per_second(timing, batch * config.decode_new_tokens)
-    metrics[f"decode_tok_s_b{batch}"], spread[f"decode_tok_s_b{batch}"] = rate, rate_iqr
+    lean = LeanDecoder(loaded.model, prompts, new_tokens=config.decode_new_tokens,
+                       device=loaded.device, compile=config.compile_decode)
+    key = f"decode_tok_s_b{batch}"
+    if batch == 1:
+        # Lean, transformers generate, lean: the generate figure is taken between the lean
+        # path's two halves, so a drift of the machine's speed touches both alike.
+        first = lean.sample(max(1, config.repeats // 2))
+        generated = generate_decode(
+            loaded.model, prompts, new_tokens=config.decode_new_tokens, device=loaded.device,
+            repeats=config.repeats, pad_token_id=getattr(loaded.tokenizer, "pad_token_id", None))
+        samples = first + lean.sample(config.repeats - len(first))
+        metrics["generate_tok_s_b1"], spread["generate_tok_s_b1"] = generated.tokens_per_second
+        metrics["decode_first_call_s"] = lean.first_call_s
+    else:
+        samples = lean.sample(config.repeats)
+    metrics[key], spread[key] = tokens_per_second(Timing(samples), lean.tokens)
+    paths[batch] = (lean.path, lean.why)
 
 
 def _decode_with_option(
@@ -156,11 +173,11 @@ def decode_rate_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[float, f
 
 def _measure_speed(
     loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, metrics: dict,
-    spread: dict, report: Progress,
+    spread: dict, report: Progress, paths: dict,
 ) -> None:
     model, device, repeats = loaded.model, loaded.device, config.repeats
     if config.speed_scope == "decode_b1":
-        _decode(loaded, config, text_ids, 1, metrics, spread, report)
+        _decode(loaded, config, text_ids, 1, metrics, spread, report, paths)
         return
     report("prefill", 0.0)
     prompt = text_prompts(text_ids, config.prefill_tokens, 1)
@@ -173,7 +190,7 @@ def _measure_speed(
                            generate_kwargs=option.generate_kwargs if option else None)
     metrics["ttft_ms"], spread["ttft_ms"] = ttft.median * 1e3, ttft.iqr * 1e3
     for batch in DECODE_BATCHES:
-        _decode(loaded, config, text_ids, batch, metrics, spread, report)
+        _decode(loaded, config, text_ids, batch, metrics, spread, report, paths)
     if option is not None:
         # The energy loop is the engine's own greedy loop, not the option's generation.
         metrics["energy_j_per_tok"] = None
@@ -226,6 +243,8 @@ def _roofline(
     metrics["bandwidth_gb_s"] = bandwidth
     metrics["roofline_decode_tok_s"] = bound
     metrics["roofline_ratio"] = metrics["decode_tok_s_b1"] / bound
+    # Measured step time minus bytes over bandwidth, as a share of the step.
+    metrics["overhead_share"] = max(0.0, 1.0 - metrics["roofline_ratio"])
 
 
 def _explain_gaps(metrics: dict, device: torch.device) -> list[str]:
@@ -324,8 +343,9 @@ def measure_model(
         report("kv_cache", 0.0)
         kv_sizes = _kv_cache_sizes(loaded, config, windows.input_ids)
         metrics["kv_cache_bytes"] = kv_sizes[config.decode_new_tokens]
+        paths: dict[int, tuple[str, str | None]] = {}
         if config.measure_speed:
-            _measure_speed(loaded, config, windows.input_ids, metrics, spread, report)
+            _measure_speed(loaded, config, windows.input_ids, metrics, spread, report, paths)
     metrics["peak_mem_bytes"] = peak.peak_bytes
     metrics["stored_bytes"] = stored_bytes(loaded.model)
     metrics["disk_bytes"] = disk_bytes(loaded.checkpoint_dir) if loaded.checkpoint_dir else None
@@ -364,6 +384,12 @@ def measure_model(
         # The decoding option is the run's, not the protocol's: it is named in the notes, so
         # that runs with and without it stay comparable under one protocol.
         protocol["speed"] = config.speed_protocol()
+    # Which path timed each batch's decode figure, and why where it is not the compiled one:
+    # the run's circumstance (beside the environment), not the protocol, so that a model
+    # whose cache forced the eager loop stays comparable with its baseline.
+    decode_paths = {f"b{b}": path for b, (path, _) in paths.items()}
+    notes.extend(sorted({f"decode timed on the {path} path: {why}"
+                         for path, why in paths.values() if why}))
     return Measurement(
         name=name,
         model=loaded.spec.label,
@@ -375,7 +401,8 @@ def measure_model(
         metrics=metrics,
         spread=spread,
         protocol=protocol,
-        environment={**_environment(), "source": loaded.source},
+        environment={**_environment(), "source": loaded.source,
+                     **({"decode_paths": decode_paths} if decode_paths else {})},
         notes=notes,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -29,6 +29,9 @@ class MeasureConfig:
     # "full": prefill, TTFT, decode at batch 1 and 8, energy. "decode_b1": only batch-1
     # decode (and its roofline), for tables that compare many variants side by side.
     speed_scope: Literal["full", "decode_b1"] = "full"
+    # Decode on the lean path with its step compiled (the compile paid once and reported
+    # apart); False keeps the static cache but runs the step eagerly (no compile wait).
+    compile_decode: bool = True
 
     def __post_init__(self) -> None:
         positive = ("seq_len", "eval_windows", "kl_top_k", "prefill_tokens",
@@ -55,6 +58,10 @@ class MeasureConfig:
             "decode_new_tokens": self.decode_new_tokens,
             "decode_batches": list(DECODE_BATCHES) if full else [1],
             "repeats": self.repeats,
+            "decode_path": "lean: static KV cache, one-token step "
+            + ("compiled (torch.compile; CUDA graphs on GPU)" if self.compile_decode
+               else "eager"),
+            "decode_order": "batch 1: lean, transformers generate, lean (samples split)",
             "warmup": 1,
             "statistic": "median (spread: interquartile range)",
         }

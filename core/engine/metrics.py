@@ -58,14 +58,16 @@ _METRICS = (
         "tokens/s",
         False,
         label="decode speed, batch 1",
-        description="decode throughput at batch 1",
+        description="decode throughput at batch 1 on the lean path (static KV cache, "
+        "compiled step; the protocol's decode_path says which path timed it)",
     ),
     Metric(
         "decode_tok_s_b8",
         "tokens/s",
         False,
         label="decode speed, batch 8",
-        description="decode throughput at batch 8 (tokens of all sequences)",
+        description="decode throughput at batch 8 (tokens of all sequences), on the lean "
+        "path",
     ),
     Metric(
         "decode_tok_s",
@@ -74,6 +76,30 @@ _METRICS = (
         label="decode speed",
         description="decode throughput at the batch size the row's protocol names "
         "(batch-size sweeps)",
+    ),
+    Metric(
+        "generate_tok_s_b1",
+        "tokens/s",
+        False,
+        label="transformers generate, batch 1",
+        description="batch-1 decode through plain transformers generate() (its default "
+        "cache), timed beside the lean figure: what a user of transformers sees",
+    ),
+    Metric(
+        "decode_first_call_s",
+        "s",
+        True,
+        label="decode compile (first call)",
+        description="seconds of the compiled batch-1 decode step's first call (its compile), "
+        "kept out of tokens/s",
+    ),
+    Metric(
+        "overhead_share",
+        "fraction",
+        True,
+        label="overhead share of a decode step",
+        description="share of a batch-1 decode step not explained by reading its bytes at "
+        "the measured bandwidth: (step time - bytes / bandwidth) / step time",
     ),
     Metric(
         "peak_mem_bytes",

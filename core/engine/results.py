@@ -74,6 +74,10 @@ class Measurement:
             if name in self.spread:
                 text += f"  (IQR {format_value(name, self.spread[name])})"
             lines.append(f"  {name:<{width}}  {text}")
+        paths = self.environment.get("decode_paths")
+        if paths:
+            # Which path timed decode: the lean one, or the one it fell back to (notes: why).
+            lines.append("  decode timed on: " + ", ".join(f"{b} {p}" for b, p in paths.items()))
         lines.append("  protocol: " + ", ".join(f"{k}={v}" for k, v in self.protocol.items()))
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)

@@ -55,6 +55,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", default="auto", choices=["auto", "full", "decode_b1", "none"],
                         help="auto (default): timed for real runs, not for simulated ones")
     parser.add_argument("--no-diagnostics", action="store_true")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="time decode without compiling its step (no compile wait)")
     parser.add_argument("--save", action="store_true", help="save the compressed model")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--label", default="")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         "dtype": args.dtype, "save_model": args.save, "time_limit_s": args.time_limit,
         "label": args.label,
         "measure": {"eval_windows": args.eval_windows, "speed": args.speed,
-                    "diagnostics": not args.no_diagnostics},
+                    "diagnostics": not args.no_diagnostics, "compile": not args.no_compile},
     }
     engine = _engine()
     in_process = not args.queue and not executor_running()

@@ -67,6 +67,11 @@ class LastInputCache:
         self._entries: dict[int, tuple] = {}
 
     def get_or_compute(self, x: torch.Tensor, tag, compute):
+        if torch.compiler.is_compiling():
+            # In a compiled decode step the compiler computes an expression that several
+            # layers share only once itself; identity, version and thread are Python state it
+            # would otherwise guard on and recompile for at every call.
+            return compute()
         thread = threading.get_ident()
         entry = self._entries.get(thread)
         version = _version_of(x)
