@@ -101,3 +101,29 @@ def test_a_measurement_shows_the_lean_figure_generate_beside_it_and_the_gap(tiny
     assert any("turned off" in note for note in result.notes)
     assert "transformers generate" in result.protocol["speed"]["decode_order"]
     assert "decode timed on: b1 static cache, eager" in result.table()
+
+
+@pytest.mark.parametrize(("recipe", "settings"), [
+    ("layer-drop", {"fraction": 0.5, "keep_first_and_last": False}),
+    ("head-pruning", {"fraction": 0.5}),
+    ("mlp-channel-pruning", {"fraction": 0.5}),
+    ("w8a8", {}),
+])
+def test_compressed_models_decode_on_the_same_static_path(recipe, settings):
+    import core.pruning  # noqa: F401  (registers the pruners)
+    import core.quantization  # noqa: F401  (registers the quantizers)
+    from core.engine.models import load_model
+    from core.recipes import build_config
+    from core.techniques.context import ApplyContext, CalibrationData
+    from core.techniques.registry import apply
+
+    tiny = load_model("tiny")
+    calibration = CalibrationData(torch.randint(0, 200, (2, 16),
+                                                generator=torch.Generator().manual_seed(7)))
+    apply(tiny.model, build_config(recipe, settings),
+          ApplyContext(tiny.device, calibration=calibration))
+    prompts = _prompts(2)
+    run = lean.lean_decode(tiny.model, prompts, new_tokens=NEW_TOKENS, device=tiny.device,
+                           repeats=1, compile=False)
+    assert run.path == lean.STATIC_EAGER
+    assert torch.equal(run.output.cpu(), _greedy(tiny, prompts))
