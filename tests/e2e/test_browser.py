@@ -144,10 +144,20 @@ def _screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
+def _settled(page, text: str) -> None:
+    """Wait until `text` stands once on the page: while a rerun is under way Streamlit can
+    show the previous run's copy of an element beside the new one."""
+    for _ in range(40):
+        if page.get_by_text(text).count() <= 1:
+            return
+        page.wait_for_timeout(250)
+
+
 def _open_expander(page, title: str, *, inside: str) -> None:
     """Open an expander, again if a rerun that was still under way drew it closed."""
     summary = page.get_by_test_id("stExpander").filter(has_text=title).locator("summary")
     for _ in range(5):
+        _settled(page, inside)
         if page.get_by_text(inside).is_visible():
             return
         summary.click()
@@ -221,6 +231,7 @@ def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
     page.get_by_text("Step 1: GPTQ").wait_for()
     page.get_by_text("A tiny random model").click()
     _open_expander(page, "What to measure", inside="decode at batch 1 only")
+    _settled(page, "decode at batch 1 only")
     page.get_by_text("decode at batch 1 only").click()
     page.get_by_text("Estimate:").wait_for()
     _screenshot(page, "launch")
