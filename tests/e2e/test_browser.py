@@ -145,10 +145,11 @@ def _screenshot(page, name: str) -> None:
 
 
 def _settled(page, text: str) -> None:
-    """Wait until `text` stands once on the page: while a rerun is under way Streamlit can
-    show the previous run's copy of an element beside the new one."""
-    for _ in range(40):
-        if page.get_by_text(text).count() <= 1:
+    """Wait until the script run is over and `text` stands once on the page: while a rerun
+    is under way Streamlit shows the previous run's copy of an element beside the new one."""
+    running = page.get_by_test_id("stStatusWidgetRunningIcon")
+    for _ in range(120):
+        if not running.count() and page.get_by_text(text).count() <= 1:
             return
         page.wait_for_timeout(250)
 
@@ -158,11 +159,12 @@ def _open_expander(page, title: str, *, inside: str) -> None:
     summary = page.get_by_test_id("stExpander").filter(has_text=title).locator("summary")
     for _ in range(5):
         _settled(page, inside)
-        if page.get_by_text(inside).is_visible():
+        # The current run's element comes first; a stale copy may linger after it.
+        if page.get_by_text(inside).first.is_visible():
             return
         summary.click()
         page.wait_for_timeout(1500)
-    page.get_by_text(inside).wait_for()
+    page.get_by_text(inside).first.wait_for()
 
 
 def test_home_shows_tree_chart_and_overview(server, page):
@@ -232,7 +234,7 @@ def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
     page.get_by_text("A tiny random model").click()
     _open_expander(page, "What to measure", inside="decode at batch 1 only")
     _settled(page, "decode at batch 1 only")
-    page.get_by_text("decode at batch 1 only").click()
+    page.get_by_text("decode at batch 1 only").first.click()
     page.get_by_text("Estimate:").wait_for()
     _screenshot(page, "launch")
     page.get_by_role("button", name="Launch").click()
