@@ -1,0 +1,98 @@
+"""Packed int4 weights on the CPU through torch's own kernels: two 4-bit values a byte
+(`aten._convert_weight_to_int4pack_for_cpu`) and a matmul that unpacks them group by group
+(`aten._weight_int4pack_mm_for_cpu`). Real: the layer stores half a byte a weight plus one
+scale and zero per group, and every product runs the int4 kernel.
+
+Packing keeps the exact grid a quantizer rounded to (RTN, GPTQ, AWQ keep theirs): given the
+already-rounded weight and its grid, the integer levels are recovered and checked, so the
+packed layer computes what the simulated one did, within kernel rounding. Shapes the kernel
+cannot take are refused with the reason, never silently left in float.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# What torch's CPU int4 kernel accepts (checked in the kernel itself; refused here first).
+GROUP_SIZES = (32, 64, 128, 256)
+ROW_MULTIPLE = 16
+# The kernel computes w = (q - 8) * scale + zero with q in 0..15: its zero is the value at
+# the middle level, where the grids here (core.quantization.grid) use an integer zero point.
+MIDDLE = 8
+
+
+def unsupported_reason(out_features: int, in_features: int, *, bits: int,
+                       group_size: int | None) -> str | None:
+    """Why a layer of this shape and grid cannot be packed as CPU int4, or None."""
+    if bits != 4:
+        return f"the CPU int4 kernel packs 4-bit weights, not {bits}-bit"
+    if group_size not in GROUP_SIZES:
+        shown = "per channel" if group_size is None else f"group size {group_size}"
+        return (f"the CPU int4 kernel takes group sizes {', '.join(map(str, GROUP_SIZES))}, "
+                f"not {shown}")
+    if in_features % group_size:
+        return f"group size {group_size} does not divide the input dimension {in_features}"
+    if out_features % ROW_MULTIPLE:
+        return (f"the CPU int4 kernel needs the output dimension to be a multiple of "
+                f"{ROW_MULTIPLE}, not {out_features}")
+    return None
+
+
+class Int4PackedLinear(torch.nn.Module):
+    """A Linear layer with packed int4 weights, one scale and zero per group of inputs."""
+
+    def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, *,
+                 in_features: int, out_features: int, group_size: int,
+                 bias: torch.Tensor | None) -> None:
+        super().__init__()
+        self.in_features, self.out_features, self.group_size = in_features, out_features, group_size
+        # Buffers, not parameters: nothing here trains, and state_dict still saves them.
+        self.register_buffer("packed", packed)
+        self.register_buffer("scales_and_zeros", scales_and_zeros)
+        self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(),
+                                                                  requires_grad=False)
+
+    @classmethod
+    def from_grid(cls, linear: torch.nn.Linear, *, scale: torch.Tensor, zero: torch.Tensor,
+                  bits: int, group_size: int | None, symmetric: bool) -> Int4PackedLinear:
+        """Pack `linear`, whose weight is already rounded to the grid (`scale`, `zero` as
+        core.quantization.grid.grid_parameters gives them: [rows, groups, 1])."""
+        rows, columns = linear.weight.shape
+        reason = unsupported_reason(rows, columns, bits=bits, group_size=group_size)
+        if reason:
+            raise ValueError(reason)
+        weight = linear.weight.detach().float().reshape(rows, columns // group_size, group_size)
+        scale, zero = scale.float(), zero.float()
+        levels = torch.round(weight / scale) + (MIDDLE if symmetric else zero)
+        if (levels < 0).any() or (levels > 15).any() or \
+                not torch.allclose(_restored(levels, scale, zero, symmetric), weight,
+                                   rtol=1e-4, atol=1e-6):
+            raise ValueError("the weight is not on this grid: pack right after the step that "
+                             "rounded it, with that step's scales and zeros")
+        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+            levels.reshape(rows, columns).to(torch.int32).contiguous(), 1)
+        middle = (MIDDLE - (MIDDLE if symmetric else zero)) * scale  # the value at level 8
+        scales_and_zeros = torch.stack([scale.squeeze(-1), middle.squeeze(-1)], dim=-1)
+        dtype = linear.weight.dtype
+        return cls(packed, scales_and_zeros.transpose(0, 1).contiguous().to(dtype),
+                   in_features=columns, out_features=rows, group_size=group_size,
+                   bias=linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)
+        out = torch.ops.aten._weight_int4pack_mm_for_cpu(
+            flat.to(self.scales_and_zeros.dtype), self.packed, self.group_size,
+            self.scales_and_zeros)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"group_size={self.group_size}, int4 packed")
+
+
+def _restored(levels: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
+              symmetric: bool) -> torch.Tensor:
+    # The float value each level stands for, as the grid defines it.
+    return (levels - MIDDLE) * scale if symmetric else (levels - zero) * scale
