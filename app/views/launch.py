@@ -15,7 +15,8 @@ from app.components.config_form import FieldError, FormField, parse_value, rende
 from app.components.launch_summary import show_check, show_estimate, show_twin
 from core.engine.model_refs import MAX_MODEL_REF_CHARS
 from core.jobs.spec import InvalidJobError
-from core.recipes import config_types
+from core.recipes import build_config, config_types
+from core.recipes.base import InvalidRecipeError
 from core.text import quoted
 
 STEPS_KEY = "launch_steps"
@@ -120,6 +121,14 @@ def _model_picker() -> str:
     return kind
 
 
+def _planned_execution(recipe: str, settings: dict, config_type) -> str:
+    """How the step will run with these settings; the class's answer while they are invalid."""
+    try:
+        return build_config(recipe, settings).planned_execution()
+    except InvalidRecipeError:
+        return config_type.execution
+
+
 def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
     """The steps as the form shows them, and the errors of fields that are not valid."""
     steps: list[str] = st.session_state.setdefault(STEPS_KEY, _initial_steps(node))
@@ -141,8 +150,8 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
             config_type = known[recipe]
             if config_type.__doc__:
                 st.caption(" ".join(config_type.__doc__.split("\n\n")[0].split()))
-            if config_type.execution == "simulated":
-                st.info(SIMULATED_NOTE, icon=":material/science:")
+            # Filled once the settings are read: a setting may make the step real (packing).
+            execution_note = st.empty()
             if config_type.speed_only:
                 st.caption(
                     "Changes how the model runs, not its weights: decoding is timed "
@@ -150,6 +159,8 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
                     "and the two outputs compared token for token."
                 )
             form = render_settings(config_type, key=f"step-{index}-{recipe}")
+            if _planned_execution(recipe, form.settings, config_type) == "simulated":
+                execution_note.info(SIMULATED_NOTE, icon=":material/science:")
             errors += [f"step {index + 1}: {message}" for message in form.errors.values()]
             chosen.append({"recipe": recipe, "settings": form.settings})
     add = st.columns([4, 1])

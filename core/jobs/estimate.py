@@ -33,7 +33,7 @@ class Estimate:
 def predicted_execution(spec: JobSpec) -> str:
     """Simulated when any step is (its speed would be the float model's), else real."""
     configs = spec.configs()
-    return SIMULATED if any(c.execution == SIMULATED for c in configs) else "real"
+    return SIMULATED if any(c.planned_execution() == SIMULATED for c in configs) else "real"
 
 
 def job_shape(spec: JobSpec, device: str, *, parameters: int | None, baseline_stored: bool,

@@ -109,6 +109,11 @@ class TechniqueConfig(BaseModel):
         """The recipe slug this config type stands for (its `recipe` field's default)."""
         return cls.model_fields["recipe"].default
 
+    def planned_execution(self) -> str:
+        """How this step will run with these settings ("real" or "simulated"): the class's
+        `execution`, unless a setting changes it (packing a simulated grid, say)."""
+        return self.execution
+
     def shape_problems(self, shape: ModelShape) -> list[str]:
         """Why these settings cannot run on a model of this shape, known from its config
         alone (checked before a job is queued); empty when nothing rules them out."""

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from core.engine.model_shapes import ModelShape, targets
 from core.recipes.base import CalibratedConfig, LayerNames, Requirements, TechniqueConfig
-from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem
+from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem, int4_cpu_problem
 
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left in float: any whose name contains an entry"
@@ -73,6 +73,25 @@ class RTNConfig(WeightQuantConfig):
 
     recipe: Literal["rtn"] = "rtn"
     algorithm = "round_to_nearest"
+    pack: Literal["none", "cpu_int4"] = Field(
+        "none", description="none: simulated (the rounded weights stay in float: quality "
+        "only); cpu_int4: the rounded weights packed two to a byte for torch's CPU int4 "
+        "kernel (4 bits, groups of 32, 64, 128 or 256; CPU only): real size and speed",
+    )
+
+    def planned_execution(self) -> str:
+        """Real when packed, simulated otherwise."""
+        return "real" if self.pack != "none" else self.execution
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """Group sizes that do not divide a layer, and shapes the packed kernel refuses."""
+        problems = super().shape_problems(shape)
+        if self.pack == "cpu_int4" and not problems:
+            found = (int4_cpu_problem(linear.out_features, linear.in_features, bits=self.bits,
+                                      group_size=self.group_size, name=linear.name)
+                     for linear in targets(shape, self.skip))
+            problems += sorted({f"pack cpu_int4: {p}" for p in found if p})
+        return problems
 
 
 class GPTQConfig(CalibratedWeightQuantConfig):

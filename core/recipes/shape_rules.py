@@ -74,3 +74,25 @@ def draft_layers_kept(total: int, share: float) -> tuple[int, str | None]:
             f"keeping {share:g} of {total} decoder layers removes none; lower draft_layers_kept"
         )
     return kept, None
+
+
+# What torch's CPU int4 kernel accepts (aten._weight_int4pack_mm_for_cpu checks the same).
+INT4_CPU_GROUP_SIZES = (32, 64, 128, 256)
+INT4_CPU_ROW_MULTIPLE = 16
+
+
+def int4_cpu_problem(out_features: int, in_features: int, *, bits: int,
+                     group_size: int | None, name: str = "the layer") -> str | None:
+    """Why a layer of this shape and grid cannot be packed for the CPU int4 kernel, or None."""
+    if bits != 4:
+        return f"the CPU int4 kernel packs 4-bit weights, not {bits}-bit"
+    if group_size not in INT4_CPU_GROUP_SIZES:
+        shown = "per channel" if group_size is None else f"group size {group_size}"
+        sizes = ", ".join(map(str, INT4_CPU_GROUP_SIZES))
+        return f"the CPU int4 kernel takes group sizes {sizes}, not {shown}"
+    if in_features % group_size:
+        return f"group size {group_size} does not divide the input dimension {in_features}"
+    if out_features % INT4_CPU_ROW_MULTIPLE:
+        return (f"the CPU int4 kernel needs an output dimension that is a multiple of "
+                f"{INT4_CPU_ROW_MULTIPLE}; {name} has {out_features}")
+    return None

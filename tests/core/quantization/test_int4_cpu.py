@@ -1,4 +1,5 @@
-"""Packed CPU int4: the packed layer computes what the simulated (rounded, float) layer did,
+"""Packed CPU int4: the packed layer computes what the simulated (rounded, float) layer did
+(within bfloat16 rounding),
 stores about an eighth of the float bytes, and refuses shapes its kernel cannot take."""
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ import torch
 
 from core.engine.memory import stored_bytes
 from core.quantization.grid import grid_parameters, quantize_dequantize
-from core.quantization.int4_cpu import Int4PackedLinear, unsupported_reason
+from core.quantization.int4_cpu import Int4PackedLinear
+from core.recipes.shape_rules import int4_cpu_problem
 
 
 def _rounded(rows: int, columns: int, *, group_size: int, symmetric: bool, bias: bool = True):
@@ -32,7 +34,8 @@ def test_the_packed_layer_computes_what_the_rounded_float_layer_did(symmetric, g
     expected = linear(x)
     got = packed(x)
     assert got.shape == expected.shape and got.dtype == expected.dtype
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    # The kernel computes in bfloat16 (its fast path): about 3 significant digits.
+    torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2)
 
 
 def test_it_stores_half_a_byte_a_weight_plus_its_scales():
@@ -40,9 +43,9 @@ def test_it_stores_half_a_byte_a_weight_plus_its_scales():
     packed = Int4PackedLinear.from_grid(linear, scale=scale, zero=zero, bits=4, group_size=64,
                                         symmetric=False)
     weights = 64 * 256
-    # 0.5 byte a weight, and a float32 scale and zero for every group of 64.
-    assert stored_bytes(packed) == weights // 2 + (weights // 64) * 2 * 4
-    assert stored_bytes(packed) / stored_bytes(linear) < 0.16
+    # 0.5 byte a weight, and a bfloat16 scale and zero for every group of 64.
+    assert stored_bytes(packed) == weights // 2 + (weights // 64) * 2 * 2
+    assert stored_bytes(packed) / stored_bytes(linear) < 0.15
 
 
 @pytest.mark.parametrize(("rows", "columns", "bits", "group", "says"), [
@@ -50,11 +53,11 @@ def test_it_stores_half_a_byte_a_weight_plus_its_scales():
     (64, 256, 4, None, "not per channel"),
     (64, 576, 4, 192, "not group size 192"),
     (64, 96, 4, 64, "does not divide the input dimension 96"),
-    (100, 256, 4, 64, "multiple of 16, not 100"),
+    (100, 256, 4, 64, "multiple of 16; the layer has 100"),
 ])
 def test_shapes_the_kernel_cannot_take_are_refused_with_the_reason(rows, columns, bits, group,
                                                                    says):
-    assert says in unsupported_reason(rows, columns, bits=bits, group_size=group)
+    assert says in int4_cpu_problem(rows, columns, bits=bits, group_size=group)
     linear = torch.nn.Linear(columns, rows)
     scale = torch.ones(rows, 1, 1)
     with pytest.raises(ValueError, match=says):

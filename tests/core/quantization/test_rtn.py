@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+import core.quantization  # noqa: F401  (registers the quantizers)
+from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.quantization.grid import grid_parameters, quantize_dequantize
 from core.quantization.rtn import apply_rtn
+from core.recipes import build_config
 from core.recipes.quantization import RTNConfig
 from core.techniques.context import ApplyContext
+from core.techniques.registry import apply
 
 CPU = ApplyContext(device=torch.device("cpu"))
 
@@ -55,3 +59,44 @@ def test_rtn_changes_weights_but_leaves_the_head_alone():
         before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"]
     )
     assert torch.equal(before["lm_head.weight"], after["lm_head.weight"])
+
+
+def test_packed_rtn_runs_the_cpu_int4_kernel_and_computes_what_simulated_rtn_did():
+    from core.quantization.int4_cpu import Int4PackedLinear
+
+    settings = {"bits": 4, "group_size": 32}
+    simulated, packed = load_model("tiny"), load_model("tiny")
+    cpu = ApplyContext(device=torch.device("cpu"))
+    report_simulated = apply(simulated.model, build_config("rtn", settings), cpu)
+    report = apply(packed.model, build_config("rtn", {**settings, "pack": "cpu_int4"}), cpu)
+    assert (report_simulated.execution, report.execution) == ("simulated", "real")
+    assert build_config("rtn", {**settings, "pack": "cpu_int4"}).planned_execution() == "real"
+    layers = [m for m in packed.model.modules() if isinstance(m, Int4PackedLinear)]
+    assert len(layers) == report.modules > 0
+    ids = torch.randint(0, 200, (2, 12), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        # Within the kernel's bfloat16 rounding.
+        torch.testing.assert_close(packed.model(ids).logits, simulated.model(ids).logits,
+                                   rtol=2e-2, atol=2e-2)
+    assert stored_bytes(packed.model) < stored_bytes(simulated.model)
+
+
+def test_packing_refuses_a_grid_the_kernel_cannot_take_before_changing_anything():
+    tiny = load_model("tiny")
+    before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    with pytest.raises(ValueError, match="pack cpu_int4: the CPU int4 kernel takes group sizes"):
+        apply(tiny.model, build_config("rtn", {"group_size": 16, "pack": "cpu_int4"}),
+              ApplyContext(device=torch.device("cpu")))
+    assert all(torch.equal(before[k], v) for k, v in tiny.model.state_dict().items())
+
+
+def test_a_shape_the_packed_kernel_refuses_is_known_before_the_job_is_queued():
+    from core.engine.model_shapes import BUNDLED_CONFIG, TINY_CONFIG, ModelShape
+
+    tiny = ModelShape.from_config(TINY_CONFIG)
+    packed = build_config("rtn", {"group_size": 32, "pack": "cpu_int4", "skip": []})
+    # The tiny model's output head has 257 rows: not a multiple of the kernel's 16.
+    assert any("lm_head has 257" in p for p in packed.shape_problems(tiny))
+    assert build_config("rtn", {"group_size": 32, "pack": "cpu_int4"}).shape_problems(tiny) == []
+    bundled = ModelShape.from_config(BUNDLED_CONFIG)
+    assert build_config("rtn", {"pack": "cpu_int4"}).shape_problems(bundled) == []
