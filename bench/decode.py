@@ -106,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                  for batch in BATCHES}
     bound_of = {}
     for name in names:
-        model, execution = models[name]
-        step = roofline.decode_step_bytes(model, batch=1, context=context,
+        step = roofline.decode_step_bytes(models[name][0], batch=1, context=context,
                                           kv_element_size=4)
         bound_of[name] = roofline.roofline_decode_tok_s(bandwidth, step)
     rows.append({"name": GENERATE,
@@ -117,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                  "roofline_ratio": generated[1].tokens_per_second[0] / bound_of[BASE],
                  "path": "transformers generate(), dynamic cache", "execution": "real"})
     for name in names:
-        model, execution = models[name]
-        row = {"name": name, "execution": execution,
+        row = {"name": name, "execution": models[name][1],
                "decode_first_call_s": decoders[name, 1].first_call_s,
                "path": decoders[name, 1].path, "why": decoders[name, 1].why}
         for batch in BATCHES:

@@ -31,9 +31,10 @@ import torch
 import core.inference  # noqa: F401  (registers the inference-time techniques)
 from bench import report
 from core.engine.data import load_corpus
+from core.engine.decode_speed import side_by_side
 from core.engine.decoding import decoding_option, set_decoding
 from core.engine.devices import describe
-from core.engine.measure import decode_metrics_b1, decode_prompts, side_by_side
+from core.engine.measure import decode_metrics_b1, decode_prompts
 from core.engine.measure_config import MeasureConfig
 from core.engine.metrics import format_value
 from core.engine.models import load_model

@@ -14,8 +14,8 @@ import sys
 from bench import report
 from core.engine import roofline
 from core.engine.data import evaluation_windows, load_corpus
+from core.engine.decode_speed import text_prompts
 from core.engine.devices import describe
-from core.engine.measure import text_prompts
 from core.engine.measure_config import MeasureConfig
 from core.engine.models import load_model
 from core.engine.quality import evaluate_quality

@@ -17,7 +17,6 @@ eager loop; a model the static cache or the compiler refuses falls back one step
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import torch
 
@@ -28,18 +27,6 @@ COMPILED = "lean: static cache, torch.compile"
 GRAPHS = "lean: static cache, torch.compile with CUDA graphs"
 STATIC_EAGER = "static cache, eager"
 EAGER_LOOP = "eager loop, the model's own cache"
-
-
-@dataclass(frozen=True)
-class LeanDecode:
-    """Greedy decoding timed on the lean path (or the path it fell back to)."""
-
-    samples: tuple[float, ...]  # seconds for `new_tokens` steps, one per repeat
-    tokens: int  # tokens decoded per sample, all sequences together
-    path: str  # which path timed it (COMPILED, GRAPHS, STATIC_EAGER, EAGER_LOOP)
-    why: str | None  # why it is not the compiled path, or None
-    first_call_s: float | None  # the compiled step's first call (its compile), else None
-    output: torch.Tensor  # the last run's ids [batch, new_tokens + 1]: the prefill's, then a step's
 
 
 def _reason(error: BaseException) -> str:
@@ -115,7 +102,13 @@ def _eager_loop(model, prompts: torch.Tensor, new_tokens: int,
 class LeanDecoder:
     """Greedy decoding of one batch of prompts, prepared once (cache, compile, warm-up) and
     timed as often as asked, so that other measurements can be interleaved between samples
-    (A, B, B, A) without paying the compile again."""
+    (A, B, B, A) without paying the compile again.
+
+    After preparing: `path` says which path times it (COMPILED, GRAPHS, STATIC_EAGER or
+    EAGER_LOOP), `why` why it is not the compiled one (or None), `first_call_s` the compiled
+    step's first call (its compile; None when nothing compiled), `tokens` the tokens one run
+    decodes (all sequences), and `output` the last run's ids [batch, new_tokens + 1]: the
+    prefill's token, then one a step."""
 
     def __init__(self, model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device,
                  compile: bool = True) -> None:
@@ -163,16 +156,6 @@ class LeanDecoder:
             raise ValueError("repeats must be at least 1")
         with torch.no_grad():
             return tuple(self._run() for _ in range(repeats))
-
-
-def lean_decode(model, prompts: torch.Tensor, *, new_tokens: int, device: torch.device,
-                repeats: int, compile: bool = True) -> LeanDecode:
-    """Greedy decoding of `new_tokens` after `prompts`, warmed up, timed `repeats` times on
-    the lean path (see the module's docstring for the fallbacks)."""
-    decoder = LeanDecoder(model, prompts, new_tokens=new_tokens, device=device, compile=compile)
-    samples = decoder.sample(repeats)
-    return LeanDecode(samples=samples, tokens=decoder.tokens, path=decoder.path, why=decoder.why,
-                      first_call_s=decoder.first_call_s, output=decoder.output)
 
 
 def _static_decoder(model, prompts, new_tokens, device, compile: bool):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime, timezone
 
@@ -12,12 +11,12 @@ import transformers
 
 from core.engine import roofline
 from core.engine.data import Windows, evaluation_windows, load_corpus
-from core.engine.decoding import DecodingOption, decoding_option
+from core.engine.decode_speed import Progress, decode_figures, text_prompts
+from core.engine.decoding import decoding_option
 from core.engine.devices import describe
 from core.engine.energy import EnergyMeter
 from core.engine.fingerprint import model_fingerprint
 from core.engine.kv import cache_bytes, cache_option
-from core.engine.lean_decode import LeanDecoder
 from core.engine.measure_config import DECODE_BATCHES, MeasureConfig
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
 from core.engine.metrics import REAL
@@ -26,17 +25,11 @@ from core.engine.paths import cache_dir
 from core.engine.quality import CACHE_CHUNK_TOKENS, BaselineOutputs, baseline_path, evaluate_quality
 from core.engine.results import Measurement
 from core.engine.speed import (
-    GeneratedDecode,
-    Timing,
     decode_energy_per_token,
-    generate_decode,
     greedy_decode,
     prefill_timing,
-    tokens_per_second,
     ttft_timing,
 )
-
-Progress = Callable[[str, float], None]
 
 
 def _environment() -> dict:
@@ -46,15 +39,6 @@ def _environment() -> dict:
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
     }
-
-
-def text_prompts(windows_ids: torch.Tensor, length: int, batch: int) -> torch.Tensor:
-    """`batch` prompts of `length` tokens of real text, a different slice for each."""
-    flat = windows_ids.reshape(-1)
-    needed = length * batch
-    if flat.numel() < needed:
-        flat = flat.repeat(needed // flat.numel() + 1)
-    return flat[:needed].reshape(batch, length)
 
 
 def _check_fits(loaded: LoadedModel, config: MeasureConfig) -> None:
@@ -71,82 +55,6 @@ def _check_fits(loaded: LoadedModel, config: MeasureConfig) -> None:
         raise ValueError(f"kl_top_k ({config.kl_top_k}) exceeds the vocabulary ({vocabulary})")
 
 
-def _decode(
-    loaded: LoadedModel, config: MeasureConfig, text_ids: torch.Tensor, batch: int,
-    metrics: dict, spread: dict, report: Progress, paths: dict | None = None,
-) -> None:
-    """Decode at `batch` on the lean path (through `generate` for a model with a decoding
-    option); `paths[batch]` records (path, why) of the lean figure."""
-    paths = {} if paths is None else paths
-    report(f"decode_b{batch}", 0.0)
-    prompts = text_prompts(text_ids, config.decode_prompt_tokens, batch)
-    option = decoding_option(loaded.model)
-    if option is not None:
-        _decode_with_option(loaded, config, option, prompts, metrics, spread)
-        return
-    lean = LeanDecoder(loaded.model, prompts, new_tokens=config.decode_new_tokens,
-                       device=loaded.device, compile=config.compile_decode)
-    key = f"decode_tok_s_b{batch}"
-    if batch == 1:
-        # Lean, transformers generate, lean: the generate figure is taken between the lean
-        # path's two halves, so a drift of the machine's speed touches both alike.
-        first = lean.sample(max(1, config.repeats // 2))
-        generated = generate_decode(
-            loaded.model, prompts, new_tokens=config.decode_new_tokens, device=loaded.device,
-            repeats=config.repeats, pad_token_id=getattr(loaded.tokenizer, "pad_token_id", None))
-        samples = first + lean.sample(config.repeats - len(first))
-        metrics["generate_tok_s_b1"], spread["generate_tok_s_b1"] = generated.tokens_per_second
-        metrics["decode_first_call_s"] = lean.first_call_s
-    else:
-        samples = lean.sample(config.repeats)
-    metrics[key], spread[key] = tokens_per_second(Timing(samples), lean.tokens)
-    paths[batch] = (lean.path, lean.why)
-
-
-def _decode_with_option(
-    loaded: LoadedModel, config: MeasureConfig, option: DecodingOption, prompts: torch.Tensor,
-    metrics: dict, spread: dict,
-) -> None:
-    """Decode through `generate` with the model's decoding option, and (batch 1) with its
-    default generation beside it, in the order default, option, option, default, so that
-    decode_speedup_b1 compares two figures taken moments apart by the same method."""
-    batch = prompts.shape[0]
-    key = f"decode_tok_s_b{batch}"
-    if not option.supports_batch(batch):
-        metrics[key] = None
-        return
-
-    def timed(kwargs: dict, context):
-        with context:
-            return generate_decode(
-                loaded.model, prompts, new_tokens=config.decode_new_tokens,
-                device=loaded.device, repeats=config.repeats, generate_kwargs=kwargs,
-                pad_token_id=getattr(loaded.tokenizer, "pad_token_id", None))
-
-    if batch != 1:
-        run = timed(option.generate_kwargs, option.active())
-        metrics[key], spread[key] = run.tokens_per_second
-        return
-    side_by_side(lambda: timed({}, nullcontext()),
-                 lambda: timed(option.generate_kwargs, option.active()),
-                 metrics, spread, proposals=option.counts_proposals)
-
-
-def side_by_side(default: Callable[[], GeneratedDecode], variant: Callable[[], GeneratedDecode],
-                 metrics: dict, spread: dict, *, proposals: bool = False) -> None:
-    """Time batch-1 decoding in the order default, variant, variant, default (a steady drift
-    of the machine's speed cancels) and record the variant's rate, its speedup over the
-    default, whether the two outputs match and, with `proposals`, its acceptance rate."""
-    runs = [default(), variant(), variant(), default()]
-    rates = [run.tokens_per_second[0] for run in runs]
-    metrics["decode_tok_s_b1"] = (rates[1] + rates[2]) / 2
-    spread["decode_tok_s_b1"] = max(runs[1].tokens_per_second[1], runs[2].tokens_per_second[1])
-    metrics["decode_speedup_b1"] = (rates[1] + rates[2]) / (rates[0] + rates[3])
-    metrics["output_matches"] = 1.0 if torch.equal(runs[0].output, runs[1].output) else 0.0
-    if proposals:
-        metrics["acceptance_rate"] = runs[1].acceptance_rate
-
-
 def decode_prompts(loaded: LoadedModel, config: MeasureConfig, batch: int) -> torch.Tensor:
     """The `batch` decode prompts `measure_model` uses (real text from the evaluation split)."""
     return text_prompts(_windows(loaded, config).input_ids, config.decode_prompt_tokens, batch)
@@ -158,7 +66,7 @@ def decode_metrics_b1(loaded: LoadedModel, config: MeasureConfig) -> tuple[dict,
     generation, whether the outputs match, and the acceptance rate where drafts are proposed."""
     metrics: dict = {}
     spread: dict = {}
-    _decode(loaded, config, _windows(loaded, config).input_ids, 1, metrics, spread,
+    decode_figures(loaded, config, _windows(loaded, config).input_ids, 1, metrics, spread,
             lambda stage, fraction: None)
     return metrics, spread
 
@@ -177,7 +85,7 @@ def _measure_speed(
 ) -> None:
     model, device, repeats = loaded.model, loaded.device, config.repeats
     if config.speed_scope == "decode_b1":
-        _decode(loaded, config, text_ids, 1, metrics, spread, report, paths)
+        decode_figures(loaded, config, text_ids, 1, metrics, spread, report, paths)
         return
     report("prefill", 0.0)
     prompt = text_prompts(text_ids, config.prefill_tokens, 1)
@@ -190,7 +98,7 @@ def _measure_speed(
                            generate_kwargs=option.generate_kwargs if option else None)
     metrics["ttft_ms"], spread["ttft_ms"] = ttft.median * 1e3, ttft.iqr * 1e3
     for batch in DECODE_BATCHES:
-        _decode(loaded, config, text_ids, batch, metrics, spread, report, paths)
+        decode_figures(loaded, config, text_ids, batch, metrics, spread, report, paths)
     if option is not None:
         # The energy loop is the engine's own greedy loop, not the option's generation.
         metrics["energy_j_per_tok"] = None

@@ -14,13 +14,15 @@ from dataclasses import dataclass, replace
 from core.recipes.base import TechniqueConfig
 
 # SmolLM2-135M (134.5 M parameters) under the default protocol: 16 evaluation windows in
-# about 22 s, the full speed suite (prefill, TTFT, decode at batch 1 and 8 on the lean path,
-# transformers generate beside batch 1, bandwidth) in about 62 s, batch-1 decode alone (lean
-# and generate) in about 24 s.
+# about 22 s; the full speed suite (prefill, TTFT, decode at batch 1 and 8, bandwidth) in
+# about 50 s and batch-1 decode alone in about 12 s as measured on the old decode loop, plus
+# about 12 s for transformers generate timed beside batch 1 (7 runs of 32 tokens at the 20
+# tok/s bench.decode measured). An estimate until recent jobs' timings correct it.
 QUALITY_S_PER_WINDOW = 22.0 / 16 / 134.5
 SPEED_S = {"full": 62.0 / 134.5, "decode_b1": 24.0 / 134.5}
 # What every phase costs whatever the model's size (tokenizing, warm-up, Python; the speed
-# phases include compiling the decode step, about 15 s a batch size with a warm compiler cache).
+# phases include compiling the decode step: bench.decode measured 9-17 s a batch size with
+# a warm compiler cache, 15 s is taken).
 FIXED_S = {"load": 1.0, "quality": 1.5, "speed_full": 34.0, "speed_b1": 17.0, "reference": 1.0,
            "calibration": 0.5, "step": 0.5, "diagnostics": 1.0, "save": 1.0}
 # The bundled model's first load converts its GGUF file to a float checkpoint (about 30 s).

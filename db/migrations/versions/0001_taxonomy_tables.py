@@ -5,8 +5,9 @@ Revises: (none)
 Create Date: 2026-11-26 11:54:27.860096
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -89,60 +90,54 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('implementations', schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_implementations_technique_id"), ["technique_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f('ix_implementations_technique_id'), ['technique_id'], unique=False)
 
-    op.create_table(
-        "reported_results",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("technique_id", sa.Integer(), nullable=False),
-        sa.Column("reference_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("metric", sa.String(length=200), nullable=False),
-        sa.Column("baseline", sa.Float(), nullable=True),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("unit", sa.String(length=40), nullable=False),
-        sa.Column("lower_is_better", sa.Boolean(), nullable=False),
-        sa.Column("setting", sa.Text(), nullable=False),
-        sa.Column("protocol", sa.Text(), nullable=False),
-        sa.Column("note", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["reference_id"], ["references.id"], ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["technique_id"], ["techniques.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
+    op.create_table('reported_results',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('technique_id', sa.Integer(), nullable=False),
+    sa.Column('reference_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('model', sa.String(length=200), nullable=False),
+    sa.Column('metric', sa.String(length=200), nullable=False),
+    sa.Column('baseline', sa.Float(), nullable=True),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('unit', sa.String(length=40), nullable=False),
+    sa.Column('lower_is_better', sa.Boolean(), nullable=False),
+    sa.Column('setting', sa.Text(), nullable=False),
+    sa.Column('protocol', sa.Text(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['reference_id'], ['references.id'], ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['technique_id'], ['techniques.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table("reported_results", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_reported_results_technique_id"), ["technique_id"], unique=False
-        )
+    with op.batch_alter_table('reported_results', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reported_results_technique_id'), ['technique_id'], unique=False)
 
-    op.create_table(
-        "technique_tags",
-        sa.Column("technique_id", sa.Integer(), nullable=False),
-        sa.Column("tag_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["tag_id"], ["tags.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["technique_id"], ["techniques.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("technique_id", "tag_id"),
+    op.create_table('technique_tags',
+    sa.Column('technique_id', sa.Integer(), nullable=False),
+    sa.Column('tag_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tag_id'], ['tags.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['technique_id'], ['techniques.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('technique_id', 'tag_id')
     )
 
 
 def downgrade() -> None:
-    op.drop_table("technique_tags")
-    with op.batch_alter_table("reported_results", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_reported_results_technique_id"))
+    op.drop_table('technique_tags')
+    with op.batch_alter_table('reported_results', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reported_results_technique_id'))
 
-    op.drop_table("reported_results")
-    with op.batch_alter_table("implementations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_implementations_technique_id"))
+    op.drop_table('reported_results')
+    with op.batch_alter_table('implementations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_implementations_technique_id'))
 
-    op.drop_table("implementations")
-    op.drop_table("citations")
-    with op.batch_alter_table("techniques", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_techniques_parent_id"))
-        batch_op.drop_index(batch_op.f("ix_techniques_family"))
+    op.drop_table('implementations')
+    op.drop_table('citations')
+    with op.batch_alter_table('techniques', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_techniques_parent_id'))
+        batch_op.drop_index(batch_op.f('ix_techniques_family'))
 
-    op.drop_table("techniques")
-    op.drop_table("taxonomy_sources")
-    op.drop_table("tags")
-    op.drop_table("references")
+    op.drop_table('techniques')
+    op.drop_table('taxonomy_sources')
+    op.drop_table('tags')
+    op.drop_table('references')

@@ -6,8 +6,9 @@ Revises: 0001
 Create Date: 2026-12-01 21:40:00
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0002'
 down_revision = '0001'
@@ -91,45 +92,39 @@ def upgrade() -> None:
     with op.batch_alter_table('results', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_results_model_ref'), ['model_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_results_model_key'), ['model_key'], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_results_protocol_hash"), ["protocol_hash"], unique=False
-        )
+        batch_op.create_index(batch_op.f('ix_results_protocol_hash'), ['protocol_hash'], unique=False)
 
-    op.create_table(
-        "result_metrics",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("result_id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=60), nullable=False),
-        sa.Column("value", sa.Float(), nullable=True),
-        sa.Column("unit", sa.String(length=20), nullable=False),
-        sa.Column("spread", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["result_id"], ["results.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("result_id", "name"),
+    op.create_table('result_metrics',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('result_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.Column('spread', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['result_id'], ['results.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('result_id', 'name')
     )
-    with op.batch_alter_table("result_metrics", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_result_metrics_result_id"), ["result_id"], unique=False
-        )
+    with op.batch_alter_table('result_metrics', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_result_metrics_result_id'), ['result_id'], unique=False)
 
-    op.create_table(
-        "artifacts",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("bytes", sa.BigInteger(), nullable=False),
-        sa.Column("format", sa.String(length=40), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
+    op.create_table('artifacts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.Integer(), nullable=False),
+    sa.Column('path', sa.Text(), nullable=False),
+    sa.Column('bytes', sa.BigInteger(), nullable=False),
+    sa.Column('format', sa.String(length=40), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table("artifacts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_artifacts_job_id"), ["job_id"], unique=False)
+    with op.batch_alter_table('artifacts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_artifacts_job_id'), ['job_id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_table("artifacts")
-    op.drop_table("result_metrics")
-    op.drop_table("results")
-    op.drop_table("workers")
-    op.drop_table("jobs")
+    op.drop_table('artifacts')
+    op.drop_table('result_metrics')
+    op.drop_table('results')
+    op.drop_table('workers')
+    op.drop_table('jobs')

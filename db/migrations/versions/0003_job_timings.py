@@ -6,8 +6,9 @@ Revises: 0002
 Create Date: 2026-12-02 10:00:00
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0003'
 down_revision = '0002'

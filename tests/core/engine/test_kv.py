@@ -84,13 +84,8 @@ def test_a_float_cache_holds_exactly_its_computed_bytes(tiny):
 
 
 def test_measurement_reports_kv_cache_bytes(tiny):
-    config = MeasureConfig(
-        seq_len=32,
-        eval_windows=1,
-        decode_prompt_tokens=10,
-        decode_new_tokens=6,
-        measure_speed=False,
-    )
+    config = MeasureConfig(seq_len=32, eval_windows=1, decode_prompt_tokens=10,
+                           decode_new_tokens=6, measure_speed=False)
     result = measure_model(tiny, config, use_cache=False)
     assert result.metrics["kv_cache_bytes"] == roofline.kv_cache_bytes(
         tiny.model.config, batch=1, context=16, element_size=4

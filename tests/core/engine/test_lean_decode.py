@@ -16,6 +16,14 @@ from core.engine.speed import generate_decode
 NEW_TOKENS = 6
 
 
+def _lean(tiny, prompts: torch.Tensor, *, repeats: int, compile: bool = True,
+          new_tokens: int = NEW_TOKENS):
+    """A prepared lean decoder of `prompts`, and its `repeats` timed samples."""
+    decoder = lean.LeanDecoder(tiny.model, prompts, new_tokens=new_tokens, device=tiny.device,
+                               compile=compile)
+    return decoder, decoder.sample(repeats)
+
+
 def _prompts(batch: int) -> torch.Tensor:
     return torch.randint(0, 200, (batch, 12), generator=torch.Generator().manual_seed(batch))
 
@@ -30,20 +38,18 @@ def _greedy(tiny, prompts: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("batch", [1, 3])
 def test_the_static_path_decodes_what_generate_decodes(tiny, batch):
     prompts = _prompts(batch)
-    run = lean.lean_decode(tiny.model, prompts, new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=2, compile=False)
+    run, samples = _lean(tiny, prompts, repeats=2, compile=False)
     assert run.path == lean.STATIC_EAGER and "turned off" in run.why
-    assert run.first_call_s is None and len(run.samples) == 2 and run.tokens == batch * NEW_TOKENS
+    assert run.first_call_s is None and len(samples) == 2 and run.tokens == batch * NEW_TOKENS
     assert torch.equal(run.output.cpu(), _greedy(tiny, prompts))
 
 
 def test_the_compiled_step_matches_and_its_compile_stays_out_of_the_samples(tiny):
     prompts = _prompts(1)
-    run = lean.lean_decode(tiny.model, prompts, new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=3)
+    run, samples = _lean(tiny, prompts, repeats=3)
     assert run.path in (lean.COMPILED, lean.GRAPHS) and run.why is None
     # The first call (the compile) is its own figure; the samples are the timed runs only.
-    assert run.first_call_s > 0 and len(run.samples) == 3
+    assert run.first_call_s > 0 and len(samples) == 3
     assert torch.equal(run.output.cpu(), _greedy(tiny, prompts))
 
 
@@ -56,8 +62,7 @@ def test_a_compiler_failure_falls_back_to_the_eager_step_and_says_so(tiny, monke
         return lean.COMPILED
 
     monkeypatch.setattr(lean._StaticDecoder, "compile", broken)
-    run = lean.lean_decode(tiny.model, _prompts(1), new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=1)
+    run, samples = _lean(tiny, _prompts(1), repeats=1)
     assert run.path == lean.STATIC_EAGER and run.first_call_s is None
     assert run.why == "torch.compile failed: RuntimeError: inductor could not lower this op"
     assert torch.equal(run.output.cpu(), _greedy(tiny, _prompts(1)))
@@ -68,8 +73,7 @@ def test_a_model_the_static_cache_refuses_is_timed_by_the_eager_loop(tiny, monke
         raise ValueError("this architecture has no static cache")
 
     monkeypatch.setattr(lean._StaticDecoder, "__init__", refuse)
-    run = lean.lean_decode(tiny.model, _prompts(2), new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=1)
+    run, samples = _lean(tiny, _prompts(2), repeats=1)
     assert run.path == lean.EAGER_LOOP
     assert run.why == "no static KV cache for this model: ValueError: this architecture has no " \
                       "static cache"
@@ -79,14 +83,13 @@ def test_a_model_the_static_cache_refuses_is_timed_by_the_eager_loop(tiny, monke
 def test_a_technique_s_own_cache_is_kept_and_named(tiny):
     set_cache_factory(tiny.model, lambda: DynamicCache(config=tiny.model.config),
                       label="float, for the test")
-    run = lean.lean_decode(tiny.model, _prompts(1), new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=1)
+    run, samples = _lean(tiny, _prompts(1), repeats=1)
     assert run.path == lean.EAGER_LOOP and "float, for the test" in run.why
 
 
 def test_bad_counts_are_refused(tiny):
     with pytest.raises(ValueError, match="at least 1"):
-        lean.lean_decode(tiny.model, _prompts(1), new_tokens=0, device=tiny.device, repeats=1)
+        _lean(tiny, _prompts(1), repeats=1, new_tokens=0)
 
 
 def test_a_measurement_shows_the_lean_figure_generate_beside_it_and_the_gap(tiny):
@@ -123,7 +126,6 @@ def test_compressed_models_decode_on_the_same_static_path(recipe, settings):
     apply(tiny.model, build_config(recipe, settings),
           ApplyContext(tiny.device, calibration=calibration))
     prompts = _prompts(2)
-    run = lean.lean_decode(tiny.model, prompts, new_tokens=NEW_TOKENS, device=tiny.device,
-                           repeats=1, compile=False)
+    run, samples = _lean(tiny, prompts, repeats=1, compile=False)
     assert run.path == lean.STATIC_EAGER
     assert torch.equal(run.output.cpu(), _greedy(tiny, prompts))

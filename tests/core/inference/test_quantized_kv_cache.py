@@ -161,13 +161,8 @@ def test_quantized_caches_cost_a_little_quality_in_bit_order():
 
 
 def test_measurement_reports_the_smaller_cache_and_never_reuses_the_float_baseline():
-    config = MeasureConfig(
-        seq_len=64,
-        eval_windows=1,
-        decode_prompt_tokens=32,
-        decode_new_tokens=8,
-        measure_speed=False,
-    )
+    config = MeasureConfig(seq_len=64, eval_windows=1, decode_prompt_tokens=32,
+                           decode_new_tokens=8, measure_speed=False)
     plain = measure_model(load_model("tiny"), config, use_cache=False)
     tiny = load_model("tiny")
     _quantize_cache(tiny, bits=4)
