@@ -2,8 +2,8 @@
 large activations matter most, so before rounding each group of Linears sharing an input
 has its weight columns scaled up by s = mean|x|^alpha and the preceding norm (or Linear)
 scaled down by 1/s, which leaves the float function unchanged; alpha is searched per group
-to minimise the group's output error on calibration activations. Simulated: weights are
-rounded but stored in float."""
+to minimise the group's output error on calibration activations. Simulated (weights rounded
+but stored in float), or real when packed (core/quantization/packing.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from core.quantization.capture import (
     record_input_stats,
 )
 from core.quantization.grid import quantize_dequantize
+from core.quantization.packing import check_packable
 from core.quantization.rescale import ChannelRescale, fold, module_names
-from core.quantization.rtn import check_targets, round_to_nearest
+from core.quantization.rtn import check_targets, finish_weight_step, round_to_nearest
 from core.recipes.quantization import AWQConfig, WeightQuantConfig
 from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
@@ -130,6 +131,7 @@ def layer_groups(layer: torch.nn.Module, targets: dict[str, torch.nn.Linear]) ->
 def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) -> ApplyReport:
     """Scale and round the decoder layers in order, each on the outputs of the rounded ones."""
     targets = check_targets(model, config)
+    check_packable(targets, config)
     layers = decoder_layers(model)
     alphas: list[dict[str, float]] = []
     names = module_names(model)
@@ -157,8 +159,9 @@ def apply_awq(model: torch.nn.Module, config: AWQConfig, context: ApplyContext) 
     inside = {id(m) for layer in layers for m in layer.modules()}
     rest = {name: linear for name, linear in targets.items() if id(linear) not in inside}
     round_to_nearest(rest, config)
-    return ApplyReport(config.recipe, AWQConfig.execution, len(targets),
-                       details={"alpha_per_layer": alphas, "rounded_to_nearest": sorted(rest)},
-                       rescales=rescales)
+    report = finish_weight_step(model, targets, config, context,
+                                {"alpha_per_layer": alphas, "rounded_to_nearest": sorted(rest)})
+    report.rescales = rescales
+    return report
 
 

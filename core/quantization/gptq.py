@@ -1,8 +1,8 @@
 """GPTQ (Frantar et al., 2022): round a Linear's weights one input column at a time and push
 each column's rounding error onto the columns not yet rounded, weighted by the inverse
 Hessian of the layer's output error (H = 2 X X^T over calibration activations), so the
-layer's outputs move far less than with round-to-nearest. Simulated: weights are rounded
-but stored in float."""
+layer's outputs move far less than with round-to-nearest. Simulated (weights rounded but
+stored in float), or real when packed (core/quantization/packing.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from core.quantization.capture import (
     linears_in,
 )
 from core.quantization.grid import grid_parameters
-from core.quantization.rtn import check_targets, round_to_nearest
+from core.quantization.packing import LayerGrid, check_packable, remember_grid
+from core.quantization.rtn import check_targets, finish_weight_step, round_to_nearest
 from core.recipes.quantization import GPTQConfig
 from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
@@ -54,7 +55,12 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def gptq_quantize(
+def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor, **settings) -> torch.Tensor:
+    """`weight` rounded to the grid with GPTQ's error feedback, returned in float."""
+    return gptq_round(weight, hessian, **settings)[0]
+
+
+def gptq_round(
     weight: torch.Tensor,
     hessian: torch.Tensor,
     *,
@@ -64,8 +70,8 @@ def gptq_quantize(
     damping: float = 0.01,
     block_size: int = 128,
     act_order: bool = False,
-) -> torch.Tensor:
-    """`weight` rounded to the grid with GPTQ's error feedback, returned in float."""
+) -> tuple[torch.Tensor, LayerGrid]:
+    """`weight` rounded with GPTQ's error feedback (in float), and the grid it is on."""
     w = weight.detach().float().clone()
     h = hessian.detach().float().clone()
     rows, columns = w.shape
@@ -81,12 +87,15 @@ def gptq_quantize(
     pending = w.T.contiguous()
     rounded = torch.empty_like(pending)
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
+    scales, zeros = [], []
     for start, end in _segments(columns, block_size, group_size):
         if start == 0 or (group_size and start % group_size == 0):
             # The group's grid comes from its columns as they are now, earlier errors included.
             group = pending[start:start + (group_size or columns)].T
             scale, zero = grid_parameters(group, bits=bits, group_size=None, symmetric=symmetric)
             scale, zero = scale.reshape(-1), zero.reshape(-1)
+            scales.append(scale)
+            zeros.append(zero)
         block = pending[start:end]
         errors = torch.empty_like(block)
         block_spread = spread[start:end, start:end]
@@ -101,7 +110,12 @@ def gptq_quantize(
     rounded = rounded.T
     if order is not None:
         rounded = rounded[:, torch.argsort(order)]
-    return rounded.to(weight.dtype)
+    # Without groups one grid spans the row, so the order the columns were rounded in does
+    # not matter to a packed format; with groups, each group holds the columns in `order`.
+    grid = LayerGrid(torch.stack(scales, 1).unsqueeze(-1), torch.stack(zeros, 1).unsqueeze(-1),
+                     bits=bits, group_size=group_size, symmetric=symmetric,
+                     input_order=order if group_size else None)
+    return rounded.to(weight.dtype), grid
 
 
 def _quantize_on_entry(linears: dict[str, torch.nn.Linear], config: GPTQConfig) -> dict:
@@ -119,12 +133,14 @@ def _quantize_on_entry(linears: dict[str, torch.nn.Linear], config: GPTQConfig) 
                 stats.add(x)
                 last["input"], last["stats"] = x, stats
             with torch.no_grad(), _one_thread():
-                module.weight.copy_(gptq_quantize(
+                rounded, grid = gptq_round(
                     module.weight, last["stats"].hessian, bits=config.bits,
                     group_size=config.group_size, symmetric=config.symmetric,
                     damping=config.damping, block_size=config.block_size,
                     act_order=config.act_order,
-                ))
+                )
+                module.weight.copy_(rounded)
+                remember_grid(module, grid)
             waiting.pop(name).remove()  # once per Linear
 
         return quantize
@@ -134,12 +150,11 @@ def _quantize_on_entry(linears: dict[str, torch.nn.Linear], config: GPTQConfig) 
     return waiting
 
 
-
-
 @register(GPTQConfig)
 def apply_gptq(model: torch.nn.Module, config: GPTQConfig, context: ApplyContext) -> ApplyReport:
     """Quantize the decoder layers in order, each on the outputs of the already-quantized ones."""
     targets = check_targets(model, config)
+    check_packable(targets, config)
     layers = decoder_layers(model)
     ids = calibration_ids(context, config.calibration_samples)
     inputs = capture_layer_inputs(model, ids)
@@ -158,6 +173,6 @@ def apply_gptq(model: torch.nn.Module, config: GPTQConfig, context: ApplyContext
     # no token was routed to) are rounded to nearest, and the report names them.
     unseen = {name: linear for name, linear in targets.items() if name not in seen}
     round_to_nearest(unseen, config)
-    return ApplyReport(config.recipe, GPTQConfig.execution, len(targets),
-                       details={"rounded_to_nearest": sorted(unseen),
-                                "calibration_tokens": int(ids.numel())})
+    return finish_weight_step(model, targets, config, context,
+                              {"rounded_to_nearest": sorted(unseen),
+                               "calibration_tokens": int(ids.numel())})

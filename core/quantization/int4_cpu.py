@@ -30,25 +30,33 @@ class Int4PackedLinear(torch.nn.Module):
 
     def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, *,
                  in_features: int, out_features: int, group_size: int,
-                 bias: torch.Tensor | None) -> None:
+                 bias: torch.Tensor | None, input_order: torch.Tensor | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features, self.group_size = in_features, out_features, group_size
         # Buffers, not parameters: nothing here trains, and state_dict still saves them.
         self.register_buffer("packed", packed)
         self.register_buffer("scales_and_zeros", scales_and_zeros)
+        # The column order the groups follow (GPTQ's act_order): the weight is packed in
+        # that order and each input is permuted to it, one gather per call.
+        self.register_buffer("input_order", input_order)
         self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(),
                                                                   requires_grad=False)
 
     @classmethod
     def from_grid(cls, linear: torch.nn.Linear, *, scale: torch.Tensor, zero: torch.Tensor,
-                  bits: int, group_size: int | None, symmetric: bool) -> Int4PackedLinear:
+                  bits: int, group_size: int | None, symmetric: bool,
+                  input_order: torch.Tensor | None = None) -> Int4PackedLinear:
         """Pack `linear`, whose weight is already rounded to the grid (`scale`, `zero` as
-        core.quantization.grid.grid_parameters gives them: [rows, groups, 1])."""
+        core.quantization.grid.grid_parameters gives them: [rows, groups, 1]), its groups
+        taken along `input_order` when one is given."""
         rows, columns = linear.weight.shape
         reason = int4_cpu_problem(rows, columns, bits=bits, group_size=group_size)
         if reason:
             raise ValueError(reason)
-        weight = linear.weight.detach().float().reshape(rows, columns // group_size, group_size)
+        weight = linear.weight.detach().float()
+        if input_order is not None:
+            weight = weight[:, input_order]
+        weight = weight.reshape(rows, columns // group_size, group_size)
         scale, zero = scale.float(), zero.float()
         levels = torch.round(weight / scale) + (MIDDLE if symmetric else zero)
         if (levels < 0).any() or (levels > 15).any() or \
@@ -62,16 +70,34 @@ class Int4PackedLinear(torch.nn.Module):
         scales_and_zeros = torch.stack([scale.squeeze(-1), middle.squeeze(-1)], dim=-1)
         return cls(packed, scales_and_zeros.transpose(0, 1).contiguous().to(COMPUTE_DTYPE),
                    in_features=columns, out_features=rows, group_size=group_size,
-                   bias=linear.bias)
+                   bias=linear.bias,
+                   input_order=None if input_order is None else input_order.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
+        if self.input_order is not None:
+            flat = flat.index_select(1, self.input_order)
         out = torch.ops.aten._weight_int4pack_mm_for_cpu(
             flat.to(self.scales_and_zeros.dtype), self.packed, self.group_size,
             self.scales_and_zeros)
         if self.bias is not None:
             out = out + self.bias
         return out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+
+    def grid(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The packed weight as (levels 0..15 [rows, columns], scale, value at level 8
+        [rows, groups]), in the packed column order. The kernel's layout is private to it, so
+        the levels are read back through the kernel itself (an identity matrix times the
+        weight): exact, since bfloat16 keeps every level apart by far."""
+        eye = torch.eye(self.in_features, dtype=self.scales_and_zeros.dtype)
+        weight = torch.ops.aten._weight_int4pack_mm_for_cpu(
+            eye, self.packed, self.group_size, self.scales_and_zeros).T.float()
+        scale = self.scales_and_zeros[..., 0].T.float()
+        middle = self.scales_and_zeros[..., 1].T.float()
+        expand = self.group_size
+        levels = torch.round((weight - middle.repeat_interleave(expand, 1))
+                             / scale.repeat_interleave(expand, 1)) + MIDDLE
+        return levels.clamp(0, 15).to(torch.int32), scale, middle
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from core.engine.model_shapes import ModelShape, targets
 from core.recipes.base import CalibratedConfig, LayerNames, Requirements, TechniqueConfig
-from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem, int4_cpu_problem
+from core.recipes.shape_rules import COMMON_GROUP_SIZES, group_size_problem, pack_problem
 
 DEFAULT_SKIP = ("lm_head",)
 SKIP_HELP = "layers left in float: any whose name contains an entry"
@@ -52,6 +52,12 @@ class WeightQuantConfig(TechniqueConfig):
     )
     symmetric: bool = Field(False, description="symmetric grid (no zero point)")
     skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    pack: Literal["none", "cpu_int4", "cpu_int8"] = Field(
+        "none", description="none: simulated (the rounded weights stay in float: quality "
+        "only); cpu_int4: packed two to a byte for torch's CPU int4 kernel (4 bits, groups "
+        "of 32, 64, 128 or 256); cpu_int8: int8 for torch's CPU int8 kernel (8 bits, "
+        "symmetric, per channel). Packed is real: size and speed are measured. CPU only",
+    )
 
     @model_validator(mode="after")
     def _sensible_group(self):
@@ -59,9 +65,21 @@ class WeightQuantConfig(TechniqueConfig):
             raise ValueError("group_size below 8 stores more scale than weight")
         return self
 
+    def planned_execution(self) -> str:
+        """Real when packed, simulated otherwise."""
+        return "real" if self.pack != "none" else self.execution
+
     def shape_problems(self, shape: ModelShape) -> list[str]:
-        """Group sizes that do not divide a target layer's input dimension."""
-        return group_problems(shape, self.group_size, self.skip)
+        """Group sizes that do not divide a target layer's input dimension, and shapes or
+        grids the packed kernel refuses."""
+        problems = group_problems(shape, self.group_size, self.skip)
+        if self.pack != "none" and not problems:
+            found = (pack_problem(self.pack, linear.out_features, linear.in_features,
+                                  bits=self.bits, group_size=self.group_size,
+                                  symmetric=self.symmetric, name=linear.name)
+                     for linear in targets(shape, self.skip))
+            problems += sorted({f"pack {self.pack}: {p}" for p in found if p})
+        return problems
 
 
 class CalibratedWeightQuantConfig(CalibratedConfig, WeightQuantConfig):
@@ -73,25 +91,6 @@ class RTNConfig(WeightQuantConfig):
 
     recipe: Literal["rtn"] = "rtn"
     algorithm = "round_to_nearest"
-    pack: Literal["none", "cpu_int4"] = Field(
-        "none", description="none: simulated (the rounded weights stay in float: quality "
-        "only); cpu_int4: the rounded weights packed two to a byte for torch's CPU int4 "
-        "kernel (4 bits, groups of 32, 64, 128 or 256; CPU only): real size and speed",
-    )
-
-    def planned_execution(self) -> str:
-        """Real when packed, simulated otherwise."""
-        return "real" if self.pack != "none" else self.execution
-
-    def shape_problems(self, shape: ModelShape) -> list[str]:
-        """Group sizes that do not divide a layer, and shapes the packed kernel refuses."""
-        problems = super().shape_problems(shape)
-        if self.pack == "cpu_int4" and not problems:
-            found = (int4_cpu_problem(linear.out_features, linear.in_features, bits=self.bits,
-                                      group_size=self.group_size, name=linear.name)
-                     for linear in targets(shape, self.skip))
-            problems += sorted({f"pack cpu_int4: {p}" for p in found if p})
-        return problems
 
 
 class GPTQConfig(CalibratedWeightQuantConfig):

@@ -96,3 +96,27 @@ def int4_cpu_problem(out_features: int, in_features: int, *, bits: int,
         return (f"the CPU int4 kernel needs an output dimension that is a multiple of "
                 f"{INT4_CPU_ROW_MULTIPLE}; {name} has {out_features}")
     return None
+
+
+def int8_cpu_problem(*, bits: int, group_size: int | None, symmetric: bool) -> str | None:
+    """Why a grid cannot be packed for the CPU int8 weight-only kernel
+    (aten._weight_int8pack_mm: one scale per output row, no zero point), or None."""
+    if bits != 8:
+        return f"the CPU int8 kernel packs 8-bit weights, not {bits}-bit"
+    if group_size is not None:
+        return (f"the CPU int8 kernel takes one scale per output channel, not groups of "
+                f"{group_size}: choose per channel")
+    if not symmetric:
+        return "the CPU int8 kernel takes a symmetric grid (no zero point): set symmetric"
+    return None
+
+
+def pack_problem(pack: str, out_features: int, in_features: int, *, bits: int,
+                 group_size: int | None, symmetric: bool, name: str) -> str | None:
+    """Why a layer cannot be packed in `pack`'s format ("cpu_int4", "cpu_int8"), or None."""
+    if pack == "cpu_int4":
+        return int4_cpu_problem(out_features, in_features, bits=bits, group_size=group_size,
+                                name=name)
+    if pack == "cpu_int8":
+        return int8_cpu_problem(bits=bits, group_size=group_size, symmetric=symmetric)
+    return None
