@@ -31,7 +31,12 @@ REAL_ONLY_METRICS = (*SPEED_METRICS, "peak_mem_bytes")
 DECODE_RATES = {"decode_tok_s_b1", "decode_tok_s_b8"}
 # Metrics that are ratios already (measured side by side within the run): plotted as they are.
 ALREADY_RELATIVE = {"decode_speedup_b1"}
-BYTE_METRICS = ("stored_bytes", "peak_mem_bytes", "disk_bytes", "kv_cache_bytes")
+BYTE_METRICS = ("stored_bytes", "packed_bytes_computed", "peak_mem_bytes", "disk_bytes",
+                "kv_cache_bytes")
+# A simulated run stores its weights in float: on the size axis it stands at the size its
+# format takes packed, computed from the layer shapes, and is marked so.
+COMPUTED_SIZE = "packed_bytes_computed"
+COMPUTED_SIZE_GROUP = "simulated · packed size, computed"
 # A roofline bound further than this beyond the fastest measured run would squash every measured
 # point against the axis: it is written at the plot's edge instead of drawn at its value.
 ROOFLINE_REACH = 1.5
@@ -73,6 +78,20 @@ def pareto_mask(frame: pd.DataFrame, x: str, y: str) -> pd.Series:
         )
         mask.append(not dominated)
     return pd.Series(mask, index=frame.index)
+
+
+def with_computed_sizes(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each simulated run's stored size replaced by its packed size, computed
+    (where it has one), and a `size_computed` column saying which rows were."""
+    frame = frame.copy()
+    if COMPUTED_SIZE not in frame or "stored_bytes" not in frame:
+        frame["size_computed"] = False
+        return frame
+    computed = ((frame["execution"] == "simulated") & (frame["kind"] != "baseline")
+                & frame[COMPUTED_SIZE].notna())
+    frame.loc[computed, "stored_bytes"] = frame.loc[computed, COMPUTED_SIZE]
+    frame["size_computed"] = computed
+    return frame
 
 
 def _usable(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -160,8 +179,11 @@ def _roofline_bounds(usable: pd.DataFrame, x: str, y: str):
 def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                     reported: pd.DataFrame | None = None, height: int = 360) -> go.Figure:
     """`y` against `x` for every run: baseline starred, real filled, simulated hollow, the
-    Pareto frontier dashed; for decode speed, each real run's roofline bound beside it."""
-    usable = _usable(frame, x, y)
+    Pareto frontier dashed; for decode speed, each real run's roofline bound beside it. On a
+    stored-size axis a simulated run stands at its packed size, computed (a hollow diamond)."""
+    sized = "stored_bytes" in (x, y)
+    usable = _usable(with_computed_sizes(frame) if sized else frame, x, y)
+    computed = usable["size_computed"] if sized else pd.Series(False, index=usable.index)
     figure = go.Figure()
     xs = [_display(x, v) for v in usable[x]] if x in usable else []  # absent: none measured it
     ys = [_display(y, v) for v in usable[y]] if y in usable else []
@@ -178,8 +200,9 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
         ("real kernel", usable[(usable["kind"] != "baseline") & (usable["execution"] == "real")],
          "circle", REAL_COLOUR, 12),
         ("simulated", usable[(usable["kind"] != "baseline")
-                             & (usable["execution"] == "simulated")],
+                             & (usable["execution"] == "simulated") & ~computed],
          "circle-open", SIMULATED_COLOUR, 12),
+        (COMPUTED_SIZE_GROUP, usable[computed], "diamond-open", SIMULATED_COLOUR, 12),
     )
     shown_x = [_display(x, v) for v in usable[x]] if x in usable else []
     finite_x = [v for v in shown_x if v is not None and math.isfinite(v)]

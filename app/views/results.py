@@ -16,7 +16,8 @@ CHOICE_KEY = "results-choice"
 TRADEOFF_AXES = ("stored_bytes", "decode_tok_s_b1", "prefill_ms", "peak_mem_bytes")
 # Decode speed is the lean path's (static cache, compiled step); plain transformers
 # generate() stands beside it, and the roofline columns show how far each is from the bound.
-TABLE_METRICS = ("ppl", "kl", "top1_agreement", "stored_bytes", "decode_tok_s_b1",
+TABLE_METRICS = ("ppl", "kl", "top1_agreement", "stored_bytes", "packed_bytes_computed",
+                 "decode_tok_s_b1",
                  "generate_tok_s_b1", "decode_tok_s_b8", "decode_speedup_b1", "acceptance_rate",
                  "output_matches", "prefill_ms", "roofline_decode_tok_s", "roofline_ratio",
                  "overhead_share", "decode_first_call_s", "compression_s", "peak_mem_bytes")
@@ -190,6 +191,8 @@ def render() -> None:
     st.caption(
         "★ baseline · ● real kernel (packed weights: speed and size count) · ○ simulated "
         "(fake-quant: accuracy only, so it is left out of speed and peak-memory plots) · "
+        "◇ simulated on the size plot: the packed size of its format, computed from the "
+        "layer shapes (weights at their bits, scales, zero points), not measured · "
         "dashed: Pareto frontier · grey ticks (or a note at the edge when far off the "
         "measured scale): roofline bound (an estimate, not a measurement). Runs "
         "with a decoding option (speculative, prompt lookup, static cache) are timed "

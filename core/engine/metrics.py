@@ -116,6 +116,15 @@ _METRICS = (
         description="bytes of parameters and buffers as stored (packed counts packed)",
     ),
     Metric(
+        "packed_bytes_computed",
+        "bytes",
+        True,
+        label="packed size, computed",
+        description="bytes the model's format takes packed, computed from the layer shapes "
+        "(weights at their bits, scales, zero points, group indices): the size axis of a "
+        "simulated run, whose weights are stored in float",
+    ),
+    Metric(
         "disk_bytes",
         "bytes",
         True,

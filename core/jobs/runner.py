@@ -25,6 +25,8 @@ from core.engine.results import Measurement
 from core.jobs.artifacts import SavedModel, save_model
 from core.jobs.results import baseline_keys
 from core.jobs.spec import JobSpec, MeasureSettings
+from core.quantization.packed_size import HOW as PACKED_HOW
+from core.quantization.packed_size import packed_size_computed
 from core.techniques.calibration import calibration_data
 from core.techniques.context import ApplyContext
 from core.techniques.registry import apply
@@ -130,6 +132,10 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
                                 baseline=outputs, execution=execution,
                                 progress=_stage_reporter(hooks, "measure"))
     measurement.metrics["compression_s"] = compression_s
+    packed = packed_size_computed(loaded.model)
+    if packed is not None:
+        measurement.metrics["packed_bytes_computed"] = packed
+        measurement.notes.append(PACKED_HOW)
     if spec.measure.speed == "auto" and scope == "none":
         measurement.notes.append(SPEED_LEFT_OUT)
     measurement.notes.extend(f"{r.recipe}: simulated because {r.details['simulated_because']}"

@@ -206,3 +206,20 @@ def test_a_speed_plot_without_real_runs_says_why_they_are_left_out():
     texts = [a.text for a in figure.layout.annotations]
     assert any("simulated runs left out" in t for t in texts)
     assert not any("add a run" in t for t in texts)
+
+
+def test_a_simulated_run_stands_at_its_computed_packed_size_on_the_size_plot():
+    frame = _frame()
+    frame["packed_bytes_computed"] = [None, None, None, 140 * 2**20, 141 * 2**20]
+    figure = result_charts.tradeoff_figure(frame, "stored_bytes", "ppl")
+    traces = {trace.name: trace for trace in figure.data}
+    computed = traces[result_charts.COMPUTED_SIZE_GROUP]
+    assert list(computed.text) == ["rtn4", "gptq4"]
+    assert list(computed.x) == [140, 141] and computed.marker.symbol == "diamond-open"
+    # Real runs keep their measured size; a simulated run without a computed size stays
+    # hollow at its stored size.
+    assert list(traces["real kernel"].x) == [240, 180]
+    assert "simulated" not in traces
+    # Speed plots are unchanged: simulated runs are left out there.
+    speed = result_charts.tradeoff_figure(frame, "decode_tok_s_b1", "ppl")
+    assert result_charts.COMPUTED_SIZE_GROUP not in {t.name for t in speed.data}

@@ -33,6 +33,9 @@ def test_a_job_runs_and_records_its_result_and_a_shared_baseline(engine):
     assert result.execution == "simulated" and result.metrics["ppl"] > 0
     assert result.metrics["kl"] > 0 and 0 < result.metrics["top1_agreement"] <= 1
     assert result.metrics["compression_s"] > 0
+    # Simulated, so stored in float; its packed size is computed, said so, and far smaller.
+    assert result.metrics["packed_bytes_computed"] < result.metrics["stored_bytes"] / 2
+    assert any(note.startswith("packed size, computed") for note in result.notes)
     rows = job_result(engine, first).diagnostics
     assert rows and all(0 < row["relative_error"] < 1 for row in rows if row["name"] != "lm_head")
     second = _job(engine, [{"recipe": "w8a8", "settings": {}}])
