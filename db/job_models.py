@@ -61,6 +61,9 @@ class Job(Base):
     # {"estimate_s": seconds predicted at submit, "plan": [{"key", "kind", "planned_s"}],
     #  "phases": {key: seconds taken}}: later estimates on the same device learn from these.
     timings: Mapped[dict | None] = mapped_column(JSON)
+    # An export job: {"of_job": N, "format": "gguf", "reference_ppl": ...}: it rebuilds job
+    # N's model, writes it in that format and reads it back; its artifact belongs to job N.
+    export: Mapped[dict | None] = mapped_column(JSON)
 
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -143,6 +146,8 @@ class Artifact(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the export holds and what its read-back measured (reader, perplexity, change).
+    details: Mapped[dict | None] = mapped_column(JSON)
 
     job: Mapped[Job] = relationship(back_populates="artifacts")
 

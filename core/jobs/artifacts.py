@@ -35,6 +35,12 @@ def job_folder(job_id: int) -> Path:
     return artifacts_dir() / f"job-{job_id}"
 
 
+def export_folder(job_id: int, fmt: str) -> Path:
+    """Where job `job_id`'s model is exported to in format `fmt`."""
+    # Beside the saved-model folder, not in it: saving the model again replaces that folder.
+    return artifacts_dir() / f"job-{job_id}-{fmt}"
+
+
 def model_card(spec: JobSpec, measurement: Measurement, job_id: int) -> str:
     """A README.md for the saved model: what was done to it and what it measured."""
     lines = [
@@ -83,3 +89,4 @@ def save_model(loaded: LoadedModel, folder: Path, *, job_id: int, spec: JobSpec,
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return SavedModel(folder, _folder_bytes(folder))
+

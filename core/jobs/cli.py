@@ -243,8 +243,8 @@ def _export_record(job, row) -> dict:
     return {
         "job": {"id": job.id, "status": job.status, "model": job.model_ref,
                 "recipe": job.recipe, "device": job.device, "attempt": job.attempt,
-                "artifacts": [{"path": a.path, "bytes": a.bytes, "format": a.format}
-                              for a in job.artifacts]},
+                "artifacts": [{"path": a.path, "bytes": a.bytes, "format": a.format,
+                               "details": a.details} for a in job.artifacts]},
         **measurement.row(),
         "spread": measurement.spread, "device": measurement.device,
         "device_name": measurement.device_name, "notes": measurement.notes,
@@ -252,9 +252,60 @@ def _export_record(job, row) -> dict:
     }
 
 
+def export_model(args: argparse.Namespace) -> int:
+    """Write job ID's model in a serving format, as an export job, and report its read-back."""
+    from core.jobs.executor import executor_running
+    from core.jobs.export_jobs import submit_export
+    from core.jobs.spec import InvalidJobError
+
+    engine = _engine()
+    try:
+        export_id = submit_export(engine, args.job_id, args.format)
+    except InvalidJobError as error:
+        print(f"Not exported: {error}", file=sys.stderr)
+        return 2
+    job = store_job(engine, export_id)
+    print(f"Job {export_id} queued: {job.label} ({job.device}); it rebuilds job "
+          f"{args.job_id}'s model, writes it and reads it back", file=sys.stderr)
+    if args.queue:
+        return 0
+    if executor_running():
+        status = _follow(engine, export_id)
+    else:
+        from core.jobs.worker import JobWorker
+
+        status = JobWorker(engine, job.device).run_one(export_id)
+    finished = store_job(engine, export_id)
+    if status != states.SUCCEEDED:
+        print(f"Job {export_id} {finished.status}: {finished.error_message or ''}",
+              file=sys.stderr)
+        return 1
+    owner = _job_with_artifacts(engine, args.job_id)
+    artifact = max((a for a in owner.artifacts if a.format == args.format),
+                   key=lambda a: a.id)
+    print(f"{artifact.path}\n{describe_artifact(artifact)}")
+    return 0
+
+
+def store_job(engine, job_id: int):
+    from core.jobs import store
+
+    return store.get_job(engine, job_id)
+
+
+def describe_artifact(artifact) -> str:
+    """One line on a stored artifact: its format, size and read-back figure."""
+    from core.export.formats import describe
+
+    return describe(artifact.format, artifact.bytes, artifact.details or {})
+
+
 def export(args: argparse.Namespace) -> int:
+    from core.export.formats import FORMATS
     from core.jobs import results
 
+    if args.format in FORMATS:
+        return export_model(args)
     engine = _engine()
     job = _job_with_artifacts(engine, args.job_id)
     if job is None:
@@ -298,10 +349,17 @@ def add_commands(commands) -> None:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("job_id", type=int)
         sub.set_defaults(handler=handler)
-    export_parser = commands.add_parser("export", help="a finished job's result as JSON or CSV")
+    export_parser = commands.add_parser(
+        "export", help="a finished job's result as JSON or CSV, or its model as "
+        "compressed-tensors (vLLM), GGUF (llama.cpp) or safetensors, read back and checked")
     export_parser.add_argument("job_id", type=int)
-    export_parser.add_argument("--format", choices=["json", "csv"], default="json")
+    export_parser.add_argument(
+        "--format", choices=["json", "csv", "compressed-tensors", "gguf", "safetensors"],
+        default="json", help="json or csv: the result; a model format: the compressed model, "
+        "rebuilt by an export job, written, read back and scored on the job's protocol")
     export_parser.add_argument("--output", "-o", type=Path)
+    export_parser.add_argument("--queue", action="store_true",
+                               help="model formats: only queue the export job")
     export_parser.set_defaults(handler=export)
     worker = commands.add_parser(
         "worker", help="run jobs for one device until stopped", add_help=False

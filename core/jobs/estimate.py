@@ -45,7 +45,7 @@ def job_shape(spec: JobSpec, device: str, *, parameters: int | None, baseline_st
         result_scope=spec.measure.result_scope(predicted_execution(spec)),
         baseline_stored=baseline_stored, diagnostics=spec.measure.diagnostics and bool(spec.steps),
         save=spec.save_model, bundled_converted=bundled_converted,
-        bundled=spec.model in ("", "default"),
+        bundled=spec.model in ("", "default"), export=spec.export is not None,
     )
 
 

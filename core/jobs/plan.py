@@ -30,6 +30,8 @@ BUNDLED_CONVERSION_S = 30.0
 LOAD_S_PER_MPARAM = 0.01
 DIAGNOSTICS_S_PER_MPARAM = 0.12
 SAVE_S_PER_MPARAM = 0.03
+# Writing an export: a float copy, packing, and (GGUF) re-encoding block by block.
+EXPORT_S_PER_MPARAM = 0.1
 # Each recipe's own work per million parameters at its default calibration size (32
 # sequences where it takes some), measured by bench/quantization.py and bench/pruning.py on
 # the bundled model: GPTQ W4 73.6 s, AWQ 138.5 s, RTN 0.9 s, W8A8 0.5 s, ...
@@ -120,6 +122,7 @@ class JobShape:
     save: bool
     bundled_converted: bool = True  # False: the bundled model's first load converts it
     bundled: bool = False
+    export: bool = False  # an export job: rebuild, write, read back; no measurement
 
 
 class Corrections:
@@ -194,9 +197,11 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
             raw.append((f"{prefix}.speed", f"{label}: speed", kind,
                         FIXED_S[kind] + SPEED_S[scope] * mparams))
 
-    if not shape.baseline_stored:
+    if shape.export:
+        _export_phases(raw, steps, mparams, shape.windows)
+    elif not shape.baseline_stored:
         measurement("baseline", "baseline", shape.baseline_scope)
-    if steps:
+    if steps and not shape.export:
         if shape.baseline_stored:
             # The comparison outputs of a stored baseline are usually cached too; when not,
             # this is one more quality pass.
@@ -220,6 +225,22 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
         predicted = (seconds / GPU_SPEEDUP if gpu else seconds) * corrections.factor(kind)
         phases.append(Phase(key, label, kind, predicted if known else 1.0))
     return JobPlan(tuple(phases), _basis(shape, corrections, known), shape.parameters)
+
+
+def _export_phases(raw: list, steps: list[TechniqueConfig], mparams: float,
+                   windows: int) -> None:
+    # An export job rebuilds the model (its steps), writes the file and scores it read back.
+    if any(step.requirements.calibration for step in steps):
+        raw.append(("calibration", "calibration data", "calibration",
+                    FIXED_S["calibration"] + CALIBRATION_S_PER_MPARAM * mparams))
+    for index, step in enumerate(steps, start=1):
+        raw.append((f"step.{index}", f"step {index}/{len(steps)} {step.recipe}",
+                    f"step:{step.recipe}", _step_seconds(step, mparams)))
+    raw.append(("export", "writing the export", "save",
+                FIXED_S["save"] + EXPORT_S_PER_MPARAM * mparams))
+    raw.append(("readback", "reading the export back", "quality",
+                FIXED_S["quality"] + LOAD_S_PER_MPARAM * mparams
+                + QUALITY_S_PER_WINDOW * windows * mparams))
 
 
 def _basis(shape: JobShape, corrections: Corrections, known: bool) -> str:

@@ -43,6 +43,11 @@ class ProgressTracker:
         if match:
             return f"step.{match.group(1)}", within
         prefix, _, engine_stage = stage.partition(": ")
+        if prefix == "export":
+            # An export job: "export: writing", then "export: reading back[: perplexity]".
+            if engine_stage.startswith("reading back"):
+                return "readback", within if engine_stage.endswith("perplexity") else 0.0
+            return "export", within
         if prefix not in ("baseline", "measure"):
             return None
         speed = f"{prefix}.speed"

@@ -22,6 +22,7 @@ from core.engine.measure import baseline_outputs, measure_model
 from core.engine.metrics import REAL, SIMULATED
 from core.engine.models import LoadedModel, load_model
 from core.engine.results import Measurement
+from core.export.exports import ExportedModel
 from core.jobs.artifacts import SavedModel, save_model
 from core.jobs.results import baseline_keys
 from core.jobs.spec import JobSpec, MeasureSettings
@@ -107,23 +108,10 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
     hooks.progress("baseline outputs", 0.0, "")
     outputs = baseline_outputs(loaded, config)
     reference = copy.deepcopy(loaded.model) if spec.measure.diagnostics else None
-    calibration = None
-    if any(c.requirements.calibration for c in configs):
-        hooks.progress("calibration data", 0.0, "")
-        calibration = calibration_data(loaded.tokenizer, load_corpus(config.corpus),
-                                       samples=_calibration_samples(configs),
-                                       seq_len=CALIBRATION_SEQ_LEN)
-    reports = []
+    calibration = _calibration_for(configs, loaded, config, hooks)
     original = _original_model(spec, loaded, reference)
     start = time.perf_counter()
-    for index, step in enumerate(configs, start=1):
-        hooks.check_cancel()
-        label = f"step {index}/{len(configs)} {step.recipe}"
-        hooks.log(f"{label}: {step.to_json()}")
-        context = ApplyContext(device=loaded.device, calibration=calibration,
-                               progress=_stage_reporter(hooks, label), original=original)
-        reports.append(apply(loaded.model, step, context))
-        hooks.log(f"{label}: changed {reports[-1].modules} modules")
+    reports = _apply_steps(configs, loaded, calibration, original, hooks)
     compression_s = time.perf_counter() - start
     hooks.check_cancel()
     execution = SIMULATED if any(r.execution == SIMULATED for r in reports) else REAL
@@ -156,6 +144,69 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
             hooks.log(f"the model was not saved: {error}")
     measurement.notes.extend(outcome.notes)
     return outcome
+
+
+def _apply_steps(configs, loaded: LoadedModel, calibration, original, hooks: RunHooks) -> list:
+    """Apply the steps in order; their reports."""
+    reports = []
+    for index, step in enumerate(configs, start=1):
+        hooks.check_cancel()
+        label = f"step {index}/{len(configs)} {step.recipe}"
+        hooks.log(f"{label}: {step.to_json()}")
+        context = ApplyContext(device=loaded.device, calibration=calibration,
+                               progress=_stage_reporter(hooks, label), original=original)
+        reports.append(apply(loaded.model, step, context))
+        hooks.log(f"{label}: changed {reports[-1].modules} modules")
+    return reports
+
+
+def _calibration_for(configs, loaded: LoadedModel, config, hooks: RunHooks):
+    if not any(c.requirements.calibration for c in configs):
+        return None
+    hooks.progress("calibration data", 0.0, "")
+    return calibration_data(loaded.tokenizer, load_corpus(config.corpus),
+                            samples=_calibration_samples(configs), seq_len=CALIBRATION_SEQ_LEN)
+
+
+@dataclass
+class ExportOutcome:
+    """What an export job produced: the file and its read-back check."""
+
+    exported: ExportedModel
+    line: str
+
+
+def run_export(spec: JobSpec, hooks: RunHooks, *, device: str, folder: Path) -> ExportOutcome:
+    """Rebuild the model `spec` describes (its steps, deterministic given the calibration
+    text), write it as `spec.export.format` into `folder`, read it back and score it on the
+    job's protocol. Raise ExportError when it cannot be written or reads back off by more
+    than the tolerance."""
+    from core.export.exports import TOLERANCE, ExportError, export_model
+    from core.export.formats import describe
+
+    request = spec.export
+    configs = spec.configs()
+    hooks.progress("loading model", 0.0, spec.model)
+    loaded = load_model(spec.model, device=device, dtype=spec.dtype,
+                        progress=lambda message: hooks.progress("loading model", 0.0, message))
+    config = spec.measure.engine_config("none")
+    calibration = _calibration_for(configs, loaded, config, hooks)
+    _apply_steps(configs, loaded, calibration,
+                 _original_model(spec, loaded, None), hooks)
+    hooks.check_cancel()
+    exported = export_model(loaded.model, loaded.tokenizer, request.format, folder,
+                            name=f"OptAtlas job {request.of_job}", measure=config,
+                            reference_ppl=request.reference_ppl,
+                            progress=_stage_reporter(hooks, "export"))
+    line = describe(exported.format, exported.bytes, exported.details)
+    hooks.log(f"exported job {request.of_job}: {line}")
+    check = exported.details.get("readback", {})
+    if check.get("within_tolerance") is False:
+        raise ExportError(f"the {request.format} export reads back at perplexity "
+                          f"{check['ppl']:.4g}, {check['change']:+.2%} from the job's "
+                          f"{check['reference_ppl']:.4g} (more than {TOLERANCE:.0%}); it is "
+                          f"kept at {exported.path} for inspection but not recorded")
+    return ExportOutcome(exported, line)
 
 
 def _original_model(spec: JobSpec, loaded: LoadedModel, reference):

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.engine.measure_config import MeasureConfig
 from core.engine.metrics import SIMULATED
 from core.engine.model_refs import ModelNotFoundError, parse_model_ref
+from core.export.formats import FORMATS as EXPORT_FORMATS
 from core.recipes import build_config
 from core.recipes.base import InvalidRecipeError, TechniqueConfig, validation_problems
 
@@ -81,6 +82,25 @@ class MeasureSettings(BaseModel):
         )
 
 
+class ExportRequest(BaseModel):
+    """An export job: rebuild job `of_job`'s model (its steps, on its model) and write it in
+    `format`, read it back and score it against the job's own perplexity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    of_job: int = Field(ge=1)
+    format: str = Field(description="one of " + ", ".join(EXPORT_FORMATS))
+    reference_ppl: float | None = Field(None, gt=0)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {value!r}: choose one of "
+                             f"{', '.join(EXPORT_FORMATS)}")
+        return value
+
+
 class JobSpec(BaseModel):
     """A whole job as submitted."""
 
@@ -101,6 +121,7 @@ class JobSpec(BaseModel):
                                        description="fail the job after this many seconds")
     label: str = Field("", max_length=200)
     technique_slug: str | None = Field(None, max_length=80)
+    export: ExportRequest | None = Field(None, description="set for an export job")
 
     def configs(self) -> list[TechniqueConfig]:
         """The steps as validated technique configs."""
@@ -110,6 +131,8 @@ class JobSpec(BaseModel):
         """A short name for the job's result: its label, or its steps."""
         if self.label:
             return self.label
+        if self.export is not None:
+            return f"export of job {self.export.of_job} to {self.export.format}"
         return " + ".join(self.step_names()) or "baseline"
 
     def step_names(self) -> list[str]:

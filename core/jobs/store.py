@@ -101,6 +101,7 @@ def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = 
         log_tail="",
         owner_session=owner_session,
         timings={"estimate_s": round(estimate_s, 1)} if estimate_s is not None else None,
+        export=None if spec.export is None else spec.export.model_dump(),
         created_at=now(),
     )
     with transaction(engine) as session:
@@ -116,7 +117,7 @@ def spec_of(job: Job) -> JobSpec:
     return JobSpec.model_validate({
         "model": job.model_ref, "steps": steps, "device": job.device, "dtype": job.dtype,
         "measure": job.measure, "save_model": job.save_model, "time_limit_s": job.time_limit_s,
-        "label": job.label, "technique_slug": job.technique_slug,
+        "label": job.label, "technique_slug": job.technique_slug, "export": job.export,
     })
 
 
@@ -371,12 +372,13 @@ def queue_place(engine: Engine, device: str, before: int | None = None) -> Queue
 def active_twin(engine: Engine, spec: JobSpec, device: str) -> int | None:
     """A queued or running job that does exactly what `spec` asks on `device`, if any."""
     wanted = (spec.model, [step.model_dump() for step in spec.steps], device, spec.dtype,
-              spec.measure.model_dump(), spec.save_model)
+              spec.measure.model_dump(), spec.save_model,
+              None if spec.export is None else spec.export.model_dump())
     with transaction(engine) as session:
         for job in session.scalars(select(Job).where(Job.status.in_(states.ACTIVE))
                                    .order_by(Job.id)):
             if (job.model_ref, job.recipe, job.device, job.dtype, job.measure,
-                    job.save_model) == wanted:
+                    job.save_model, job.export) == wanted:
                 return job.id
     return None
 

@@ -20,7 +20,7 @@ import threading
 import time
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from core.jobs import states, store
 from core.jobs.estimate import estimate_job
@@ -219,8 +219,8 @@ class JobWorker:
 
     def run(self, lease: Lease) -> str:
         """Run one claimed job to its end; returns the status it ended with."""
-        from core.jobs.artifacts import job_folder
-        from core.jobs.runner import RunHooks, run_job
+        from core.jobs.artifacts import export_folder, job_folder
+        from core.jobs.runner import ExportOutcome, RunHooks, run_export, run_job
 
         self._log.clear()
         job = store.get_job(self.engine, lease.job_id)
@@ -270,8 +270,12 @@ class JobWorker:
             log=self.log,
         )
         try:
-            outcome = run_job(lease.job_id, spec, hooks, device=self.device,
-                              save_to=job_folder(lease.job_id))
+            if spec.export is not None:
+                outcome = run_export(spec, hooks, device=self.device,
+                                     folder=export_folder(spec.export.of_job, spec.export.format))
+            else:
+                outcome = run_job(lease.job_id, spec, hooks, device=self.device,
+                                  save_to=job_folder(lease.job_id))
         except JobCancelled:
             status, kind, message = states.CANCELLED, None, "cancelled at a step boundary"
             outcome = None
@@ -289,6 +293,16 @@ class JobWorker:
 
         def record(session) -> None:
             if outcome is None:
+                return
+            if isinstance(outcome, ExportOutcome):
+                # The export belongs to the job whose model it holds; an earlier export of
+                # that job to the same format (same path) is replaced.
+                exported, owner = outcome.exported, spec.export.of_job
+                session.execute(delete(Artifact).where(Artifact.job_id == owner,
+                                                       Artifact.path == str(exported.path)))
+                session.add(Artifact(job_id=owner, path=str(exported.path),
+                                     bytes=exported.bytes, format=exported.format,
+                                     details=exported.details, created_at=store.now()))
                 return
             add_job_result(session, lease.job_id, outcome.measurement, model_ref=spec.model,
                            recipe=job.recipe, diagnostics=outcome.diagnostics)

@@ -70,8 +70,14 @@ def gptq_round(
     damping: float = 0.01,
     block_size: int = 128,
     act_order: bool = False,
+    static_groups: bool = False,
 ) -> tuple[torch.Tensor, LayerGrid]:
-    """`weight` rounded with GPTQ's error feedback (in float), and the grid it is on."""
+    """`weight` rounded with GPTQ's error feedback (in float), and the grid it is on.
+
+    With act_order and groups, each group's grid is fitted when the loop reaches it, so the
+    groups follow the rounding order; `static_groups` instead fits every group's grid up
+    front on the weights in their natural order (GPTQ's "static groups"), so the groups stay
+    contiguous, as GGUF blocks and compressed-tensors need, at some cost in accuracy."""
     w = weight.detach().float().clone()
     h = hessian.detach().float().clone()
     rows, columns = w.shape
@@ -80,6 +86,14 @@ def gptq_round(
     h[dead, dead] = 1.0
     w[:, dead] = 0.0
     order = torch.argsort(h.diagonal(), descending=True) if act_order else None
+    static = bool(order is not None and group_size and static_groups)
+    if static:
+        fixed_scale, fixed_zero = grid_parameters(w, bits=bits, group_size=group_size,
+                                                  symmetric=symmetric)
+        # Per group, its [rows] scale and zero; per rounded position, its natural group.
+        group_scales = list(fixed_scale.squeeze(-1).T)
+        group_zeros = list(fixed_zero.squeeze(-1).T)
+        column_group = (order // group_size).tolist()
     if order is not None:
         w, h = w[:, order], h[order][:, order]
     spread = _inverse_cholesky(h, damping)
@@ -88,8 +102,8 @@ def gptq_round(
     rounded = torch.empty_like(pending)
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
     scales, zeros = [], []
-    for start, end in _segments(columns, block_size, group_size):
-        if start == 0 or (group_size and start % group_size == 0):
+    for start, end in _segments(columns, block_size, None if static else group_size):
+        if not static and (start == 0 or (group_size and start % group_size == 0)):
             # The group's grid comes from its columns as they are now, earlier errors included.
             group = pending[start:start + (group_size or columns)].T
             scale, zero = grid_parameters(group, bits=bits, group_size=None, symmetric=symmetric)
@@ -101,6 +115,9 @@ def gptq_round(
         block_spread = spread[start:end, start:end]
         diagonal = block_spread.diagonal().tolist()
         for j in range(end - start):
+            if static:
+                group = column_group[start + j]
+                scale, zero = group_scales[group], group_zeros[group]
             # The same rounding as grid.quantize_dequantize, inlined: this runs per column.
             q = (torch.clamp(torch.round(block[j] / scale) + zero, low, high) - zero) * scale
             rounded[start + j] = q
@@ -112,6 +129,9 @@ def gptq_round(
         rounded = rounded[:, torch.argsort(order)]
     # Without groups one grid spans the row, so the order the columns were rounded in does
     # not matter to a packed format; with groups, each group holds the columns in `order`.
+    if static:
+        return rounded.to(weight.dtype), LayerGrid(fixed_scale, fixed_zero, bits=bits,
+                                                   group_size=group_size, symmetric=symmetric)
     grid = LayerGrid(torch.stack(scales, 1).unsqueeze(-1), torch.stack(zeros, 1).unsqueeze(-1),
                      bits=bits, group_size=group_size, symmetric=symmetric,
                      input_order=order if group_size else None)
@@ -137,7 +157,7 @@ def _quantize_on_entry(linears: dict[str, torch.nn.Linear], config: GPTQConfig) 
                     module.weight, last["stats"].hessian, bits=config.bits,
                     group_size=config.group_size, symmetric=config.symmetric,
                     damping=config.damping, block_size=config.block_size,
-                    act_order=config.act_order,
+                    act_order=config.act_order, static_groups=config.static_groups,
                 )
                 module.weight.copy_(rounded)
                 remember_grid(module, grid)

@@ -112,6 +112,11 @@ class GPTQConfig(CalibratedWeightQuantConfig):
         True, description="round columns with the largest activations first (with groups, "
         "groups then follow that order, so a packed format needs a per-column group index)"
     )
+    static_groups: bool = Field(
+        False, description="with act_order and groups: fit every group's grid up front, in "
+        "the natural column order, so groups stay contiguous (GGUF and compressed-tensors "
+        "exports then hold the grid exactly; GPTQ's static groups)"
+    )
 
 
 class AWQConfig(CalibratedWeightQuantConfig):

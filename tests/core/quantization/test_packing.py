@@ -35,6 +35,7 @@ INT8 = {"bits": 8, "group_size": None, "symmetric": True}
     # act_order with groups: the groups follow GPTQ's column order, so the packed layer
     # permutes its input to that order.
     ("gptq", {**INT4, "act_order": True}, "cpu_int4", Int4PackedLinear),
+    ("gptq", {**INT4, "act_order": True, "static_groups": True}, "cpu_int4", Int4PackedLinear),
     ("awq", INT4, "cpu_int4", Int4PackedLinear),
     ("rtn", INT8, "cpu_int8", Int8WeightOnlyLinear),
     ("gptq", INT8, "cpu_int8", Int8WeightOnlyLinear),
@@ -64,6 +65,14 @@ def test_gptq_act_order_packs_its_groups_in_its_own_column_order():
     order = layer.input_order
     assert order is not None and sorted(order.tolist()) == list(range(layer.in_features))
     assert order.tolist() != list(range(layer.in_features))
+
+
+def test_static_groups_keep_gptqs_groups_in_the_natural_column_order():
+    tiny = load_model("tiny")
+    settings = {**INT4, "act_order": True, "static_groups": True, "pack": "cpu_int4"}
+    apply(tiny.model, build_config("gptq", settings), _context())
+    assert all(m.input_order is None for m in tiny.model.modules()
+               if isinstance(m, Int4PackedLinear))
 
 
 def test_int8_weight_only_stores_a_byte_a_weight_plus_a_scale_a_row():

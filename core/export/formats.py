@@ -1,0 +1,30 @@
+"""The model export formats, by name, with what each is for. Torch-free: the app and the
+job spec list them without loading the engine."""
+
+from __future__ import annotations
+
+FORMATS = ("compressed-tensors", "gguf", "safetensors")
+FORMAT_HELP = {
+    "compressed-tensors": "for vLLM: W4A16 / W8A16 weight-only grids, packed",
+    "gguf": "for llama.cpp: Q4_0 / Q4_1 / Q8_0 blocks from the job's own grid",
+    "safetensors": "plain float checkpoint for transformers (the rounded weights, unpacked)",
+}
+
+
+def describe(fmt: str, size: int, details: dict) -> str:
+    """One line on an export: its format, size, what it holds and what it read back as."""
+    line = f"{fmt} · {size / 2**20:.1f} MiB"
+    if details.get("tensor_types"):
+        line += f" ({details['tensor_types']})"
+    elif details.get("scheme"):
+        line += f" ({details['scheme']}, {details.get('format', '')})"
+    check = details.get("readback") or {}
+    if "ppl" in check:
+        line += f" · read back by {check.get('reader', '?')}: perplexity {check['ppl']:.4g}"
+        if "change" in check:
+            line += f", job {check['reference_ppl']:.4g} ({check['change']:+.2%})"
+    requantized = details.get("requantized")
+    if requantized:
+        line += (f" · {requantized['layers']} layers re-quantized: "
+                 f"{'; '.join(requantized['why'])}")
+    return line
