@@ -7,13 +7,15 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from app import services
 from core.jobs import states, store
 from core.jobs.estimate import Estimate, estimate_job
 from core.jobs.preflight import Preflight, WorkerSeat, check_job
 from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
-from db.engine import database_url
-from db.job_models import Job
+from db.engine import database_url, transaction
+from db.job_models import Artifact, Job
 
 
 def engine():
@@ -85,6 +87,21 @@ def cancel(job_id: int) -> str:
 
 def retry(job_id: int) -> None:
     store.retry(engine(), job_id)
+
+
+def export_model(job_id: int, fmt: str, session_id: str | None = None) -> int:
+    """Queue an export of job `job_id`'s model to `fmt` (or find the one queued already);
+    InvalidJobError saying why it cannot be exported."""
+    from core.jobs.export_jobs import submit_export
+
+    return submit_export(engine(), job_id, fmt, owner_session=session_id)
+
+
+def artifacts(job_id: int) -> list[Artifact]:
+    """The files a job left: its saved model and its exports, newest first."""
+    with transaction(engine()) as session:
+        return list(session.scalars(select(Artifact).where(Artifact.job_id == job_id)
+                                    .order_by(Artifact.id.desc())))
 
 
 def advice(kind: str | None) -> str:

@@ -142,7 +142,10 @@ def headline(frame: pd.DataFrame, job_id: int) -> str | None:
     if ppl is not None and ppl_base:
         parts.append(f"perplexity {ppl_base:.2f} → {ppl:.2f} ({(ppl / ppl_base - 1) * 100:+.1f} %)")
     size, size_base = _value(run, "stored_bytes"), _value(base, "stored_bytes")
-    if size is not None and size_base:
+    computed = _value(run, "packed_bytes_computed") if run["execution"] == "simulated" else None
+    if computed is not None and size_base:
+        parts.append(f"packed size {computed / size_base:.2f}x (computed)")
+    elif size is not None and size_base:
         parts.append(f"size {size / size_base:.2f}x")
     speedup = _value(run, "decode_speedup_b1")
     decode, decode_base = _value(run, "decode_tok_s_b1"), _value(base, "decode_tok_s_b1")

@@ -9,12 +9,11 @@ import torch
 from core.engine.cost import Stopwatch
 from core.engine.measure import measure_model
 from core.engine.measure_config import MeasureConfig
-from core.engine.memory import stored_bytes
 from core.engine.metrics import REAL, SIMULATED
 from core.engine.models import LoadedModel
 from core.engine.quality import BaselineOutputs
 from core.engine.results import Measurement
-from core.quantization.targets import target_linears
+from core.quantization.targets import layer_bytes, target_linears
 from core.recipes import build_config
 from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import apply
@@ -38,7 +37,7 @@ def measure_steps(loaded: LoadedModel, steps: Steps, context: ApplyContext,
     """Apply `steps` to `loaded` (timed: compression_s) and measure it against `baseline`,
     with layer_bytes_ratio: the target Linears' stored bytes after the steps over before."""
     layers = target_linears(loaded.model)
-    dense_bytes = sum(stored_bytes(layer) for layer in layers.values())
+    dense_bytes = layer_bytes(loaded.model, layers)
     with Stopwatch(loaded.device) as watch:
         reports = apply_steps(loaded.model, steps, context)
     result = measure_model(loaded, config, name=name, baseline=baseline,
@@ -46,6 +45,5 @@ def measure_steps(loaded: LoadedModel, steps: Steps, context: ApplyContext,
     # No steps is the baseline row: nothing was compressed, so no time to show.
     result.metrics["compression_s"] = watch.seconds if steps else None
     # The steps may replace the Linears (packed formats), so look them up again by name.
-    after = sum(stored_bytes(module) for n, module in loaded.model.named_modules() if n in layers)
-    result.metrics["layer_bytes_ratio"] = after / dense_bytes
+    result.metrics["layer_bytes_ratio"] = layer_bytes(loaded.model, layers) / dense_bytes
     return result, reports

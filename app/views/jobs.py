@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import jobs_service, page_ids, results_service
 from app.markdown_text import plain
+from core.export.formats import describe
 from core.jobs import states
 from core.jobs.estimate import format_seconds
 from core.jobs.store import JobStateError
@@ -131,7 +132,19 @@ def job_list() -> None:
             if frame is not None and job.status == states.SUCCEEDED
             else None
         )
+        if job.export and job.status == states.SUCCEEDED:
+            headline = _export_headline(job)
         _job_card(job, focused=str(job.id) == focus, headline=headline)
+
+
+def _export_headline(job) -> str | None:
+    """An export job's file and read-back figure (its artifact belongs to the job exported)."""
+    of_job, fmt = job.export["of_job"], job.export["format"]
+    found = [a for a in jobs_service.artifacts(of_job) if a.format == fmt]
+    if not found:
+        return None
+    artifact = found[0]
+    return describe(artifact.format, artifact.bytes, artifact.details or {})
 
 
 def render() -> None:

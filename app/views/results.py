@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import layer_charts, page_ids, result_charts, results_export, results_service, services
 from app import results_selection as selection
+from app.views import model_exports
 from core.engine.metrics import METRICS, format_value
 
 CHOICE_KEY = "results-choice"
@@ -223,6 +224,7 @@ def render() -> None:
             details = results_service.result_details(int(run["result_id"]))
             st.json(details.protocol if details else {}, expanded=False)
     _diagnostics(selected)
+    model_exports.render(selected)
     buttons = st.columns(2)
     buttons[0].download_button(
         "Export CSV",

@@ -207,12 +207,7 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
             # this is one more quality pass.
             raw.append(("reference", "baseline outputs", "reference",
                         FIXED_S["reference"] + REFERENCE_S_PER_MPARAM * mparams))
-        if any(step.requirements.calibration for step in steps):
-            raw.append(("calibration", "calibration data", "calibration",
-                        FIXED_S["calibration"] + CALIBRATION_S_PER_MPARAM * mparams))
-        for index, step in enumerate(steps, start=1):
-            raw.append((f"step.{index}", f"step {index}/{len(steps)} {step.recipe}",
-                        f"step:{step.recipe}", _step_seconds(step, mparams)))
+        _step_phases(raw, steps, mparams)
         measurement("measure", "measure", shape.result_scope)
         if shape.diagnostics:
             raw.append(("diagnostics", "per-layer diagnostics", "diagnostics",
@@ -227,15 +222,20 @@ def plan_job(shape: JobShape, steps: list[TechniqueConfig],
     return JobPlan(tuple(phases), _basis(shape, corrections, known), shape.parameters)
 
 
-def _export_phases(raw: list, steps: list[TechniqueConfig], mparams: float,
-                   windows: int) -> None:
-    # An export job rebuilds the model (its steps), writes the file and scores it read back.
+def _step_phases(raw: list, steps: list[TechniqueConfig], mparams: float) -> None:
+    # Calibration text (when a step needs it), then each step's own work.
     if any(step.requirements.calibration for step in steps):
         raw.append(("calibration", "calibration data", "calibration",
                     FIXED_S["calibration"] + CALIBRATION_S_PER_MPARAM * mparams))
     for index, step in enumerate(steps, start=1):
         raw.append((f"step.{index}", f"step {index}/{len(steps)} {step.recipe}",
                     f"step:{step.recipe}", _step_seconds(step, mparams)))
+
+
+def _export_phases(raw: list, steps: list[TechniqueConfig], mparams: float,
+                   windows: int) -> None:
+    # An export job rebuilds the model (its steps), writes the file and scores it read back.
+    _step_phases(raw, steps, mparams)
     raw.append(("export", "writing the export", "save",
                 FIXED_S["save"] + EXPORT_S_PER_MPARAM * mparams))
     raw.append(("readback", "reading the export back", "quality",

@@ -28,6 +28,7 @@ from core.jobs.results import baseline_keys
 from core.jobs.spec import JobSpec, MeasureSettings
 from core.quantization.packed_size import HOW as PACKED_HOW
 from core.quantization.packed_size import packed_size_computed
+from core.quantization.targets import layer_bytes, target_linears
 from core.techniques.calibration import calibration_data
 from core.techniques.context import ApplyContext
 from core.techniques.registry import apply
@@ -110,6 +111,8 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
     reference = copy.deepcopy(loaded.model) if spec.measure.diagnostics else None
     calibration = _calibration_for(configs, loaded, config, hooks)
     original = _original_model(spec, loaded, reference)
+    layers = target_linears(loaded.model)
+    dense_bytes = layer_bytes(loaded.model, layers)
     start = time.perf_counter()
     reports = _apply_steps(configs, loaded, calibration, original, hooks)
     compression_s = time.perf_counter() - start
@@ -120,6 +123,11 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
                                 baseline=outputs, execution=execution,
                                 progress=_stage_reporter(hooks, "measure"))
     measurement.metrics["compression_s"] = compression_s
+    measurement.metrics["layer_bytes_ratio"] = (layer_bytes(loaded.model, layers) / dense_bytes
+                                                if dense_bytes else None)
+    # The checkpoint on disk is the original model's; the compressed one has a size on disk
+    # only once it is saved (set below).
+    measurement.metrics["disk_bytes"] = None
     packed = packed_size_computed(loaded.model)
     if packed is not None:
         measurement.metrics["packed_bytes_computed"] = packed
@@ -137,6 +145,7 @@ def run_job(job_id: int, spec: JobSpec, hooks: RunHooks, *, device: str,
         try:
             outcome.saved = save_model(loaded, save_to, job_id=job_id, spec=spec,
                                        measurement=measurement)
+            measurement.metrics["disk_bytes"] = outcome.saved.bytes
             hooks.log(f"saved the model to {outcome.saved.path} ({outcome.saved.bytes} bytes)")
         except (OSError, RuntimeError, TypeError, ValueError) as error:
             # The measurement stands; say why the weights could not be written.

@@ -20,6 +20,15 @@ def target_linears(
     }
 
 
+def layer_bytes(model: torch.nn.Module, names) -> int:
+    """Stored bytes of the modules now at these qualified names (a packed layer counts as
+    packed; a removed one counts nothing), for layer_bytes_ratio."""
+    from core.engine.memory import stored_bytes
+
+    wanted = set(names)
+    return sum(stored_bytes(module) for name, module in model.named_modules() if name in wanted)
+
+
 def require_cuda(layers: dict[str, torch.nn.Module], recipe: str) -> None:
     """Refuse (InvalidRecipeError) unless every layer's weight is on a CUDA device; called
     before any layer changes, so a refused call leaves the model as it was."""

@@ -342,3 +342,20 @@ def test_queued_jobs_show_their_place_and_finished_ones_their_headline(pages):
     assert "decode b1" in plain_markdown and "perplexity" in plain_markdown
     for job_id in ids:
         store.request_cancel(engine, job_id)
+
+
+def test_results_exports_a_runs_model_and_shows_its_read_back_check(pages):
+    first, _, _ = pages.ids
+    at = pages("results")
+    at.query_params["jobs"] = str(first)
+    at.run()
+    assert any("No export of this run yet" in c.value for c in at.caption)
+    at.selectbox(key="results-export-format").set_value("safetensors")
+    next(b for b in at.button if b.label == "Export the model").click().run()
+    assert not at.exception
+    [queued] = [j for j in _queued_jobs() if j.export and j.export["of_job"] == first]
+    assert any(f"Export job {queued.id} queued" in s.value for s in at.success)
+    assert JobWorker(make_engine(), "cpu").run_one(queued.id) == states.SUCCEEDED
+    at.run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert "safetensors · " in shown and "read back by transformers: perplexity" in shown

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import core.quantization  # noqa: F401  (registers the quantizers)
-from core.engine.memory import stored_bytes
 from core.engine.models import load_model
 from core.quantization.grid import grid_parameters, quantize_dequantize
 from core.quantization.rtn import apply_rtn
@@ -59,26 +58,6 @@ def test_rtn_changes_weights_but_leaves_the_head_alone():
         before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"]
     )
     assert torch.equal(before["lm_head.weight"], after["lm_head.weight"])
-
-
-def test_packed_rtn_runs_the_cpu_int4_kernel_and_computes_what_simulated_rtn_did():
-    from core.quantization.int4_cpu import Int4PackedLinear
-
-    settings = {"bits": 4, "group_size": 32}
-    simulated, packed = load_model("tiny"), load_model("tiny")
-    cpu = ApplyContext(device=torch.device("cpu"))
-    report_simulated = apply(simulated.model, build_config("rtn", settings), cpu)
-    report = apply(packed.model, build_config("rtn", {**settings, "pack": "cpu_int4"}), cpu)
-    assert (report_simulated.execution, report.execution) == ("simulated", "real")
-    assert build_config("rtn", {**settings, "pack": "cpu_int4"}).planned_execution() == "real"
-    layers = [m for m in packed.model.modules() if isinstance(m, Int4PackedLinear)]
-    assert len(layers) == report.modules > 0
-    ids = torch.randint(0, 200, (2, 12), generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        # Within the kernel's bfloat16 rounding.
-        torch.testing.assert_close(packed.model(ids).logits, simulated.model(ids).logits,
-                                   rtol=2e-2, atol=2e-2)
-    assert stored_bytes(packed.model) < stored_bytes(simulated.model)
 
 
 def test_packing_refuses_a_grid_the_kernel_cannot_take_before_changing_anything():
