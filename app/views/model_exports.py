@@ -37,7 +37,7 @@ def render(selected: pd.DataFrame) -> None:
         st.markdown(f"{icon} {line}  \n`{artifact.path}`", unsafe_allow_html=False)
     if not exports:
         st.caption("No export of this run yet.")
-    columns = st.columns([2, 1])
+    columns = st.columns([2, 1], vertical_alignment="bottom")
     fmt = columns[0].selectbox("Format", FORMATS, key="results-export-format",
                                format_func=lambda f: f"{f}: {FORMAT_HELP[f]}")
     if columns[1].button("Export the model", icon=":material/output:",

@@ -337,8 +337,10 @@ def test_queued_jobs_show_their_place_and_finished_ones_their_headline(pages):
     texts = [p.proto.text for p in at.get("progress")]
     assert any("1 waiting before it" in t and "about 30 s" in t for t in texts)
     plain_markdown = "\n".join(m.value for m in at.markdown).replace("\\", "")
-    # rtn (simulated) and w8a8 (real) finished in the fixture: each card says how it fared.
-    assert "size 1.00x · speed: none (a simulated run computes in float)" in plain_markdown
+    # rtn (simulated) and w8a8 (real) finished in the fixture: each card says how it fared,
+    # the simulated one with the size its format takes packed, computed (not its float size).
+    assert "(computed) · speed: none (a simulated run computes in float)" in plain_markdown
+    assert "packed size 0." in plain_markdown
     assert "decode b1" in plain_markdown and "perplexity" in plain_markdown
     for job_id in ids:
         store.request_cancel(engine, job_id)
