@@ -1,6 +1,8 @@
 """compressed-tensors checkpoints (the format vLLM loads quantized models from), written
 through the `compressed-tensors` package itself: weight-only int4 / int8 grids per group or
-per channel ("pack-quantized", W4A16 / W8A16). The job's own levels, scales and zero points
+per channel ("pack-quantized", W4A16 / W8A16), and int8 weights with int8 activations
+quantized on the fly ("int-quantized", W8A8 and SmoothQuant, whose smoothing is folded into
+the weights already). The job's own levels, scales and zero points
 are written as they are, so the checkpoint decompresses to the weights the job measured.
 
 compressed-tensors keeps one group order, the natural one: a grid whose groups follow a
@@ -21,6 +23,8 @@ from core.export.layer_grids import GridLayer
 from core.quantization.targets import replace_module
 
 FORMAT = "pack-quantized"
+# Weights and activations both int8 (W8A8): compressed-tensors' int8 format.
+INT_FORMAT = "int-quantized"
 # Weights are stored in the serving dtype: vLLM's int4 kernels take float16 or bfloat16
 # activations, and float16 keeps the scales' precision (10 bits of mantissa).
 STORE_DTYPE = torch.float16
@@ -31,7 +35,7 @@ class CompressedTensorsExportError(ValueError):
 
 
 def _scheme_key(layer: GridLayer) -> tuple:
-    return (layer.bits, layer.group_size, layer.symmetric)
+    return (layer.bits, layer.group_size, layer.symmetric, layer.activations)
 
 
 def _check(layers: dict[str, GridLayer]) -> None:
@@ -53,6 +57,9 @@ def _plain_model(model: torch.nn.Module, layers: dict[str, GridLayer]) -> torch.
     """A copy of `model` whose quantized layers are plain Linears holding their grid's
     weights, in the stored dtype (the job's model is left as it is)."""
     plain = copy.deepcopy(model).cpu()
+    if "lm_head" in layers and getattr(plain.config, "tie_word_embeddings", False):
+        # A quantized head (W8A8 converts it) is no longer the embedding: store it apart.
+        plain.config.tie_word_embeddings = False
     for name, layer in layers.items():
         rows, columns = layer.shape
         linear = torch.nn.Linear(columns, rows, bias=layer.bias is not None)
@@ -77,16 +84,21 @@ def write_compressed_tensors(model: torch.nn.Module, tokenizer, layers: dict[str
     )
 
     _check(layers)
-    bits, group_size, symmetric = _scheme_key(next(iter(layers.values())))
+    bits, group_size, symmetric, activations = _scheme_key(next(iter(layers.values())))
     plain = _plain_model(model, layers)
     weights = QuantizationArgs(num_bits=bits, type="int", symmetric=symmetric,
                                strategy="group" if group_size else "channel",
                                group_size=group_size)
+    # W8A8: int8 inputs quantized on the fly, per token or per tensor, as the run did.
+    inputs = None if activations is None else QuantizationArgs(
+        num_bits=8, type="int", symmetric=True, dynamic=True,
+        strategy="token" if activations == "per_token" else "tensor")
+    fmt = FORMAT if inputs is None else INT_FORMAT
     names = list(layers)
     left_in_float = sorted(name for name, module in plain.named_modules()
                            if isinstance(module, torch.nn.Linear) and name not in layers)
-    scheme = QuantizationScheme(targets=["Linear"], weights=weights)
-    config = QuantizationConfig(config_groups={"group_0": scheme}, format=FORMAT,
+    scheme = QuantizationScheme(targets=["Linear"], weights=weights, input_activations=inputs)
+    config = QuantizationConfig(config_groups={"group_0": scheme}, format=fmt,
                                 ignore=left_in_float, quantization_status="frozen")
     apply_quantization_config(plain, config)
     offset = 2 ** (bits - 1)  # compressed-tensors' levels are signed: ours minus the offset
@@ -97,11 +109,12 @@ def write_compressed_tensors(model: torch.nn.Module, tokenizer, layers: dict[str
             if hasattr(module, "weight_zero_point"):
                 module.weight_zero_point.copy_((layer.zero - offset)
                                                .to(module.weight_zero_point.dtype))
-    compressor = ModelCompressor.from_pretrained_model(plain, quantization_format=FORMAT)
+    compressor = ModelCompressor.from_pretrained_model(plain, quantization_format=fmt)
     compressor.compress_model(plain)
     plain.save_pretrained(folder)
     compressor.update_config(str(folder))
     if hasattr(tokenizer, "save_pretrained"):
         tokenizer.save_pretrained(folder)
-    return {"scheme": f"W{bits}A16", "group_size": group_size, "symmetric": symmetric,
-            "layers": len(names), "format": FORMAT}
+    scheme_name = f"W{bits}A16" if inputs is None else f"W{bits}A8 ({activations})"
+    return {"scheme": scheme_name, "group_size": group_size, "symmetric": symmetric,
+            "layers": len(names), "format": fmt}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 FORMATS = ("compressed-tensors", "gguf", "safetensors")
 FORMAT_HELP = {
-    "compressed-tensors": "for vLLM: W4A16 / W8A16 weight-only grids, packed",
+    "compressed-tensors": "for vLLM: W4A16 / W8A16 weight-only grids, packed, and W8A8",
     "gguf": "for llama.cpp: Q4_0 / Q4_1 / Q8_0 blocks from the job's own grid",
     "safetensors": "plain float checkpoint for transformers (the rounded weights, unpacked)",
 }

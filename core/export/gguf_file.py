@@ -81,6 +81,15 @@ def rope_rows(rows: np.ndarray, heads: int) -> np.ndarray:
     return shaped.swapaxes(1, 2).reshape(rows.shape)
 
 
+def _check_weight_only(layers: dict[str, GridLayer]) -> None:
+    quantized_inputs = [name for name, layer in layers.items() if layer.activations]
+    if quantized_inputs:
+        raise GGUFExportError(
+            "GGUF holds weights only: this run also rounded its activations to int8 (W8A8), "
+            "which llama.cpp does its own way, so the read-back could not check the run; "
+            "export it as compressed-tensors")
+
+
 def _exact_blocks(layer: GridLayer) -> tuple[GGMLQuantizationType, str | None]:
     """The block type that holds `layer`'s grid as it is, or the type to re-quantize to and
     why."""
@@ -193,6 +202,7 @@ def write_gguf(config, tokenizer, state: dict[str, torch.Tensor],
     """Write a GGUF file of the model whose float tensors are `state` and whose quantized
     layers are `layers` (their own grids where a block type holds them)."""
     _check_architecture(config)
+    _check_weight_only(layers)
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     writer = GGUFWriter(str(path), ARCHITECTURE)

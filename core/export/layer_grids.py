@@ -1,6 +1,6 @@
 """The integer levels and grid of every quantized Linear in a model, whichever way it is
-held: a rounded float layer that remembers its grid (simulated), or a packed CPU int4 /
-int8 layer (real). Exports write these, so a format that can hold the grid holds exactly
+held: a rounded float layer that remembers its grid (simulated), a packed CPU int4 / int8
+layer, or a W8A8 int8 layer (fused siblings included) (real). Exports write these, so a format that can hold the grid holds exactly
 the values the job measured."""
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import torch
 
 from core.quantization.int4_cpu import Int4PackedLinear
 from core.quantization.int8_cpu import Int8WeightOnlyLinear
+from core.quantization.int8_fusion import Int8LinearPart
+from core.quantization.int8_linear import Int8Linear
+from core.quantization.llm_int8 import MixedInt8Linear
 from core.quantization.packing import grid_of
 
 
@@ -26,6 +29,9 @@ class GridLayer:
     symmetric: bool
     order: torch.Tensor | None  # the column order the groups follow; None: natural
     bias: torch.Tensor | None
+    # Activations quantized on the fly (W8A8, SmoothQuant): "per_token" or "per_tensor" int8;
+    # None for weight-only layers, whose inputs stay in float.
+    activations: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,11 +81,36 @@ def _from_int8(layer: Int8WeightOnlyLinear) -> GridLayer:
                      None if layer.bias is None else layer.bias.float())
 
 
+def _from_w8a8(layer: Int8Linear, rows: slice | None = None) -> GridLayer:
+    # Symmetric int8 per output row, levels -127..127 (shifted to 1..255 here).
+    rows = rows or slice(0, layer.out_features)
+    levels = layer.weight_int8[rows].to(torch.int32).cpu() + 128
+    scale = layer.weight_scale[rows].float().cpu().reshape(-1, 1)
+    bias = None if layer.bias is None else layer.bias[rows].float().cpu()
+    return GridLayer(levels, scale, torch.full_like(scale, 128), 8, None, True, None, bias,
+                     activations=layer.activations)
+
+
+def _part_rows(part: Int8LinearPart) -> slice:
+    start = sum(part.owner.splits[: part.index])
+    return slice(start, start + part.out_features)
+
+
 def grid_layers(model: torch.nn.Module) -> dict[str, GridLayer]:
-    """Every quantized Linear of `model` by its qualified name."""
+    """Every quantized Linear of `model` by its qualified name (a fused int8 product is
+    read back as the layers it stands for)."""
     found = {}
     for name, module in model.named_modules():
-        if isinstance(module, Int4PackedLinear):
+        if isinstance(module, MixedInt8Linear):
+            raise ValueError(f"{name} is an LLM.int8 layer: it multiplies its outlier input "
+                             "features in float at run time, which no export format here "
+                             "holds; export a W8A8 or SmoothQuant run instead")
+        if isinstance(module, Int8LinearPart):
+            found[name] = _from_w8a8(module.owner, _part_rows(module))
+        elif isinstance(module, Int8Linear):
+            # A fused owner's own part is its first rows; a plain Int8Linear is all of it.
+            found[name] = _from_w8a8(module, slice(0, module.out_features))
+        elif isinstance(module, Int4PackedLinear):
             found[name] = _from_int4(module)
         elif isinstance(module, Int8WeightOnlyLinear):
             found[name] = _from_int8(module)

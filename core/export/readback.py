@@ -16,7 +16,7 @@ from core.engine.quality import evaluate_quality
 
 READERS = {
     "gguf": "transformers' GGUF loader (gguf package)",
-    "compressed-tensors": "compressed-tensors decompression into transformers",
+    "compressed-tensors": "compressed-tensors through transformers",
     "safetensors": "transformers",
 }
 
@@ -48,13 +48,26 @@ def read_back(fmt: str, path: Path):
             from transformers import CompressedTensorsConfig
 
             tokenizer = AutoTokenizer.from_pretrained(path)
+            # Weight-only checkpoints decompress into plain Linears. With int8 activations
+            # (W8A8) the package's own quantized forward runs instead: decompressing would
+            # drop the activation rounding the run measured.
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=torch.float32,
-                quantization_config=CompressedTensorsConfig(dequantize=True))
+                quantization_config=CompressedTensorsConfig(
+                    dequantize=not quantizes_activations(path)))
         else:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return model.eval(), tokenizer
+
+
+def quantizes_activations(folder: Path) -> bool:
+    """Whether a compressed-tensors checkpoint quantizes its layers' inputs."""
+    import json
+
+    config = json.loads((folder / "config.json").read_text()).get("quantization_config") or {}
+    return any(group.get("input_activations")
+               for group in (config.get("config_groups") or {}).values())
 
 
 def perplexity(model, tokenizer, config: MeasureConfig, *, progress=None) -> tuple[float, int]:

@@ -111,3 +111,28 @@ def test_gguf_refuses_an_architecture_it_does_not_write(tmp_path):
     config = SimpleNamespace(model_type="gpt2")
     with pytest.raises(GGUFExportError, match="Llama-family models"):
         write_gguf(config, None, {}, {}, tmp_path / "x.gguf", name="x")
+
+
+@pytest.mark.parametrize("settings", [{}, {"fuse": False, "activations": "per_tensor"}])
+def test_a_w8a8_run_exports_as_int8_compressed_tensors_with_its_activation_rounding(
+        tmp_path, settings):
+    tiny = _compressed("w8a8", settings)  # the output head converted too, q/k/v fused
+    exported = export_model(tiny.model, tiny.tokenizer, "compressed-tensors", tmp_path / "ct",
+                            name="test", measure=PROTOCOL, reference_ppl=None)
+    activations = settings.get("activations", "per_token")
+    assert exported.details["scheme"] == f"W8A8 ({activations})"
+    assert exported.details["format"] == "int-quantized"
+    back, _ = read_back("compressed-tensors", exported.path)
+    # The package quantizes activations its own way (rounding at the edges differs).
+    torch.testing.assert_close(_logits(back), _logits(tiny.model), rtol=0, atol=2e-2)
+
+
+def test_gguf_and_llm_int8_say_why_they_cannot_hold_a_run(tmp_path):
+    w8a8 = _compressed("w8a8", {})
+    with pytest.raises(ExportError, match="GGUF holds weights only"):
+        export_model(w8a8.model, w8a8.tokenizer, "gguf", tmp_path / "g", name="t",
+                     measure=PROTOCOL, reference_ppl=None)
+    mixed = _compressed("llm-int8", {"threshold": 0.1})
+    with pytest.raises(ExportError, match="LLM.int8 layer"):
+        export_model(mixed.model, mixed.tokenizer, "compressed-tensors", tmp_path / "c",
+                     name="t", measure=PROTOCOL, reference_ppl=None)
