@@ -1,7 +1,7 @@
 """The integer levels and grid of every quantized Linear in a model, whichever way it is
 held: a rounded float layer that remembers its grid (simulated), a packed CPU int4 / int8
-layer, or a W8A8 int8 layer (fused siblings included) (real). Exports write these, so a format that can hold the grid holds exactly
-the values the job measured."""
+layer, or a W8A8 int8 layer, fused siblings included (real). Exports write these, so a
+format that can hold the grid holds exactly the values the job measured."""
 
 from __future__ import annotations
 
