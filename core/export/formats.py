@@ -10,6 +10,23 @@ FORMAT_HELP = {
     "safetensors": "plain float checkpoint for transformers (the rounded weights, unpacked)",
 }
 
+# Recipes whose layers quantize their inputs at run time, and those no format here holds.
+ACTIVATION_RECIPES = ("w8a8", "smoothquant")
+UNEXPORTABLE = {"llm-int8": "LLM.int8 multiplies its outlier input features in float at run "
+                            "time, which no export format here holds"}
+
+
+def format_problem(fmt: str, recipes: list[str]) -> str | None:
+    """Why a run made of these recipe steps cannot be exported as `fmt`, known before any
+    work (the writers check the model itself too); None when it may be."""
+    for recipe in recipes:
+        if recipe in UNEXPORTABLE:
+            return UNEXPORTABLE[recipe]
+    if fmt == "gguf" and any(recipe in ACTIVATION_RECIPES for recipe in recipes):
+        return ("GGUF holds weights only, and this run also rounds its activations to int8 "
+                "(W8A8): export it as compressed-tensors")
+    return None
+
 
 def describe(fmt: str, size: int, details: dict) -> str:
     """One line on an export: its format, size, what it holds and what it read back as."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from core.export.formats import FORMATS
+from core.export.formats import FORMATS, format_problem
 from core.jobs import states, store
 from core.jobs.results import job_result
 from core.jobs.spec import ExportRequest, InvalidJobError, JobSpec
@@ -30,6 +30,9 @@ def export_spec(engine: Engine, job_id: int, fmt: str) -> JobSpec:
     if not job.recipe:
         raise InvalidJobError(f"job {job_id} measured the model as it is (no steps): there "
                               "is no compressed model to export")
+    problem = format_problem(fmt, [step["recipe"] for step in job.recipe])
+    if problem:
+        raise InvalidJobError(f"job {job_id} cannot be exported as {fmt}: {problem}")
     result = job_result(engine, job_id)
     reference = next((m.value for m in (result.metrics if result else []) if m.name == "ppl"),
                      None)

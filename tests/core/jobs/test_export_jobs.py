@@ -64,6 +64,10 @@ def test_jobs_without_a_model_to_export_are_refused_with_the_reason(engine):
         export_spec(engine, queued, "gguf")
     with pytest.raises(InvalidJobError, match="unknown export format 'onnx'"):
         export_spec(engine, queued, "onnx")
+    w8a8 = _finished(engine, [{"recipe": "w8a8", "settings": {}}])
+    with pytest.raises(InvalidJobError, match="GGUF holds weights only"):
+        export_spec(engine, w8a8, "gguf")
+    assert export_spec(engine, w8a8, "compressed-tensors").export.of_job == w8a8
 
 
 def test_an_export_the_format_cannot_hold_fails_with_the_reason(engine):
