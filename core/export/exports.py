@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.engine.data import load_corpus
 from core.engine.measure_config import MeasureConfig
+from core.export import llama_cpp_speed
 from core.export.compressed_tensors_file import write_compressed_tensors
 from core.export.formats import FORMATS
 from core.export.gguf_file import write_gguf
@@ -35,6 +36,11 @@ class ExportedModel:
     bytes: int
     format: str
     details: dict = field(default_factory=dict)
+
+
+def sample_text(corpus: str) -> str:
+    """The protocol's evaluation text (what tokenizers and engines are checked on)."""
+    return load_corpus(corpus).split("evaluation")
 
 
 def _bytes(path: Path) -> int:
@@ -87,7 +93,7 @@ def export_model(model, tokenizer, fmt: str, folder: Path, *, name: str,
         ppl, tokens = perplexity(back, back_tokenizer, measure,
                                  progress=lambda f: report("reading back: perplexity", f))
         del back
-        sample = load_corpus(measure.corpus).split("evaluation")[:2000]
+        sample = sample_text(measure.corpus)[:2000]
         check = {"reader": READERS[fmt], "ppl": ppl, "tokens": tokens,
                  "windows": measure.eval_windows, "corpus": measure.corpus,
                  "tokenizer_agrees": token_ids_agree(back_tokenizer, tokenizer, sample)}
@@ -96,6 +102,14 @@ def export_model(model, tokenizer, fmt: str, folder: Path, *, name: str,
             check["change"] = ppl / reference_ppl - 1
             check["within_tolerance"] = abs(check["change"]) <= TOLERANCE
         details["readback"] = check
+        if fmt == "gguf" and llama_cpp_speed.available():
+            report("reading back: llama.cpp speed", 0.0)
+            try:
+                details["engine"] = llama_cpp_speed.measure(written,
+                                                            sample_text(measure.corpus))
+            except (ValueError, RuntimeError) as error:
+                # The file is written and checked; only the engine's figure is missing.
+                details["engine"] = {"engine": "llama.cpp", "error": str(error)}
         (partial / RECORD).write_text(json.dumps({"format": fmt, **details}, indent=2))
         if folder.exists():
             shutil.rmtree(folder)

@@ -40,6 +40,13 @@ def describe(fmt: str, size: int, details: dict) -> str:
         line += f" · read back by {check.get('reader', '?')}: perplexity {check['ppl']:.4g}"
         if "change" in check:
             line += f", job {check['reference_ppl']:.4g} ({check['change']:+.2%})"
+    engine = details.get("engine")
+    if engine and "error" in engine:
+        line += f" · {engine['engine']} could not run it: {engine['error']}"
+    elif engine:
+        line += (f" · in {engine['engine']} ({engine['threads']} threads): decode "
+                 f"{engine['decode_tok_s_b1']:.1f} tokens/s at batch 1, prefill "
+                 f"{engine['prefill_ms']:.0f} ms")
     requantized = details.get("requantized")
     if requantized:
         line += (f" · {requantized['layers']} layers re-quantized: "

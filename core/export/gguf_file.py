@@ -142,6 +142,24 @@ def encode_exact(layer: GridLayer, kind: GGMLQuantizationType, rows_order=None) 
     return blocks.reshape(rows, -1)
 
 
+def pre_tokenizer_name(pre: dict | None) -> str:
+    """llama.cpp's name for how a transformers pre-tokenizer splits text before BPE:
+    "gpt-2" for GPT-2's byte-level split, "smollm" for that with digits split one by one;
+    "default" (llama.cpp's own) for anything else."""
+    def byte_level(part: dict) -> bool:
+        return part.get("type") == "ByteLevel" and part.get("use_regex", True)
+
+    if not pre:
+        return "default"
+    if byte_level(pre):
+        return "gpt-2"
+    parts = pre.get("pretokenizers") or []
+    if pre.get("type") == "Sequence" and len(parts) == 2 and byte_level(parts[1]) and \
+            parts[0].get("type") == "Digits" and parts[0].get("individual_digits"):
+        return "smollm"
+    return "default"
+
+
 def _tokenizer_fields(writer: GGUFWriter, tokenizer) -> None:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     model = None if backend is None else backend.model
@@ -150,7 +168,8 @@ def _tokenizer_fields(writer: GGUFWriter, tokenizer) -> None:
                               f"this model's is {type(model).__name__ if model else 'not fast'}")
     import json
 
-    state = json.loads(backend.to_str())["model"]
+    whole = json.loads(backend.to_str())
+    state = whole["model"]
     vocab = tokenizer.get_vocab()
     tokens = [None] * len(vocab)
     for token, index in vocab.items():
@@ -161,7 +180,7 @@ def _tokenizer_fields(writer: GGUFWriter, tokenizer) -> None:
     special = set(tokenizer.all_special_tokens)
     merges = [m if isinstance(m, str) else " ".join(m) for m in state.get("merges", [])]
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre(pre_tokenizer_name(whole.get("pre_tokenizer")))
     writer.add_token_list(tokens)
     writer.add_token_types([TOKEN_CONTROL if t in special else TOKEN_NORMAL for t in tokens])
     # Scores: a reader derives merges from them when the list of merges is empty (a
