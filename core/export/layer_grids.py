@@ -70,8 +70,9 @@ def _from_int4(layer: Int4PackedLinear) -> GridLayer:
     levels, scale, middle = layer.grid()
     # The kernel stores the value at level 8; the grid's zero is where the value is 0.
     zero = torch.round(8 - middle / scale)
+    order = None if layer.input_order is None else layer.input_order.cpu()
     return GridLayer(levels, scale, zero, 4, layer.group_size, bool((zero == 8).all()),
-                     layer.input_order, None if layer.bias is None else layer.bias.float())
+                     order, None if layer.bias is None else layer.bias.float().cpu())
 
 
 def _from_int8(layer: Int8WeightOnlyLinear) -> GridLayer:

@@ -26,7 +26,26 @@ COMPUTE_DTYPE = torch.bfloat16
 
 
 class Int4PackedLinear(torch.nn.Module):
-    """A Linear layer with packed int4 weights, one scale and zero per group of inputs."""
+    """A Linear layer with packed int4 weights, one scale and zero per group of inputs, on
+    torch's CPU int4 kernel (core.quantization.int4_cuda holds its CUDA sibling)."""
+
+    KERNEL = "aten._weight_int4pack_mm_for_cpu"
+
+    @staticmethod
+    def problem(rows: int, columns: int, *, bits: int, group_size: int | None) -> str | None:
+        """Why the kernel cannot take a layer of this shape and grid, or None."""
+        return int4_cpu_problem(rows, columns, bits=bits, group_size=group_size)
+
+    @staticmethod
+    def pack(levels: torch.Tensor) -> torch.Tensor:
+        """Levels 0..15 [rows, columns] (int32) in the kernel's packed layout."""
+        return torch.ops.aten._convert_weight_to_int4pack_for_cpu(levels.contiguous(), 1)
+
+    @staticmethod
+    def matmul(x: torch.Tensor, packed: torch.Tensor, group_size: int,
+               scales_and_zeros: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, group_size,
+                                                          scales_and_zeros)
 
     def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, *,
                  in_features: int, out_features: int, group_size: int,
@@ -50,7 +69,7 @@ class Int4PackedLinear(torch.nn.Module):
         core.quantization.grid.grid_parameters gives them: [rows, groups, 1]), its groups
         taken along `input_order` when one is given."""
         rows, columns = linear.weight.shape
-        reason = int4_cpu_problem(rows, columns, bits=bits, group_size=group_size)
+        reason = cls.problem(rows, columns, bits=bits, group_size=group_size)
         if reason:
             raise ValueError(reason)
         weight = linear.weight.detach().float()
@@ -64,8 +83,7 @@ class Int4PackedLinear(torch.nn.Module):
                                    rtol=1e-4, atol=1e-6):
             raise ValueError("the weight is not on this grid: pack right after the step that "
                              "rounded it, with that step's scales and zeros")
-        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
-            levels.reshape(rows, columns).to(torch.int32).contiguous(), 1)
+        packed = cls.pack(levels.reshape(rows, columns).to(torch.int32))
         middle = (MIDDLE - (MIDDLE if symmetric else zero)) * scale  # the value at level 8
         scales_and_zeros = torch.stack([scale.squeeze(-1), middle.squeeze(-1)], dim=-1)
         return cls(packed, scales_and_zeros.transpose(0, 1).contiguous().to(COMPUTE_DTYPE),
@@ -77,23 +95,27 @@ class Int4PackedLinear(torch.nn.Module):
         flat = x.reshape(-1, self.in_features)
         if self.input_order is not None:
             flat = flat.index_select(1, self.input_order)
-        out = torch.ops.aten._weight_int4pack_mm_for_cpu(
-            flat.to(self.scales_and_zeros.dtype), self.packed, self.group_size,
-            self.scales_and_zeros)
+        out = self.matmul(flat.to(self.scales_and_zeros.dtype), self.packed, self.group_size,
+                          self.scales_and_zeros)
         if self.bias is not None:
             out = out + self.bias
         return out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
 
+    def read_weight(self) -> torch.Tensor:
+        """The weight as the kernel computes with it ([rows, columns] float, in the packed
+        column order), read through the kernel itself: an identity matrix times it."""
+        eye = torch.eye(self.in_features, dtype=self.scales_and_zeros.dtype,
+                        device=self.packed.device)
+        return self.matmul(eye, self.packed, self.group_size, self.scales_and_zeros).T.float()
+
     def grid(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The packed weight as (levels 0..15 [rows, columns], scale, value at level 8
-        [rows, groups]), in the packed column order. The kernel's layout is private to it, so
-        the levels are read back through the kernel itself (an identity matrix times the
-        weight): exact, since bfloat16 keeps every level apart by far."""
-        eye = torch.eye(self.in_features, dtype=self.scales_and_zeros.dtype)
-        weight = torch.ops.aten._weight_int4pack_mm_for_cpu(
-            eye, self.packed, self.group_size, self.scales_and_zeros).T.float()
-        scale = self.scales_and_zeros[..., 0].T.float()
-        middle = self.scales_and_zeros[..., 1].T.float()
+        [rows, groups]), in the packed column order, on the CPU. The kernel's layout is
+        private to it, so the levels are read back through the kernel: exact, since
+        bfloat16 keeps every level apart by far."""
+        weight = self.read_weight().cpu()
+        scale = self.scales_and_zeros[..., 0].T.float().cpu()
+        middle = self.scales_and_zeros[..., 1].T.float().cpu()
         expand = self.group_size
         levels = torch.round((weight - middle.repeat_interleave(expand, 1))
                              / scale.repeat_interleave(expand, 1)) + MIDDLE

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from core.quantization.int4_cpu import Int4PackedLinear
+from core.quantization.int4_cuda import Int4CudaLinear
 from core.quantization.int8_cpu import Int8WeightOnlyLinear
 from core.quantization.targets import replace_module
 from core.recipes.quantization import WeightQuantConfig
@@ -41,10 +42,15 @@ class LayerGrid:
         return {"bits": self.bits, "group_size": self.group_size, "symmetric": self.symmetric}
 
 
+PACKERS = {"cpu_int4": Int4PackedLinear, "cpu_int8": Int8WeightOnlyLinear,
+           "cuda_int4": Int4CudaLinear}
 KERNELS = {
-    "cpu_int4": "aten._weight_int4pack_mm_for_cpu",
+    "cpu_int4": Int4PackedLinear.KERNEL,
     "cpu_int8": "aten._weight_int8pack_mm",
+    "cuda_int4": Int4CudaLinear.KERNEL,
 }
+# The CUDA int4 kernel (tinygemm) uses tensor cores of this generation or newer.
+CUDA_INT4_CAPABILITY = (8, 0)
 
 
 def remember_grid(linear: torch.nn.Linear, grid: LayerGrid) -> None:
@@ -61,11 +67,19 @@ def check_packable(layers: dict[str, torch.nn.Linear], config: WeightQuantConfig
     """Refuse, before anything changes, a pack the layers' device or shapes cannot take."""
     if config.pack == "none":
         return
-    on_gpu = [name for name, layer in layers.items() if layer.weight.device.type != "cpu"]
-    if on_gpu:
-        raise ValueError(f"pack {config.pack} runs torch's CPU kernel, but {on_gpu[0]} is on "
-                         f"{layers[on_gpu[0]].weight.device}: run on the CPU, or leave pack "
-                         "at none on a GPU (torchao-int4 packs for CUDA)")
+    wanted = "cuda" if config.pack.startswith("cuda") else "cpu"
+    elsewhere = [name for name, layer in layers.items() if layer.weight.device.type != wanted]
+    if elsewhere:
+        where = layers[elsewhere[0]].weight.device
+        advice = ("choose cpu_int4 or cpu_int8 on the CPU" if wanted == "cuda" else
+                  "run on the CPU, or choose cuda_int4 on an NVIDIA GPU")
+        raise ValueError(f"pack {config.pack} runs torch's {wanted.upper()} kernel, but "
+                         f"{elsewhere[0]} is on {where}: {advice}")
+    if wanted == "cuda" and layers:
+        from core.quantization.torchao_support import check_capability
+
+        check_capability(next(iter(layers.values())).weight.device, CUDA_INT4_CAPABILITY,
+                         "pack cuda_int4 (torch's tinygemm int4 kernel)")
     for name, layer in layers.items():
         problem = pack_problem(config.pack, layer.out_features, layer.in_features,
                                bits=config.bits, group_size=config.group_size,
@@ -78,14 +92,15 @@ def pack_layers(model: torch.nn.Module, layers: dict[str, torch.nn.Linear],
                 config: WeightQuantConfig, context: ApplyContext, stage: str) -> dict:
     """Replace each rounded layer by its packed form on the grid it remembers; the details
     for the step's report."""
-    packer = {"cpu_int4": Int4PackedLinear, "cpu_int8": Int8WeightOnlyLinear}[config.pack]
+    packer = PACKERS[config.pack]
     with torch.no_grad():
         for done, (name, linear) in enumerate(layers.items(), start=1):
             grid = grid_of(linear)
             if grid is None:
                 raise ValueError(f"{name} was not rounded by this step, so it has no grid "
                                  "to pack")
-            extra = {"input_order": grid.input_order} if packer is Int4PackedLinear else {}
+            extra = {"input_order": grid.input_order} if issubclass(
+                packer, Int4PackedLinear) else {}
             packed = packer.from_grid(linear, scale=grid.scale, zero=grid.zero,
                                       **grid.settings(), **extra)
             replace_module(model, name, packed)

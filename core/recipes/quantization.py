@@ -52,11 +52,13 @@ class WeightQuantConfig(TechniqueConfig):
     )
     symmetric: bool = Field(False, description="symmetric grid (no zero point)")
     skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
-    pack: Literal["none", "cpu_int4", "cpu_int8"] = Field(
+    pack: Literal["none", "cpu_int4", "cpu_int8", "cuda_int4"] = Field(
         "none", description="none: simulated (the rounded weights stay in float: quality "
         "only); cpu_int4: packed two to a byte for torch's CPU int4 kernel (4 bits, groups "
         "of 32, 64, 128 or 256); cpu_int8: int8 for torch's CPU int8 kernel (8 bits, "
-        "symmetric, per channel). Packed is real: size and speed are measured. CPU only",
+        "symmetric, per channel); cuda_int4: torch's CUDA int4 kernel (tinygemm; 4 bits, "
+        "the same groups, an NVIDIA GPU of compute capability 8.0 or newer). Packed is "
+        "real: size and speed are measured",
     )
 
     @model_validator(mode="after")

@@ -111,9 +111,45 @@ def int8_cpu_problem(*, bits: int, group_size: int | None, symmetric: bool) -> s
     return None
 
 
+# What torch's CUDA int4 kernel (tinygemm, aten._weight_int4pack_mm) accepts: the same
+# groups, an output dimension a multiple of 8, and an input dimension a multiple of 16 times
+# its inner k-tiles (8, 4 or 2: the largest that fits is used; groups of 32 or more make
+# that always so).
+INT4_CUDA_ROW_MULTIPLE = 8
+INT4_CUDA_INNER_K_TILES = (8, 4, 2)
+
+
+def int4_cuda_inner_k_tiles(in_features: int) -> int | None:
+    """The inner k-tiles the CUDA int4 layout packs this input dimension with, or None."""
+    return next((t for t in INT4_CUDA_INNER_K_TILES if in_features % (16 * t) == 0), None)
+
+
+def int4_cuda_problem(out_features: int, in_features: int, *, bits: int,
+                      group_size: int | None, name: str = "the layer") -> str | None:
+    """Why a layer of this shape and grid cannot be packed for the CUDA int4 kernel, or None."""
+    if bits != 4:
+        return f"the CUDA int4 kernel packs 4-bit weights, not {bits}-bit"
+    if group_size not in INT4_CPU_GROUP_SIZES:
+        shown = "per channel" if group_size is None else f"group size {group_size}"
+        sizes = ", ".join(map(str, INT4_CPU_GROUP_SIZES))
+        return f"the CUDA int4 kernel takes group sizes {sizes}, not {shown}"
+    if in_features % group_size:
+        return f"group size {group_size} does not divide the input dimension {in_features}"
+    if out_features % INT4_CUDA_ROW_MULTIPLE:
+        return (f"the CUDA int4 kernel needs an output dimension that is a multiple of "
+                f"{INT4_CUDA_ROW_MULTIPLE}; {name} has {out_features}")
+    # A group size the kernel takes divides the input dimension, so it is a multiple of 32
+    # and some inner k-tiles always fit.
+    return None
+
+
 def pack_problem(pack: str, out_features: int, in_features: int, *, bits: int,
                  group_size: int | None, symmetric: bool, name: str) -> str | None:
-    """Why a layer cannot be packed in `pack`'s format ("cpu_int4", "cpu_int8"), or None."""
+    """Why a layer cannot be packed in `pack`'s format ("cpu_int4", "cpu_int8",
+    "cuda_int4"), or None."""
+    if pack == "cuda_int4":
+        return int4_cuda_problem(out_features, in_features, bits=bits, group_size=group_size,
+                                 name=name)
     if pack == "cpu_int4":
         return int4_cpu_problem(out_features, in_features, bits=bits, group_size=group_size,
                                 name=name)
