@@ -38,6 +38,11 @@ SIMULATED_NOTE = (
     "in float, so this run shows quality only; its size and speed would be the float "
     "model's. Speed is not timed unless you ask for it under *What to measure*."
 )
+PACK_HINT = (
+    " To measure its real size and speed, set *pack*: `cpu_int4` (4 bits) or `cpu_int8` "
+    "(8 bits, symmetric, per channel) on the CPU, `cuda_int4` on an NVIDIA GPU; its simulated "
+    "result records the size its format takes packed, computed, either way."
+)
 TIME_LIMIT = FormField(name="time_limit", kind="int", default=0, help="", minimum=0,
                        maximum=7 * 24 * 60)
 
@@ -160,7 +165,9 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
                 )
             form = render_settings(config_type, key=f"step-{index}-{recipe}")
             if _planned_execution(recipe, form.settings, config_type) == "simulated":
-                execution_note.info(SIMULATED_NOTE, icon=":material/science:")
+                packable = "pack" in config_type.model_fields
+                execution_note.info(SIMULATED_NOTE + (PACK_HINT if packable else ""),
+                                    icon=":material/science:")
             errors += [f"step {index + 1}: {message}" for message in form.errors.values()]
             chosen.append({"recipe": recipe, "settings": form.settings})
     add = st.columns([4, 1])

@@ -276,6 +276,8 @@ def test_launch_says_what_a_simulated_recipe_shows_and_where_the_bundled_model_c
     at.query_params["technique"] = "gptq"
     at.run()
     assert any("Simulated" in i.value and "quality only" in i.value for i in at.info)
+    # ... and how to make it real: pack the rounded weights into a kernel.
+    assert any("set *pack*" in i.value and "cpu_int4" in i.value for i in at.info)
     assert any("Q4_1 GGUF" in c.value and "float checkpoint" in c.value for c in at.caption)
     assert at.radio(key="launch-speed").value == "auto"
     estimate = next(i.value for i in at.info if i.value.startswith("Estimate:"))
