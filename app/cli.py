@@ -62,6 +62,17 @@ def _check(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _room_or_none(path: str):
+    """The workshop room of the file at `path`, or None after printing why it cannot be used."""
+    from core.workshop.config import WorkshopConfigError, load_workshop
+
+    try:
+        return load_workshop(path)
+    except WorkshopConfigError as error:
+        print(f"Not usable: {error}", file=sys.stderr)
+        return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     if not args.no_seed and _prepare(args) != 0:
         return 2
@@ -99,6 +110,33 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def _workshop(args: argparse.Namespace) -> int:
+    """`optatlas workshop hash` and `optatlas workshop check FILE`."""
+    if args.action == "hash":
+        import getpass
+
+        from core.workshop.passcodes import hash_passcode
+
+        passcode = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(
+            "Teacher passcode: ")
+        if not passcode:
+            print("a passcode cannot be empty", file=sys.stderr)
+            return 2
+        print(hash_passcode(passcode))
+        return 0
+    if not args.file:
+        print("workshop check needs the room's file: optatlas workshop check FILE",
+              file=sys.stderr)
+        return 2
+    room = _room_or_none(args.file)
+    if room is None:
+        return 2
+    recipes = "all that can run here" if room.recipes is None else ", ".join(room.recipes)
+    print(f"OK: models {', '.join(room.models)}; recipes {recipes}; "
+          f"room passcode {'set' if room.room_passcode else 'none'}")
+    return 0
+
+
 def _engine_cli():
     # The engine imports torch; load it only for the commands that measure.
     import importlib
@@ -119,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-executor", action="store_true",
                        help="do not start the local executor (jobs then wait for a worker)")
     serve.set_defaults(handler=_serve)
+    workshop = commands.add_parser(
+        "workshop", help="workshop rooms: hash the teacher's passcode, check a room's file")
+    workshop.add_argument("action", choices=["hash", "check"])
+    workshop.add_argument("file", nargs="?", help="the room's YAML file (check)")
+    workshop.add_argument("--stdin", action="store_true",
+                          help="hash: read the passcode from standard input")
+    workshop.set_defaults(handler=_workshop)
     seed = commands.add_parser("seed", help="migrate the database and seed the taxonomy")
     seed.set_defaults(handler=_prepare)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")

@@ -117,6 +117,11 @@ def _local(ref: str, roots: tuple[Path, ...]) -> ModelSpec:
     return ModelSpec("local", str(path))
 
 
+def is_path_like(ref: str) -> bool:
+    """Whether `ref` is written as a file-system path (absolute, ./, ../ or ~)."""
+    return _looks_like_path((ref or "").strip())
+
+
 def parse_model_ref(ref: str) -> ModelSpec:
     """Turn what a user typed into a validated ModelSpec, or say clearly what is wrong."""
     ref = (ref or "").strip()
