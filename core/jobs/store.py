@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, func, select, update
 
 from core.jobs import states
+from core.jobs.fair_queue import fair_order
 from core.jobs.spec import JobSpec, validate_spec
 from core.recipes import current_settings
 from db.engine import transaction
@@ -139,17 +140,35 @@ def list_jobs(engine: Engine, *, statuses: Sequence[str] | None = None,
         return list(session.scalars(query))
 
 
+def _fair_queue(session, device: str) -> list[int]:
+    """The queued jobs of `device` in the order workers take them (core.jobs.fair_queue)."""
+    queued = session.execute(
+        select(Job.id, Job.owner_session)
+        .where(Job.status == states.QUEUED, Job.device == device).order_by(Job.id)
+    ).all()
+    if len({owner for _, owner in queued}) <= 1:
+        return [job_id for job_id, _ in queued]  # one owner: first in, first out
+    starts = session.execute(
+        select(Job.owner_session, func.max(Job.started_at))
+        .where(Job.device == device, Job.started_at.is_not(None))
+        .group_by(Job.owner_session)
+    ).all()
+    last = {owner: _aware(moment).timestamp() for owner, moment in starts if moment}
+    return fair_order(queued, last)
+
+
 def claim_next(engine: Engine, device: str, owner: str) -> Lease | None:
-    """Take the oldest queued job for `device`, or None. Two workers racing for one job:
-    exactly one UPDATE matches the queued row; the other tries the next job."""
+    """Take the next queued job for `device` (round-robin across the jobs' owners, oldest
+    first within one), or None. Two workers racing for one job: exactly one UPDATE matches
+    the queued row; the other tries again."""
     for _ in range(20):
         with transaction(engine) as session:
-            candidate = session.scalar(
-                select(Job).where(Job.status == states.QUEUED, Job.device == device)
-                .order_by(Job.id).limit(1)
-            )
-            if candidate is None:
+            order = _fair_queue(session, device)
+            if not order:
                 return None
+            candidate = session.get(Job, order[0])
+            if candidate is None:
+                continue
             attempt = candidate.attempt + 1
             moment = now()
             claimed = session.execute(
@@ -350,14 +369,19 @@ class QueuePlace:
 
 
 def queue_place(engine: Engine, device: str, before: int | None = None) -> QueuePlace:
-    """How many jobs run and wait on `device` ahead of job `before` (of a job not queued yet
-    when None), and roughly how long they will take still."""
+    """How many jobs run and wait on `device` ahead of job `before` in the order workers take
+    them (of a job not queued yet when None), and roughly how long they will take still."""
     with transaction(engine) as session:
         rows = session.execute(
             select(Job.id, Job.status, Job.timings, Job.progress_fraction)
             .where(Job.device == device, Job.status.in_(states.ACTIVE))
         ).all()
-    ahead = [r for r in rows if r.status == states.QUEUED and (before is None or r.id < before)]
+        order = _fair_queue(session, device)
+    # A job not queued yet is placed last (the most it may wait); a queued one where the
+    # fair order puts it.
+    place = order.index(before) if before in order else len(order)
+    taken_first = set(order[:place])
+    ahead = [r for r in rows if r.id in taken_first]
     running = [r for r in rows if r.status == states.RUNNING and r.id != before]
     wait = 0.0
     for row in ahead + running:
