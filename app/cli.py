@@ -73,7 +73,20 @@ def _room_or_none(path: str):
         return None
 
 
+WORKSHOP_ENV = "OPTATLAS_WORKSHOP"
+
+
 def _serve(args: argparse.Namespace) -> int:
+    if args.workshop:
+        # Checked before anything starts: a room with a broken file never opens half-made.
+        room = _room_or_none(args.workshop)
+        if room is None:
+            return 2
+        os.environ[WORKSHOP_ENV] = str(Path(args.workshop).resolve())
+        print(f"Workshop room: {Path(args.workshop).name} (models {', '.join(room.models)}; "
+              f"{room.caps.jobs_per_attendee} job(s) per attendee)")
+    else:
+        os.environ.pop(WORKSHOP_ENV, None)
     if not args.no_seed and _prepare(args) != 0:
         return 2
     if not args.no_executor:
@@ -156,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-seed", action="store_true", help="start without reseeding")
     serve.add_argument("--no-executor", action="store_true",
                        help="do not start the local executor (jobs then wait for a worker)")
+    serve.add_argument("--workshop", metavar="FILE",
+                       help="serve a workshop room described by this YAML file "
+                       "(see `optatlas workshop check`)")
     serve.set_defaults(handler=_serve)
     workshop = commands.add_parser(
         "workshop", help="workshop rooms: hash the teacher's passcode, check a room's file")

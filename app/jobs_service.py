@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from app import services
+from app import services, workshop
 from core.jobs import states, store
 from core.jobs.estimate import Estimate, estimate_job
 from core.jobs.preflight import Preflight, WorkerSeat, check_job
 from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
+from core.jobs.store import JobStateError
 from db.engine import database_url, transaction
 from db.job_models import Artifact, Job
 
@@ -56,9 +57,32 @@ def submit(spec: dict | JobSpec, session_id: str | None = None) -> int:
     checked = check(spec)
     if not checked.preflight.ok:
         raise InvalidJobError(checked.preflight.summary())
+    checked = _admitted(checked, session_id)
     guess = estimate(checked)
     return store.submit(engine(), checked.spec, owner_session=session_id, device=checked.device,
                         estimate_s=guess.seconds)
+
+
+def _admitted(checked: CheckedJob, owner: str | None) -> CheckedJob:
+    """In a workshop room: the job with the room's time limit, or InvalidJobError with the
+    room's reasons (caps, allow-lists) and what to do; as it is outside a room."""
+    from core.workshop.admission import admit, room_spec
+
+    room = workshop.room()
+    if room is None:
+        return checked
+    if owner is None or not owner.startswith("seat:"):
+        raise InvalidJobError("join the workshop first (reload the page)")
+    found = admit(engine(), checked.spec, room, owner)
+    if found:
+        raise InvalidJobError("; ".join(found))
+    return CheckedJob(room_spec(checked.spec, room), checked.device, checked.preflight)
+
+
+def may_change(job: Job, owner: str | None) -> bool:
+    """Whether `owner` may cancel or retry `job`: anyone outside a workshop room; inside
+    one, only the attendee who launched it."""
+    return workshop.room() is None or (owner is not None and job.owner_session == owner)
 
 
 def active_twin(checked: CheckedJob) -> Job | None:
@@ -81,12 +105,22 @@ def job(job_id: int) -> Job | None:
     return store.get_job(engine(), job_id)
 
 
-def cancel(job_id: int) -> str:
+def cancel(job_id: int, owner: str | None = None) -> str:
+    _check_may_change(job_id, owner)
     return store.request_cancel(engine(), job_id)
 
 
-def retry(job_id: int) -> None:
+def retry(job_id: int, owner: str | None = None) -> None:
+    _check_may_change(job_id, owner)
     store.retry(engine(), job_id)
+
+
+def _check_may_change(job_id: int, owner: str | None) -> None:
+    # Checked here, not only by hiding buttons: a stale page must not act for someone else.
+    job = store.get_job(engine(), job_id)
+    if job is not None and not may_change(job, owner):
+        raise JobStateError(f"job {job_id} is another attendee's: only they (or the "
+                            "teacher) can cancel or retry it")
 
 
 def export_model(job_id: int, fmt: str, session_id: str | None = None) -> int:

@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from app import style
+from app import style, workshop
 from app.navigation import pages
 
 # The favicon is a file of ours: a Material icon as favicon is fetched from Google's font
 # servers, which an offline workshop room cannot reach.
 st.set_page_config(page_title="OptAtlas", page_icon=str(style.ICON), layout="wide")
 style.apply()
-st.navigation(pages()).run()
+# In a workshop room, nobody sees a page before they have a seat.
+if workshop.gate():
+    st.navigation(pages()).run()

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import jobs_service, page_ids, results_service
 from app.markdown_text import plain
+from app.views.launch import session_id
 from core.export.formats import describe
 from core.jobs import states
 from core.jobs.estimate import format_seconds
@@ -65,13 +66,15 @@ def _progress(job) -> None:
 
 def _actions(job) -> None:
     columns = st.columns([1, 1, 3])
+    owner = session_id()
     buttons = ((columns[0], states.ACTIVE, "Cancel", ":material/stop:", jobs_service.cancel),
                (columns[1], states.RETRYABLE, "Retry", ":material/replay:", jobs_service.retry))
+    mine = jobs_service.may_change(job, owner)
     for column, statuses, label, icon, action in buttons:
-        if job.status in statuses and column.button(label, key=f"{label.lower()}-{job.id}",
-                                                    icon=icon):
+        if mine and job.status in statuses and column.button(
+                label, key=f"{label.lower()}-{job.id}", icon=icon):
             try:
-                action(job.id)
+                action(job.id, owner)
             except JobStateError as error:  # another tab or worker moved it first
                 st.toast(str(error))
     if job.status == states.SUCCEEDED:

@@ -10,7 +10,7 @@ import uuid
 
 import streamlit as st
 
-from app import jobs_service, page_ids, services
+from app import jobs_service, page_ids, services, workshop
 from app.components.config_form import FieldError, FormField, parse_value, render_settings
 from app.components.launch_summary import show_check, show_estimate, show_twin
 from core.engine.model_refs import MAX_MODEL_REF_CHARS
@@ -48,6 +48,12 @@ TIME_LIMIT = FormField(name="time_limit", kind="int", default=0, help="", minimu
 
 
 def session_id() -> str:
+    """Who this session's jobs belong to: the attendee in a workshop room, else the browser
+    session."""
+    return workshop.owner(_browser_session())
+
+
+def _browser_session() -> str:
     """A stable id for this browser session (jobs remember who launched them)."""
     if "session_id" not in st.session_state:
         st.session_state["session_id"] = uuid.uuid4().hex

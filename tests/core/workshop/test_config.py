@@ -77,3 +77,11 @@ def test_the_cli_hashes_a_passcode_and_checks_a_rooms_file(
     bad.write_text(f'teacher_passcode_hash: "{stored}"\ncaps: {{queue: 5}}\n')
     assert main(["workshop", "check", str(bad)]) == 2
     assert "caps.queue: unknown key" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_broken_room_file_before_starting_anything(tmp_path, capsys):
+    from app.cli import main
+
+    bad = _room(tmp_path, f'teacher_passcode_hash: "{HASH}"\ncaps: {{queue: 5}}\n')
+    assert main(["serve", "--workshop", str(bad)]) == 2
+    assert "caps.queue: unknown key" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""Workshop mode in the app: the room (from the file `optatlas serve --workshop` names), the
+attendee this browser is (from the seat token in the URL, kept in the session as pages
+change), and the join form that seats a new one. Without a room the app is single-user, as
+it always was. Torch-free."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from app import services
+from app.markdown_text import plain
+from core.workshop.config import WorkshopConfig, WorkshopConfigError, load_workshop
+from core.workshop.seats import MAX_NAME_CHARS, Attendee, JoinError, attendee_for, join
+from db.engine import database_url
+
+ENV = "OPTATLAS_WORKSHOP"
+SEAT_PARAM = "seat"
+TOKEN_KEY = "workshop-seat-token"
+_LOADED: dict[tuple[str, float], WorkshopConfig] = {}
+
+
+def _engine():
+    # The server's shared engine (as app.jobs_service uses: that module builds on this one).
+    return services.get_engine(database_url())
+
+
+def room() -> WorkshopConfig | None:
+    """The room this server carries, or None (single-user). Re-read when the file changes;
+    a file broken while serving keeps the room as it last loaded."""
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    try:
+        key = (path, Path(path).stat().st_mtime)
+    except OSError:
+        key = None
+    if key is not None and key not in _LOADED:
+        try:
+            _LOADED[key] = load_workshop(path)
+        except WorkshopConfigError:
+            pass
+    loaded = [config for (p, _), config in sorted(_LOADED.items(), key=lambda kv: kv[0][1])
+              if p == path]
+    return loaded[-1] if loaded else None
+
+
+def current() -> Attendee | None:
+    """The attendee of this browser session, or None (not seated, or no room)."""
+    if room() is None:
+        return None
+    token = st.session_state.get(TOKEN_KEY) or st.query_params.get(SEAT_PARAM)
+    attendee = attendee_for(_engine(), token)
+    if attendee is not None:
+        st.session_state[TOKEN_KEY] = token
+        # Kept in the URL on every page, so a reload (or a bookmark) seats them again.
+        if st.query_params.get(SEAT_PARAM) != token:
+            st.query_params[SEAT_PARAM] = token
+    return attendee
+
+
+def owner(fallback: str) -> str:
+    """The owner key a job launched from this session carries: the attendee's in a room,
+    else `fallback` (the browser session's)."""
+    attendee = current()
+    return attendee.owner if attendee is not None else fallback
+
+
+def gate() -> bool:
+    """True when the page may render: no room, or a seated attendee. Otherwise it shows the
+    join form and returns False."""
+    the_room = room()
+    if the_room is None:
+        return True
+    attendee = current()
+    if attendee is not None:
+        # Names are whatever attendees typed: shown as text, never as Markdown.
+        st.sidebar.caption(f":material/person: {plain(attendee.name, MAX_NAME_CHARS)}")
+        st.sidebar.caption("Keep this page's address: it is your seat.")
+        return True
+    st.header("Join the workshop", anchor=False)
+    with st.form("workshop-join"):
+        name = st.text_input("Your name (the room sees it beside your jobs)", max_chars=40)
+        passcode = st.text_input("Room passcode", type="password") \
+            if the_room.room_passcode else ""
+        joined = st.form_submit_button("Join", icon=":material/login:")
+    if joined:
+        try:
+            _, token = join(_engine(), the_room, name, passcode)
+        except JoinError as error:
+            st.error(str(error))
+        else:
+            st.session_state[TOKEN_KEY] = token
+            st.query_params[SEAT_PARAM] = token
+            st.rerun()
+    return False
