@@ -11,4 +11,6 @@ st.set_page_config(page_title="OptAtlas", page_icon=str(style.ICON), layout="wid
 style.apply()
 # In a workshop room, nobody sees a page before they have a seat.
 if workshop.gate():
-    st.navigation(pages()).run()
+    page = st.navigation(pages())
+    workshop.keep_seat_in_url(page)
+    page.run()

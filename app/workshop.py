@@ -55,10 +55,19 @@ def current() -> Attendee | None:
     attendee = attendee_for(_engine(), token)
     if attendee is not None:
         st.session_state[TOKEN_KEY] = token
-        # Kept in the URL on every page, so a reload (or a bookmark) seats them again.
-        if st.query_params.get(SEAT_PARAM) != token:
-            st.query_params[SEAT_PARAM] = token
     return attendee
+
+
+def keep_seat_in_url(page=None) -> None:
+    """Put the seat token in the page's address, so a reload (or a bookmark) seats the
+    attendee again. Called after st.navigation (with the page it chose), which rewrites the
+    address on a page change: a page without the token is switched to itself with it."""
+    token = st.session_state.get(TOKEN_KEY)
+    if room() is None or not token or st.query_params.get(SEAT_PARAM) == token:
+        return
+    if page is not None:
+        st.switch_page(page, query_params={**st.query_params.to_dict(), SEAT_PARAM: token})
+    st.query_params[SEAT_PARAM] = token
 
 
 def owner(fallback: str) -> str:

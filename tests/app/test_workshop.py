@@ -33,6 +33,7 @@ def _page() -> None:
     from app import workshop
 
     if workshop.gate():
+        workshop.keep_seat_in_url()
         st.write(f"inside as {workshop.current().name}")
 
 
