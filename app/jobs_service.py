@@ -138,6 +138,13 @@ def artifacts(job_id: int) -> list[Artifact]:
                                     .order_by(Artifact.id.desc())))
 
 
+def owner_names(owners: set[str | None]) -> dict[str, str]:
+    """Workshop attendees' display names by owner key."""
+    from core.workshop.seats import seat_names
+
+    return seat_names(engine(), owners)
+
+
 def advice(kind: str | None) -> str:
     """What a user can do about a failure of this kind."""
     return states.ERROR_ADVICE.get(kind or "", "")

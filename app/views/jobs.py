@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app import jobs_service, page_ids, results_service
+from app import jobs_service, page_ids, results_service, workshop
 from app.markdown_text import plain
 from app.views.launch import session_id
 from core.export.formats import describe
@@ -83,11 +83,12 @@ def _actions(job) -> None:
                          icon=":material/scatter_plot:", query_params={"jobs": str(job.id)})
 
 
-def _job_card(job, focused: bool, headline: str | None) -> None:
+def _job_card(job, focused: bool, headline: str | None, by: str | None = None) -> None:
     with st.container(border=True):
+        owner = f" · by {plain(by, 40)}" if by else ""
         st.markdown(f"**#{job.id} {plain(job.label, 120)}** "
                     f"{STATUS_BADGES.get(job.status, job.status)} · {plain(job.model_ref, 80)} "
-                    f"on {plain(job.device)} · attempt {job.attempt} · {elapsed(job)}")
+                    f"on {plain(job.device)} · attempt {job.attempt} · {elapsed(job)}{owner}")
         if job.status in states.ACTIVE:
             _progress(job)
             if job.cancel_requested:
@@ -119,6 +120,11 @@ def job_list() -> None:
         st.page_link(page_ids.EXPLORE.script, label="Explore the techniques",
                      icon=":material/account_tree:")
         return
+    jobs, names = _whose(jobs)
+    if not jobs:
+        st.info("You have no jobs yet: launch one from a technique's page, or show "
+                "everyone's.")
+        return
     counts = {status: sum(1 for j in jobs if j.status == status) for status in states.STATUSES}
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items() if n))
     focus = st.query_params.get("job")
@@ -137,7 +143,21 @@ def job_list() -> None:
         )
         if job.export and job.status == states.SUCCEEDED:
             headline = _export_headline(job)
-        _job_card(job, focused=str(job.id) == focus, headline=headline)
+        _job_card(job, focused=str(job.id) == focus, headline=headline,
+                  by=names.get(job.owner_session or ""))
+
+
+def _whose(jobs: list) -> tuple[list, dict[str, str]]:
+    """In a workshop room: the attendee's own jobs, or everyone's (read-only) when asked,
+    and the display names of their owners; outside one, every job."""
+    if workshop.room() is None:
+        return jobs, {}
+    choice = st.radio("Show", ["mine", "everyone"], horizontal=True, key="jobs-whose",
+                      format_func={"mine": "my jobs", "everyone": "everyone's"}.get)
+    if choice == "mine":
+        owner = session_id()
+        jobs = [job for job in jobs if job.owner_session == owner]
+    return jobs, jobs_service.owner_names({job.owner_session for job in jobs})
 
 
 def _export_headline(job) -> str | None:

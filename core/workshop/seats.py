@@ -78,3 +78,14 @@ def attendee_for(engine: Engine, token: str | None) -> Attendee | None:
     with transaction(engine) as session:
         seat = session.scalar(select(Seat).where(Seat.token_hash == _token_hash(token)))
         return None if seat is None else Attendee(seat.id, seat.name)
+
+
+def seat_names(engine: Engine, owners: set[str | None]) -> dict[str, str]:
+    """Display names by owner key ("seat:N") for those of `owners` that are seats."""
+    ids = {int(o.split(":", 1)[1]) for o in owners
+           if o and o.startswith("seat:") and o.split(":", 1)[1].isdigit()}
+    if not ids:
+        return {}
+    with transaction(engine) as session:
+        rows = session.execute(select(Seat.id, Seat.name).where(Seat.id.in_(ids))).all()
+    return {f"seat:{seat_id}": name for seat_id, name in rows}

@@ -76,3 +76,38 @@ def test_launches_are_admitted_by_the_room_and_only_owners_change_their_jobs(roo
     assert jobs_service.may_change(job, "seat:1") and not jobs_service.may_change(job, "seat:2")
     jobs_service.cancel(job_id, "seat:1")
     assert jobs_service.job(job_id).status == "cancelled"
+
+
+def _jobs_page() -> None:
+    import streamlit as st
+
+    from app import workshop
+    from app.navigation import pages
+    from app.views import jobs
+
+    if workshop.gate():
+        st.navigation(pages(), position="hidden")
+        jobs.render()
+
+
+def test_jobs_shows_my_jobs_by_default_and_everyones_read_only_with_their_names(room):
+    from core.workshop.config import load_workshop
+    from core.workshop.seats import join
+
+    engine = make_engine()
+    the_room = load_workshop(room)
+    ann, ann_token = join(engine, the_room, "Ann", "owl")
+    bo, _ = join(engine, the_room, "Bo *bold*", "owl")
+    spec = {"model": "tiny", "device": "cpu", "measure": QUICK, "steps": [{"recipe": "rtn"}]}
+    mine = jobs_service.submit(spec, ann.owner)
+    theirs = jobs_service.submit(spec, bo.owner)
+    at = AppTest.from_function(_jobs_page, default_timeout=30)
+    at.query_params["seat"] = ann_token
+    at.run()
+    cards = " ".join(m.value for m in at.markdown)
+    assert f"#{mine} " in cards and f"#{theirs} " not in cards
+    assert [b.label for b in at.button] == ["Cancel"]  # Ann's own job only
+    at.radio(key="jobs-whose").set_value("everyone").run()
+    cards = " ".join(m.value for m in at.markdown)
+    assert f"#{theirs} " in cards and "by Bo \\*bold\\*" in cards  # escaped, not bold
+    assert [b.label for b in at.button] == ["Cancel"]  # still only her own
