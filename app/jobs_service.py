@@ -66,7 +66,7 @@ def submit(spec: dict | JobSpec, session_id: str | None = None) -> int:
 def _admitted(checked: CheckedJob, owner: str | None) -> CheckedJob:
     """In a workshop room: the job with the room's time limit, or InvalidJobError with the
     room's reasons (caps, allow-lists) and what to do; as it is outside a room."""
-    from core.workshop.admission import admit, room_spec
+    from core.jobs.admission import admit, room_spec
 
     room = workshop.room()
     if room is None:
@@ -140,7 +140,7 @@ def artifacts(job_id: int) -> list[Artifact]:
 
 def owner_names(owners: set[str | None]) -> dict[str, str]:
     """Workshop attendees' display names by owner key."""
-    from core.workshop.seats import seat_names
+    from core.jobs.seats import seat_names
 
     return seat_names(engine(), owners)
 

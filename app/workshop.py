@@ -6,20 +6,21 @@ it always was. Torch-free."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import streamlit as st
 
 from app import services
 from app.markdown_text import plain
+from core.jobs.seats import MAX_NAME_CHARS, Attendee, JoinError, attendee_for, join
 from core.workshop.config import WorkshopConfig, WorkshopConfigError, load_workshop
-from core.workshop.seats import MAX_NAME_CHARS, Attendee, JoinError, attendee_for, join
 from db.engine import database_url
 
 ENV = "OPTATLAS_WORKSHOP"
 SEAT_PARAM = "seat"
 TOKEN_KEY = "workshop-seat-token"
-_LOADED: dict[tuple[str, float], WorkshopConfig] = {}
+_CACHE: dict = {"key": None, "room": None}
 
 
 def _engine():
@@ -36,15 +37,16 @@ def room() -> WorkshopConfig | None:
     try:
         key = (path, Path(path).stat().st_mtime)
     except OSError:
-        key = None
-    if key is not None and key not in _LOADED:
+        return _CACHE["room"]
+    if key != _CACHE["key"]:
+        if _CACHE["key"] is None or _CACHE["key"][0] != path:
+            _CACHE["room"] = None  # another file: nothing of the last one carries over
         try:
-            _LOADED[key] = load_workshop(path)
+            _CACHE["room"] = load_workshop(path)
         except WorkshopConfigError:
             pass
-    loaded = [config for (p, _), config in sorted(_LOADED.items(), key=lambda kv: kv[0][1])
-              if p == path]
-    return loaded[-1] if loaded else None
+        _CACHE["key"] = key
+    return _CACHE["room"]
 
 
 def current() -> Attendee | None:
@@ -70,11 +72,15 @@ def keep_seat_in_url(page=None) -> None:
     st.query_params[SEAT_PARAM] = token
 
 
-def owner(fallback: str) -> str:
-    """The owner key a job launched from this session carries: the attendee's in a room,
-    else `fallback` (the browser session's)."""
+def session_owner() -> str:
+    """Who this session's jobs belong to: the attendee in a workshop room, else a stable id
+    of this browser session (jobs remember who launched them)."""
     attendee = current()
-    return attendee.owner if attendee is not None else fallback
+    if attendee is not None:
+        return attendee.owner
+    if "session_id" not in st.session_state:
+        st.session_state["session_id"] = uuid.uuid4().hex
+    return st.session_state["session_id"]
 
 
 def gate() -> bool:

@@ -10,7 +10,6 @@ import streamlit as st
 
 from app import jobs_service, page_ids, results_service, workshop
 from app.markdown_text import plain
-from app.views.launch import session_id
 from core.export.formats import describe
 from core.jobs import states
 from core.jobs.estimate import format_seconds
@@ -66,7 +65,7 @@ def _progress(job) -> None:
 
 def _actions(job) -> None:
     columns = st.columns([1, 1, 3])
-    owner = session_id()
+    owner = workshop.session_owner()
     buttons = ((columns[0], states.ACTIVE, "Cancel", ":material/stop:", jobs_service.cancel),
                (columns[1], states.RETRYABLE, "Retry", ":material/replay:", jobs_service.retry))
     mine = jobs_service.may_change(job, owner)
@@ -155,7 +154,7 @@ def _whose(jobs: list) -> tuple[list, dict[str, str]]:
     choice = st.radio("Show", ["mine", "everyone"], horizontal=True, key="jobs-whose",
                       format_func={"mine": "my jobs", "everyone": "everyone's"}.get)
     if choice == "mine":
-        owner = session_id()
+        owner = workshop.session_owner()
         jobs = [job for job in jobs if job.owner_session == owner]
     return jobs, jobs_service.owner_names({job.owner_session for job in jobs})
 

@@ -6,8 +6,6 @@ so what is queued is always exactly what the form shows."""
 
 from __future__ import annotations
 
-import uuid
-
 import streamlit as st
 
 from app import jobs_service, page_ids, services, workshop
@@ -45,19 +43,6 @@ PACK_HINT = (
 )
 TIME_LIMIT = FormField(name="time_limit", kind="int", default=0, help="", minimum=0,
                        maximum=7 * 24 * 60)
-
-
-def session_id() -> str:
-    """Who this session's jobs belong to: the attendee in a workshop room, else the browser
-    session."""
-    return workshop.owner(_browser_session())
-
-
-def _browser_session() -> str:
-    """A stable id for this browser session (jobs remember who launched them)."""
-    if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex
-    return st.session_state["session_id"]
 
 
 def _recipe_names() -> dict[str, str]:
@@ -270,7 +255,7 @@ def _submit(spec: dict, ready: bool) -> None:
     # invalid) must not queue what the form no longer allows.
     if clicked and ready:
         try:
-            job_id = jobs_service.submit(spec, session_id())
+            job_id = jobs_service.submit(spec, workshop.session_owner())
         except InvalidJobError as error:
             st.error(str(error), icon=":material/error:")
             return

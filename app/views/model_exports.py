@@ -7,8 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import jobs_service, page_ids
-from app.views.launch import session_id
+from app import jobs_service, page_ids, workshop
 from core.export.formats import FORMAT_HELP, FORMATS, describe
 from core.jobs.spec import InvalidJobError
 
@@ -43,7 +42,7 @@ def render(selected: pd.DataFrame) -> None:
     if columns[1].button("Export the model", icon=":material/output:",
                          key="results-export-button"):
         try:
-            export_id = jobs_service.export_model(job_id, fmt, session_id())
+            export_id = jobs_service.export_model(job_id, fmt, workshop.session_owner())
         except InvalidJobError as error:
             st.error(f"Not exported: {error}")
         else:

@@ -14,13 +14,11 @@ written here.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import torch
 
-from core.export.layer_grids import GridLayer
-from core.quantization.targets import replace_module
+from core.export.layer_grids import GridLayer, plain_model
 
 FORMAT = "pack-quantized"
 # Weights and activations both int8 (W8A8): compressed-tensors' int8 format.
@@ -53,24 +51,6 @@ def _check(layers: dict[str, GridLayer]) -> None:
                                            "scheme per export is written")
 
 
-def _plain_model(model: torch.nn.Module, layers: dict[str, GridLayer]) -> torch.nn.Module:
-    """A copy of `model` whose quantized layers are plain Linears holding their grid's
-    weights, in the stored dtype (the job's model is left as it is)."""
-    plain = copy.deepcopy(model).cpu()
-    if "lm_head" in layers and getattr(plain.config, "tie_word_embeddings", False):
-        # A quantized head (W8A8 converts it) is no longer the embedding: store it apart.
-        plain.config.tie_word_embeddings = False
-    for name, layer in layers.items():
-        rows, columns = layer.shape
-        linear = torch.nn.Linear(columns, rows, bias=layer.bias is not None)
-        with torch.no_grad():
-            linear.weight.copy_(layer.weight())
-            if layer.bias is not None:
-                linear.bias.copy_(layer.bias)
-        replace_module(plain, name, linear)
-    return plain.to(STORE_DTYPE)
-
-
 def write_compressed_tensors(model: torch.nn.Module, tokenizer, layers: dict[str, GridLayer],
                              folder: Path) -> dict:
     """Write `model` with its grid layers as a compressed-tensors checkpoint in `folder`;
@@ -85,7 +65,7 @@ def write_compressed_tensors(model: torch.nn.Module, tokenizer, layers: dict[str
 
     _check(layers)
     bits, group_size, symmetric, activations = _scheme_key(next(iter(layers.values())))
-    plain = _plain_model(model, layers)
+    plain = plain_model(model, layers).to(STORE_DTYPE)
     weights = QuantizationArgs(num_bits=bits, type="int", symmetric=symmetric,
                                strategy="group" if group_size else "channel",
                                group_size=group_size)

@@ -16,7 +16,7 @@ from core.export import llama_cpp_speed
 from core.export.compressed_tensors_file import write_compressed_tensors
 from core.export.formats import FORMATS
 from core.export.gguf_file import write_gguf
-from core.export.layer_grids import float_state, grid_layers
+from core.export.layer_grids import float_state, grid_layers, plain_model
 from core.export.readback import READERS, perplexity, read_back, token_ids_agree
 
 # The read-back perplexity must lie this close to the job's for the export to count.
@@ -62,9 +62,7 @@ def _write(fmt: str, model, tokenizer, folder: Path, name: str) -> tuple[Path, d
         return target, details
     if fmt == "compressed-tensors":
         return folder, write_compressed_tensors(model, tokenizer, layers, folder)
-    plain = type(model)(model.config)
-    plain.load_state_dict(float_state(model, layers), strict=False)
-    plain.save_pretrained(folder, safe_serialization=True)
+    plain_model(model, layers).save_pretrained(folder, safe_serialization=True)
     if hasattr(tokenizer, "save_pretrained"):
         tokenizer.save_pretrained(folder)
     return folder, {"dtype": "float32", "layers_unpacked": len(layers)}
@@ -93,10 +91,11 @@ def export_model(model, tokenizer, fmt: str, folder: Path, *, name: str,
         ppl, tokens = perplexity(back, back_tokenizer, measure,
                                  progress=lambda f: report("reading back: perplexity", f))
         del back
-        sample = sample_text(measure.corpus)[:2000]
+        text = sample_text(measure.corpus)
         check = {"reader": READERS[fmt], "ppl": ppl, "tokens": tokens,
                  "windows": measure.eval_windows, "corpus": measure.corpus,
-                 "tokenizer_agrees": token_ids_agree(back_tokenizer, tokenizer, sample)}
+                 "tokenizer_agrees": token_ids_agree(back_tokenizer, tokenizer,
+                                                     text[:2000])}
         if reference_ppl:
             check["reference_ppl"] = reference_ppl
             check["change"] = ppl / reference_ppl - 1
@@ -105,8 +104,7 @@ def export_model(model, tokenizer, fmt: str, folder: Path, *, name: str,
         if fmt == "gguf" and llama_cpp_speed.available():
             report("reading back: llama.cpp speed", 0.0)
             try:
-                details["engine"] = llama_cpp_speed.measure(written,
-                                                            sample_text(measure.corpus))
+                details["engine"] = llama_cpp_speed.measure(written, text)
             except (ValueError, RuntimeError) as error:
                 # The file is written and checked; only the engine's figure is missing.
                 details["engine"] = {"engine": "llama.cpp", "error": str(error)}

@@ -12,6 +12,7 @@ re-quantized from the job's rounded weights by gguf's own quantizer, and the exp
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +167,6 @@ def _tokenizer_fields(writer: GGUFWriter, tokenizer) -> None:
     if model is None or type(model).__name__ != "BPE":
         raise GGUFExportError("GGUF export writes byte-level BPE tokenizers (GPT-2 style); "
                               f"this model's is {type(model).__name__ if model else 'not fast'}")
-    import json
-
     whole = json.loads(backend.to_str())
     state = whole["model"]
     vocab = tokenizer.get_vocab()

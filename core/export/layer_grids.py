@@ -5,6 +5,7 @@ format that can hold the grid holds exactly the values the job measured."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from core.quantization.int8_fusion import Int8LinearPart
 from core.quantization.int8_linear import Int8Linear
 from core.quantization.llm_int8 import MixedInt8Linear
 from core.quantization.packing import grid_of
+from core.quantization.targets import replace_module
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,21 @@ def float_state(model: torch.nn.Module, layers: dict[str, GridLayer]) -> dict[st
         if layer.bias is not None:
             state[f"{name}.bias"] = layer.bias
     return state
+
+
+def plain_model(model: torch.nn.Module, layers: dict[str, GridLayer]) -> torch.nn.Module:
+    """A float copy of `model` on the CPU whose quantized layers are plain Linears holding
+    their grid's weights (the job's model is left as it is)."""
+    plain = copy.deepcopy(model).cpu()
+    if "lm_head" in layers and getattr(plain.config, "tie_word_embeddings", False):
+        # A quantized head (W8A8 converts it) is no longer the embedding: store it apart.
+        plain.config.tie_word_embeddings = False
+    for name, layer in layers.items():
+        rows, columns = layer.shape
+        linear = torch.nn.Linear(columns, rows, bias=layer.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(layer.weight())
+            if layer.bias is not None:
+                linear.bias.copy_(layer.bias)
+        replace_module(plain, name, linear)
+    return plain

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from core.quantization.targets import frozen_bias
 from core.recipes.shape_rules import int4_cpu_problem
 
 # The kernel computes w = (q - 8) * scale + zero with q in 0..15: its zero is the value at
@@ -49,7 +50,7 @@ class Int4PackedLinear(torch.nn.Module):
 
     def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, *,
                  in_features: int, out_features: int, group_size: int,
-                 bias: torch.Tensor | None, input_order: torch.Tensor | None = None) -> None:
+                 bias: torch.nn.Parameter | None, input_order: torch.Tensor | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features, self.group_size = in_features, out_features, group_size
         # Buffers, not parameters: nothing here trains, and state_dict still saves them.
@@ -58,8 +59,7 @@ class Int4PackedLinear(torch.nn.Module):
         # The column order the groups follow (GPTQ's act_order): the weight is packed in
         # that order and each input is permuted to it, one gather per call.
         self.register_buffer("input_order", input_order)
-        self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(),
-                                                                  requires_grad=False)
+        self.bias = bias  # a frozen Parameter (targets.frozen_bias) or None
 
     @classmethod
     def from_grid(cls, linear: torch.nn.Linear, *, scale: torch.Tensor, zero: torch.Tensor,
@@ -88,7 +88,7 @@ class Int4PackedLinear(torch.nn.Module):
         scales_and_zeros = torch.stack([scale.squeeze(-1), middle.squeeze(-1)], dim=-1)
         return cls(packed, scales_and_zeros.transpose(0, 1).contiguous().to(COMPUTE_DTYPE),
                    in_features=columns, out_features=rows, group_size=group_size,
-                   bias=linear.bias,
+                   bias=frozen_bias(linear),
                    input_order=None if input_order is None else input_order.clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

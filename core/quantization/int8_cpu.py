@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from core.quantization.targets import frozen_bias
 from core.recipes.shape_rules import int8_cpu_problem
 
 # As for int4 (core.quantization.int4_cpu): the kernel's fast path is bfloat16. A 1536x576
@@ -24,13 +25,12 @@ class Int8WeightOnlyLinear(torch.nn.Module):
     """A Linear layer with int8 weights and a scale per output row."""
 
     def __init__(self, weight: torch.Tensor, scales: torch.Tensor, *,
-                 bias: torch.Tensor | None) -> None:
+                 bias: torch.nn.Parameter | None) -> None:
         super().__init__()
         self.out_features, self.in_features = weight.shape
         self.register_buffer("weight_int8", weight)
         self.register_buffer("scales", scales)
-        self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(),
-                                                                  requires_grad=False)
+        self.bias = bias  # a frozen Parameter (targets.frozen_bias) or None
 
     @classmethod
     def from_grid(cls, linear: torch.nn.Linear, *, scale: torch.Tensor, zero: torch.Tensor,
@@ -48,7 +48,7 @@ class Int8WeightOnlyLinear(torch.nn.Module):
             raise ValueError("the weight is not on this grid: pack right after the step that "
                              "rounded it, with that step's scales")
         return cls(levels.to(torch.int8).contiguous(),
-                   scale.reshape(-1).to(COMPUTE_DTYPE).contiguous(), bias=linear.bias)
+                   scale.reshape(-1).to(COMPUTE_DTYPE).contiguous(), bias=frozen_bias(linear))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features).to(self.scales.dtype)

@@ -81,21 +81,28 @@ INT4_CPU_GROUP_SIZES = (32, 64, 128, 256)
 INT4_CPU_ROW_MULTIPLE = 16
 
 
-def int4_cpu_problem(out_features: int, in_features: int, *, bits: int,
-                     group_size: int | None, name: str = "the layer") -> str | None:
-    """Why a layer of this shape and grid cannot be packed for the CPU int4 kernel, or None."""
+def _int4_problem(kernel: str, row_multiple: int, out_features: int, in_features: int, *,
+                  bits: int, group_size: int | None, name: str) -> str | None:
+    # torch's CPU and CUDA int4 kernels take the same bits and groups; their row rules differ.
     if bits != 4:
-        return f"the CPU int4 kernel packs 4-bit weights, not {bits}-bit"
+        return f"the {kernel} int4 kernel packs 4-bit weights, not {bits}-bit"
     if group_size not in INT4_CPU_GROUP_SIZES:
         shown = "per channel" if group_size is None else f"group size {group_size}"
         sizes = ", ".join(map(str, INT4_CPU_GROUP_SIZES))
-        return f"the CPU int4 kernel takes group sizes {sizes}, not {shown}"
+        return f"the {kernel} int4 kernel takes group sizes {sizes}, not {shown}"
     if in_features % group_size:
         return f"group size {group_size} does not divide the input dimension {in_features}"
-    if out_features % INT4_CPU_ROW_MULTIPLE:
-        return (f"the CPU int4 kernel needs an output dimension that is a multiple of "
-                f"{INT4_CPU_ROW_MULTIPLE}; {name} has {out_features}")
+    if out_features % row_multiple:
+        return (f"the {kernel} int4 kernel needs an output dimension that is a multiple of "
+                f"{row_multiple}; {name} has {out_features}")
     return None
+
+
+def int4_cpu_problem(out_features: int, in_features: int, *, bits: int,
+                     group_size: int | None, name: str = "the layer") -> str | None:
+    """Why a layer of this shape and grid cannot be packed for the CPU int4 kernel, or None."""
+    return _int4_problem("CPU", INT4_CPU_ROW_MULTIPLE, out_features, in_features, bits=bits,
+                         group_size=group_size, name=name)
 
 
 def int8_cpu_problem(*, bits: int, group_size: int | None, symmetric: bool) -> str | None:
@@ -126,21 +133,11 @@ def int4_cuda_inner_k_tiles(in_features: int) -> int | None:
 
 def int4_cuda_problem(out_features: int, in_features: int, *, bits: int,
                       group_size: int | None, name: str = "the layer") -> str | None:
-    """Why a layer of this shape and grid cannot be packed for the CUDA int4 kernel, or None."""
-    if bits != 4:
-        return f"the CUDA int4 kernel packs 4-bit weights, not {bits}-bit"
-    if group_size not in INT4_CPU_GROUP_SIZES:
-        shown = "per channel" if group_size is None else f"group size {group_size}"
-        sizes = ", ".join(map(str, INT4_CPU_GROUP_SIZES))
-        return f"the CUDA int4 kernel takes group sizes {sizes}, not {shown}"
-    if in_features % group_size:
-        return f"group size {group_size} does not divide the input dimension {in_features}"
-    if out_features % INT4_CUDA_ROW_MULTIPLE:
-        return (f"the CUDA int4 kernel needs an output dimension that is a multiple of "
-                f"{INT4_CUDA_ROW_MULTIPLE}; {name} has {out_features}")
-    # A group size the kernel takes divides the input dimension, so it is a multiple of 32
-    # and some inner k-tiles always fit.
-    return None
+    """Why a layer of this shape and grid cannot be packed for the CUDA int4 kernel, or None.
+    (A group size the kernel takes divides the input dimension, so it is a multiple of 32
+    and some inner k-tiles always fit.)"""
+    return _int4_problem("CUDA", INT4_CUDA_ROW_MULTIPLE, out_features, in_features, bits=bits,
+                         group_size=group_size, name=name)
 
 
 def pack_problem(pack: str, out_features: int, in_features: int, *, bits: int,

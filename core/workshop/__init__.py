@@ -1,2 +1,3 @@
-"""Workshop mode: one server carrying a room of attendees (issue 14). Torch-free: the web
-server reads the room's file, and the job layer admits attendees' jobs by it."""
+"""Workshop mode: one server carrying a room of attendees (issue 14). This package holds the
+room's file and its passcodes, torch- and database-free; admitting attendees' jobs and
+their seats live with the jobs (core.jobs.admission, core.jobs.seats)."""

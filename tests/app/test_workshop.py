@@ -91,8 +91,8 @@ def _jobs_page() -> None:
 
 
 def test_jobs_shows_my_jobs_by_default_and_everyones_read_only_with_their_names(room):
+    from core.jobs.seats import join
     from core.workshop.config import load_workshop
-    from core.workshop.seats import join
 
     engine = make_engine()
     the_room = load_workshop(room)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.jobs.seats import JoinError, attendee_for, join
 from core.workshop.config import WorkshopConfig
 from core.workshop.passcodes import hash_passcode
-from core.workshop.seats import JoinError, attendee_for, join
 from db.engine import make_engine, transaction
 from db.job_models import Seat
 

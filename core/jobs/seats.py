@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
+from core.jobs.store import now
 from core.text import has_control_characters
 from core.workshop.config import WorkshopConfig
 from db.engine import transaction
@@ -62,8 +63,6 @@ def join(engine: Engine, room: WorkshopConfig, name: str, passcode: str = "",
         raise JoinError("that is not the room's passcode: ask the teacher for it")
     name = clean_name(name)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    from core.jobs.store import now
-
     with transaction(engine) as session:
         seat = Seat(token_hash=_token_hash(token), name=name, created_at=now())
         session.add(seat)

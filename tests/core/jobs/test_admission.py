@@ -4,8 +4,8 @@ before queueing, each with the reason and what to do; the room's time limit is a
 from __future__ import annotations
 
 from core.jobs import states, store
+from core.jobs.admission import admit, problems, room_spec
 from core.jobs.spec import validate_spec
-from core.workshop.admission import admit, problems, room_spec
 from core.workshop.config import WorkshopConfig
 from core.workshop.passcodes import hash_passcode
 
