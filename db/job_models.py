@@ -69,6 +69,14 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
     owner_session: Mapped[str | None] = mapped_column(String(80), index=True)
+    # sha256 of what makes two runs identical (core.jobs.reuse); None when the model's
+    # weights are not pinned down by its name, or the user asked to measure again.
+    reuse_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The job whose run answers this one: a finished one (answered at once) or an active one
+    # it is attached to (it finishes with it and is never claimed by a worker itself).
+    reused_from: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Set by a room reset: the job leaves the room's lists; its result stays.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -182,3 +190,15 @@ class Seat(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoomState(Base):
+    """A workshop room's live state, set from the teacher's page: one row (id 1)."""
+
+    __tablename__ = "room_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launching_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A message to everyone in the room, shown on every page (as plain text).
+    banner: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from core.engine.model_refs import is_path_like
 from core.jobs import states
+from core.jobs.room import room_now
 from core.jobs.spec import JobSpec
 from core.workshop.config import WorkshopConfig
 from db.engine import transaction
@@ -24,10 +25,14 @@ def room_spec(spec: JobSpec, room: WorkshopConfig) -> JobSpec:
 
 
 def problems(spec: JobSpec, room: WorkshopConfig, *, attendee_jobs: list[int],
-             room_queued: int) -> list[str]:
+             room_queued: int, paused: bool = False) -> list[str]:
     """Why the room refuses `spec` from an attendee whose queued and running jobs are
-    `attendee_jobs`, with `room_queued` jobs waiting in the whole room; empty to admit."""
+    `attendee_jobs`, with `room_queued` jobs waiting in the whole room (and launching
+    `paused` by the teacher); empty to admit."""
     found = []
+    if paused:
+        found.append("the teacher has paused launching for the moment: your jobs already "
+                     "queued keep their place; launch again when the teacher resumes")
     model = spec.model.strip() or "default"
     if is_path_like(model):
         found.append("this room runs no local folders: choose one of its models "
@@ -62,4 +67,5 @@ def admit(engine: Engine, spec: JobSpec, room: WorkshopConfig, attendee: str) ->
                                  .where(Job.status.in_(states.ACTIVE))).all()
     mine = [job_id for job_id, owner, _ in active if owner == attendee]
     queued = sum(1 for _, _, status in active if status == states.QUEUED)
-    return problems(spec, room, attendee_jobs=mine, room_queued=queued)
+    return problems(spec, room, attendee_jobs=mine, room_queued=queued,
+                    paused=room_now(engine).launching_paused)

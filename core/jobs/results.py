@@ -108,6 +108,28 @@ def add_job_result(
                      job_id=job_id, key=None, diagnostics=diagnostics))
 
 
+def copy_job_result(session: Session, source_job: int, target_job: int, note: str) -> bool:
+    """Give `target_job` the result `source_job` measured (an identical run answered from
+    it), with `note` saying so; False when the source has none. Inside the caller's
+    transaction, so the job ends succeeded together with its result."""
+    source = session.scalar(select(Result).options(selectinload(Result.metrics))
+                            .where(Result.job_id == source_job))
+    if source is None:
+        return False
+    copy = Result(
+        job_id=target_job, baseline_key=None, kind=source.kind, name=source.name,
+        model_ref=source.model_ref, model_key=source.model_key, recipe=source.recipe,
+        execution=source.execution, device=source.device, device_name=source.device_name,
+        dtype=source.dtype, protocol=source.protocol, protocol_hash=source.protocol_hash,
+        environment=source.environment, notes=[*(source.notes or []), note],
+        diagnostics=source.diagnostics, created_at=source.created_at,
+    )
+    copy.metrics = [ResultMetric(name=m.name, value=m.value, unit=m.unit, spread=m.spread)
+                    for m in source.metrics]
+    session.add(copy)
+    return True
+
+
 def has_baseline(engine: Engine, keys: BaselineKeys) -> bool:
     """True when a baseline the job may reuse is stored."""
     with transaction(engine) as session:

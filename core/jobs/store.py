@@ -74,20 +74,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{now().strftime('%H%M%S%f')}"
 
 
-def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = None,
-           device: str | None = None, estimate_s: float | None = None) -> int:
-    """Validate `spec` (InvalidJobError before anything is written) and queue it. `device`
-    overrides an "auto" device with the one chosen for it; `estimate_s` is the time the job
-    was predicted to take (the queue's wait times add these up). Returns the job id."""
-    spec = validate_spec(spec)
-    chosen = device or spec.device
-    if chosen == "auto":
-        chosen = pick_device(engine)
-    job = Job(
+def new_job(spec: JobSpec, *, device: str, owner_session: str | None = None,
+            estimate_s: float | None = None) -> Job:
+    """The queued row of a validated `spec` on `device` (not added to any session yet)."""
+    return Job(
         recipe=[step.model_dump() for step in spec.steps],
         measure=spec.measure.model_dump(),
         model_ref=spec.model,
-        device=chosen,
+        device=device,
         dtype=spec.dtype,
         label=spec.name(),
         technique_slug=spec.technique_slug,
@@ -105,6 +99,18 @@ def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = 
         export=None if spec.export is None else spec.export.model_dump(),
         created_at=now(),
     )
+
+
+def submit(engine: Engine, spec: JobSpec | dict, *, owner_session: str | None = None,
+           device: str | None = None, estimate_s: float | None = None) -> int:
+    """Validate `spec` (InvalidJobError before anything is written) and queue it. `device`
+    overrides an "auto" device with the one chosen for it; `estimate_s` is the time the job
+    was predicted to take (the queue's wait times add these up). Returns the job id."""
+    spec = validate_spec(spec)
+    chosen = device or spec.device
+    if chosen == "auto":
+        chosen = pick_device(engine)
+    job = new_job(spec, device=chosen, owner_session=owner_session, estimate_s=estimate_s)
     with transaction(engine) as session:
         session.add(job)
         session.flush()
@@ -129,23 +135,35 @@ def get_job(engine: Engine, job_id: int) -> Job | None:
 
 
 def list_jobs(engine: Engine, *, statuses: Sequence[str] | None = None,
-              owner_session: str | None = None, limit: int = 200) -> list[Job]:
-    """Jobs, newest first, optionally of some statuses or one browser session."""
+              owner_session: str | None = None, limit: int = 200,
+              archived: bool | None = None) -> list[Job]:
+    """Jobs, newest first, optionally of some statuses or one browser session; `archived`
+    False leaves out the jobs a room reset archived (True: only those; None: all)."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if statuses:
         query = query.where(Job.status.in_(statuses))
     if owner_session:
         query = query.where(Job.owner_session == owner_session)
+    if archived is not None:
+        query = query.where(Job.archived_at.is_not(None) if archived
+                            else Job.archived_at.is_(None))
     with transaction(engine) as session:
         return list(session.scalars(query))
 
 
 def _fair_queue(session, device: str) -> list[int]:
     """The queued jobs of `device` in the order workers take them (core.jobs.fair_queue)."""
-    queued = session.execute(
-        select(Job.id, Job.owner_session)
+    rows = session.execute(
+        select(Job.id, Job.owner_session, Job.reused_from)
         .where(Job.status == states.QUEUED, Job.device == device).order_by(Job.id)
     ).all()
+    # A job attached to an identical active one finishes with it and is never taken itself;
+    # once that one ended without a result, the attached job is an ordinary queued one.
+    leaders = {row.reused_from for row in rows if row.reused_from is not None}
+    live = set(session.scalars(select(Job.id).where(Job.id.in_(leaders),
+                                                    Job.status.in_(states.ACTIVE)))) \
+        if leaders else set()
+    queued = [(row.id, row.owner_session) for row in rows if row.reused_from not in live]
     if len({owner for _, owner in queued}) <= 1:
         return [job_id for job_id, _ in queued]  # one owner: first in, first out
     starts = session.execute(
@@ -182,8 +200,22 @@ def claim_next(engine: Engine, device: str, owner: str) -> Lease | None:
                         error_kind=None, error_message=None)
             ).rowcount
             if claimed == 1:
+                if candidate.reused_from is not None:
+                    _take_over_followers(session, candidate)
                 return Lease(candidate.id, attempt, owner)
     return None
+
+
+def _take_over_followers(session, job: Job) -> None:
+    # `job` was attached to a run that ended without a result (cancelled, failed, its worker
+    # gone); it runs now, and the other jobs attached to that run attach to it instead.
+    session.execute(
+        update(Job).where(Job.status == states.QUEUED, Job.reused_from == job.reused_from,
+                          Job.id != job.id, Job.reuse_key == job.reuse_key)
+        .values(reused_from=job.id, progress_message=f"attached to job {job.id}: it "
+                "finishes with it")
+    )
+    session.execute(update(Job).where(Job.id == job.id).values(reused_from=None))
 
 
 def heartbeat(engine: Engine, lease: Lease) -> LeaseState:

@@ -20,16 +20,18 @@ import threading
 import time
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, update
 
 from core.jobs import states, store
 from core.jobs.estimate import estimate_job
 from core.jobs.failures import JobCancelled, JobTimedOut, classify
+from core.jobs.identical_runs import settle_followers
 from core.jobs.plan import JobPlan
 from core.jobs.progress import ProgressTracker
 from core.jobs.results import add_job_result, find_baseline, save_baseline
+from core.jobs.reuse import reuse_key
 from core.jobs.store import Lease
-from db.job_models import Artifact, Worker
+from db.job_models import Artifact, Job, Worker
 
 HEARTBEAT_S = 2.0
 CANCEL_GRACE_S = 30.0
@@ -124,6 +126,7 @@ class JobWorker:
         self.name = store.worker_name()
         self._log: collections.deque[str] = collections.deque(maxlen=store.LOG_TAIL_LINES)
         self._registered = False
+        self.device_name = device
 
     # -- the worker's own record -------------------------------------------------------
     def register(self) -> None:
@@ -144,9 +147,10 @@ class JobWorker:
             except (ValueError, OSError):
                 memory = None
         moment = store.now()
+        self.device_name = describe(torch_device)
         store.register_worker(self.engine, Worker(
             id=self.name, host=socket.gethostname(), pid=os.getpid(), device=self.device,
-            device_name=describe(torch_device), memory_bytes=memory, capability=capability,
+            device_name=self.device_name, memory_bytes=memory, capability=capability,
             current_job_id=None, started_at=moment, heartbeat_at=moment))
         self._registered = True
 
@@ -306,6 +310,11 @@ class JobWorker:
                 return
             add_job_result(session, lease.job_id, outcome.measurement, model_ref=spec.model,
                            recipe=job.recipe, diagnostics=outcome.diagnostics)
+            # The key this run answers under is the one computed here, on the device and
+            # libraries that measured it; the jobs attached to it finish with it.
+            key = reuse_key(spec, self.device_name)
+            session.execute(update(Job).where(Job.id == lease.job_id).values(reuse_key=key))
+            settle_followers(session, lease.job_id, key)
             if outcome.saved is not None:
                 session.add(Artifact(job_id=lease.job_id, path=str(outcome.saved.path),
                                      bytes=outcome.saved.bytes, format=outcome.saved.format,
