@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import services, workshop
 from core.jobs import states, store
 from core.jobs.estimate import Estimate, estimate_job
+from core.jobs.identical_runs import Submitted, Twin, find_twin, submit_once
 from core.jobs.preflight import Preflight, WorkerSeat, check_job
 from core.jobs.spec import InvalidJobError, JobSpec, validate_spec
 from core.jobs.store import JobStateError
@@ -51,16 +52,29 @@ def estimate(checked: CheckedJob) -> Estimate:
     return estimate_job(engine(), checked.spec, checked.device, shape=checked.preflight.shape)
 
 
-def submit(spec: dict | JobSpec, session_id: str | None = None) -> int:
-    """Check and queue a job; InvalidJobError (with what to change) when it is not valid or
-    cannot run (the same checks the launch form showed, done again at the moment of submit)."""
+def launch(spec: dict | JobSpec, session_id: str | None = None, *,
+           fresh: bool = False) -> Submitted:
+    """Check and queue a job, or answer it from an identical run (a finished one, or an
+    active one it attaches to; `fresh` measures again); InvalidJobError (with what to
+    change) when it is not valid or cannot run (the checks the launch form showed, done
+    again at the moment of submit, and in a workshop room the room's caps and lists)."""
     checked = check(spec)
     if not checked.preflight.ok:
         raise InvalidJobError(checked.preflight.summary())
     checked = _admitted(checked, session_id)
     guess = estimate(checked)
-    return store.submit(engine(), checked.spec, owner_session=session_id, device=checked.device,
-                        estimate_s=guess.seconds)
+    return submit_once(engine(), checked.spec, device=checked.device,
+                       owner_session=session_id, estimate_s=guess.seconds, fresh=fresh)
+
+
+def submit(spec: dict | JobSpec, session_id: str | None = None) -> int:
+    """`launch`, returning the job's id."""
+    return launch(spec, session_id).job_id
+
+
+def twin(checked: CheckedJob) -> Twin | None:
+    """The job whose run would answer the checked one now (finished or active), if any."""
+    return find_twin(engine(), checked.spec, checked.device)
 
 
 def _admitted(checked: CheckedJob, owner: str | None) -> CheckedJob:
@@ -79,10 +93,11 @@ def _admitted(checked: CheckedJob, owner: str | None) -> CheckedJob:
     return CheckedJob(room_spec(checked.spec, room), checked.device, checked.preflight)
 
 
-def may_change(job: Job, owner: str | None) -> bool:
+def may_change(job: Job, owner: str | None, teacher: bool = False) -> bool:
     """Whether `owner` may cancel or retry `job`: anyone outside a workshop room; inside
-    one, only the attendee who launched it."""
-    return workshop.room() is None or (owner is not None and job.owner_session == owner)
+    one, the attendee who launched it and the teacher."""
+    return workshop.room() is None or teacher or (owner is not None
+                                                  and job.owner_session == owner)
 
 
 def active_twin(checked: CheckedJob) -> Job | None:
@@ -96,29 +111,41 @@ def queue_place(device: str, before: int | None = None) -> store.QueuePlace:
     return store.queue_place(engine(), device, before)
 
 
-def jobs(limit: int = 100) -> list[Job]:
-    """Recent jobs, newest first."""
-    return store.list_jobs(engine(), limit=limit)
+def jobs(limit: int = 100, owner: str | None = None,
+         statuses: tuple[str, ...] | None = None) -> list[Job]:
+    """Recent jobs, newest first (of one owner when given); a room reset's archived jobs
+    are left out."""
+    return store.list_jobs(engine(), limit=limit, owner_session=owner, statuses=statuses,
+                           archived=False)
 
 
 def job(job_id: int) -> Job | None:
     return store.get_job(engine(), job_id)
 
 
-def cancel(job_id: int, owner: str | None = None) -> str:
-    _check_may_change(job_id, owner)
+def cancel(job_id: int, owner: str | None = None, teacher: bool = False) -> str:
+    _check_may_change(job_id, owner, teacher)
     return store.request_cancel(engine(), job_id)
 
 
-def retry(job_id: int, owner: str | None = None) -> None:
-    _check_may_change(job_id, owner)
+def retry(job_id: int, owner: str | None = None, teacher: bool = False) -> None:
+    _check_may_change(job_id, owner, teacher)
     store.retry(engine(), job_id)
 
 
-def _check_may_change(job_id: int, owner: str | None) -> None:
+def measure_again(job_id: int, owner: str | None = None) -> Submitted:
+    """Launch job `job_id`'s spec again for `owner`, measured afresh (no reuse)."""
+    stored = store.get_job(engine(), job_id)
+    if stored is None:
+        raise JobStateError(f"there is no job {job_id}")
+    spec = store.spec_of(stored).model_copy(update={"device": stored.device})
+    return launch(spec, owner, fresh=True)
+
+
+def _check_may_change(job_id: int, owner: str | None, teacher: bool = False) -> None:
     # Checked here, not only by hiding buttons: a stale page must not act for someone else.
     job = store.get_job(engine(), job_id)
-    if job is not None and not may_change(job, owner):
+    if job is not None and not may_change(job, owner, teacher):
         raise JobStateError(f"job {job_id} is another attendee's: only they (or the "
                             "teacher) can cancel or retry it")
 

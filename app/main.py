@@ -11,6 +11,7 @@ st.set_page_config(page_title="OptAtlas", page_icon=str(style.ICON), layout="wid
 style.apply()
 # In a workshop room, nobody sees a page before they have a seat.
 if workshop.gate():
-    page = st.navigation(pages())
+    page = st.navigation(pages(room=workshop.room() is not None))
     workshop.keep_seat_in_url(page)
+    workshop.show_banner()
     page.run()

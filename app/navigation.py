@@ -8,10 +8,12 @@ import streamlit as st
 from app import page_ids
 
 
-def pages() -> list[st.Page]:
-    """Every page, in menu order; the first is the default (the landing page)."""
+def pages(room: bool = False) -> list[st.Page]:
+    """Every page, in menu order; the first is the default (the landing page). A workshop
+    room adds the teacher's page."""
+    shown = page_ids.ALL + ((page_ids.TEACHER,) if room else ())
     return [
         st.Page(page.script, title=page.title, icon=page.icon, url_path=page.url_path,
                 default=page is page_ids.ALL[0])
-        for page in page_ids.ALL
+        for page in shown
     ]

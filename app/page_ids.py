@@ -32,3 +32,5 @@ JOBS = _page("jobs", "Jobs", ":material/monitoring:")
 RESULTS = _page("results", "Results", ":material/scatter_plot:")
 # Menu order; the first is the landing page.
 ALL = (EXPLORE, COMPARE, LAUNCH, JOBS, RESULTS)
+# Only in a workshop room (behind the teacher's passcode).
+TEACHER = _page("teacher", "Teacher", ":material/school:")

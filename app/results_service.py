@@ -57,6 +57,10 @@ def results_frame() -> pd.DataFrame:
             "full_protocol_hash": result.protocol_hash,
             "corpus": (result.protocol or {}).get("corpus", ""),
             "technique": job.technique_slug if job is not None else None,
+            # Who launched it (a workshop seat, or a browser session), and the job whose
+            # run it reuses (its numbers are that run's, copied).
+            "owner": job.owner_session if job is not None else None,
+            "reused_from": job.reused_from if job is not None else None,
             "recipe": " + ".join(step["recipe"] for step in result.recipe) or "baseline",
             "created_at": result.created_at,
         }

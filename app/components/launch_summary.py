@@ -1,6 +1,6 @@
 """What the Launch page says once the form is valid: the submit-time check's findings, the
-estimate with its parts and basis, the wait in the queue, and an identical job already
-queued. Each returns whether Launch may be pressed."""
+estimate with its parts and basis, the wait in the queue, and an identical run that
+answers the job. Each returns whether Launch may be pressed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from core.jobs.estimate import format_seconds
 from core.jobs.preflight import Preflight
 
 DUPLICATE_KEY = "launch-duplicate"
+MEASURE_AGAIN_KEY = "launch-measure-again"
 # Phases too short to name in the estimate's breakdown.
 MINOR_SHARE = 0.05
 
@@ -55,13 +56,32 @@ def show_estimate(checked: jobs_service.CheckedJob) -> None:
     st.info(f"{text}. Basis: {guess.basis}.", icon=":material/schedule:")
 
 
-def show_twin(checked: jobs_service.CheckedJob) -> bool:
-    """An identical job already queued or running: link to it; Launch only on request."""
+def show_twin(checked: jobs_service.CheckedJob) -> tuple[bool, bool]:
+    """An identical run, finished or active: the launch is answered from it (or attaches to
+    it) unless "measure again" is on. Returns (Launch may be pressed, measure again)."""
+    found = jobs_service.twin(checked)
+    if found is not None:
+        if found.finished:
+            st.info(f"Job #{found.job_id} measured exactly this (same model weights, steps and "
+                    "settings, protocol, device and library versions): Launch answers at once "
+                    f"from its result, marked \"reused from job {found.job_id}\".",
+                    icon=":material/content_copy:")
+        else:
+            st.info(f"Job #{found.job_id} does exactly this and is {found.status}: your job "
+                    "attaches to it and finishes with it, one computation for both.",
+                    icon=":material/content_copy:")
+        st.page_link(page_ids.JOBS.script, label=f"Follow job {found.job_id}",
+                     icon=":material/monitoring:", query_params={"job": str(found.job_id)})
+        fresh = st.toggle("Measure again (a fresh timing: queues a run of its own)",
+                          key=MEASURE_AGAIN_KEY)
+        return True, fresh
+    # A model its name does not pin down (a local folder, a Hub id without a revision) is
+    # never answered from another run; an identical job in the queue is still worth a word.
     twin = jobs_service.active_twin(checked)
     if twin is None:
-        return True
+        return True, False
     st.info(f"Job #{twin.id} does exactly this and is {twin.status}: its result will be the "
             "same.", icon=":material/content_copy:")
     st.page_link(page_ids.JOBS.script, label=f"Follow job {twin.id}", icon=":material/monitoring:",
                  query_params={"job": str(twin.id)})
-    return st.toggle("Queue another identical job anyway", key=DUPLICATE_KEY)
+    return st.toggle("Queue another identical job anyway", key=DUPLICATE_KEY), False

@@ -13,6 +13,7 @@ from app.markdown_text import plain
 from core.export.formats import describe
 from core.jobs import states
 from core.jobs.estimate import format_seconds
+from core.jobs.spec import InvalidJobError
 from core.jobs.store import JobStateError
 
 REFRESH_S = 1.5
@@ -43,6 +44,11 @@ def elapsed(job, now: datetime | None = None) -> str:
 
 
 def _queued_line(job) -> str:
+    if job.reused_from is not None:
+        leader = jobs_service.job(job.reused_from)
+        if leader is not None and leader.status in states.ACTIVE:
+            return (f"Attached to job #{leader.id}, which does exactly this and is "
+                    f"{leader.status}: it finishes with it (one computation for both).")
     place = jobs_service.queue_place(job.device, before=job.id)
     if not place.ahead and not place.running:
         return f"Next on {job.device}: it starts when a worker for {job.device} is free."
@@ -65,17 +71,27 @@ def _progress(job) -> None:
 
 def _actions(job) -> None:
     columns = st.columns([1, 1, 3])
-    owner = workshop.session_owner()
+    owner, teacher = workshop.session_owner(), workshop.is_teacher()
     buttons = ((columns[0], states.ACTIVE, "Cancel", ":material/stop:", jobs_service.cancel),
                (columns[1], states.RETRYABLE, "Retry", ":material/replay:", jobs_service.retry))
-    mine = jobs_service.may_change(job, owner)
+    mine = jobs_service.may_change(job, owner, teacher)
     for column, statuses, label, icon, action in buttons:
         if mine and job.status in statuses and column.button(
                 label, key=f"{label.lower()}-{job.id}", icon=icon):
             try:
-                action(job.id, owner)
+                action(job.id, owner, teacher)
             except JobStateError as error:  # another tab or worker moved it first
                 st.toast(str(error))
+    if job.status == states.SUCCEEDED and job.reused_from is not None \
+            and job.owner_session == owner and columns[1].button(
+                "Measure again", key=f"again-{job.id}", icon=":material/timer:",
+                help="Queue a run of its own, for a fresh timing"):
+        try:
+            again = jobs_service.measure_again(job.id, owner)
+        except (InvalidJobError, JobStateError) as error:
+            st.toast(str(error))
+        else:
+            st.toast(f"Job {again.job_id} queued: measured afresh.")
     if job.status == states.SUCCEEDED:
         with columns[2]:
             st.page_link(page_ids.RESULTS.script, label="See it on the Results page",
@@ -88,6 +104,10 @@ def _job_card(job, focused: bool, headline: str | None, by: str | None = None) -
         st.markdown(f"**#{job.id} {plain(job.label, 120)}** "
                     f"{STATUS_BADGES.get(job.status, job.status)} · {plain(job.model_ref, 80)} "
                     f"on {plain(job.device)} · attempt {job.attempt} · {elapsed(job)}{owner}")
+        if job.status == states.SUCCEEDED and job.reused_from is not None:
+            st.caption(f":material/content_copy: Reused from job #{job.reused_from}: an "
+                       "identical run (same model weights, settings, protocol, device and "
+                       "libraries) measured it; not computed again.")
         if job.status in states.ACTIVE:
             _progress(job)
             if job.cancel_requested:
@@ -113,13 +133,12 @@ def _job_card(job, focused: bool, headline: str | None, by: str | None = None) -
 @st.fragment(run_every=REFRESH_S)
 def job_list() -> None:
     """The live list (reruns on its own every REFRESH_S seconds)."""
-    jobs = jobs_service.jobs()
-    if not jobs:
+    jobs, names = _whose()
+    if not jobs and workshop.room() is None:
         st.info("No jobs yet. Open a technique in Explore and press **Run this technique**.")
         st.page_link(page_ids.EXPLORE.script, label="Explore the techniques",
                      icon=":material/account_tree:")
         return
-    jobs, names = _whose(jobs)
     if not jobs:
         st.info("You have no jobs yet: launch one from a technique's page, or show "
                 "everyone's.")
@@ -146,16 +165,14 @@ def job_list() -> None:
                   by=names.get(job.owner_session or ""))
 
 
-def _whose(jobs: list) -> tuple[list, dict[str, str]]:
+def _whose() -> tuple[list, dict[str, str]]:
     """In a workshop room: the attendee's own jobs, or everyone's (read-only) when asked,
     and the display names of their owners; outside one, every job."""
     if workshop.room() is None:
-        return jobs, {}
+        return jobs_service.jobs(), {}
     choice = st.radio("Show", ["mine", "everyone"], horizontal=True, key="jobs-whose",
                       format_func={"mine": "my jobs", "everyone": "everyone's"}.get)
-    if choice == "mine":
-        owner = workshop.session_owner()
-        jobs = [job for job in jobs if job.owner_session == owner]
+    jobs = jobs_service.jobs(owner=workshop.session_owner() if choice == "mine" else None)
     return jobs, jobs_service.owner_names({job.owner_session for job in jobs})
 
 

@@ -55,6 +55,9 @@ def _recipe_names() -> dict[str, str]:
             names[node.runnable_recipe] = node.name
     for recipe in known:
         names.setdefault(recipe, recipe)
+    room = workshop.room()
+    if room is not None:  # a room offers the recipes its file allows
+        names = {recipe: name for recipe, name in names.items() if room.allows_recipe(recipe)}
     return names
 
 
@@ -91,16 +94,24 @@ def _initial_steps(node) -> list[str]:
 
 
 def _model_picker() -> str:
+    room = workshop.room()
+    # A workshop room offers its own models only (no folders, no other Hub ids).
+    choices = list(room.models) if room is not None else list(MODEL_CHOICES)
+    if st.session_state.get("launch-model-kind") not in (None, *choices):
+        del st.session_state["launch-model-kind"]  # the room's file changed meanwhile
     if (
         "launch-model-kind" not in st.session_state
-        and st.query_params.get("model") in MODEL_CHOICES
+        and st.query_params.get("model") in choices
     ):
         st.session_state["launch-model-kind"] = st.query_params["model"]
     kind = st.radio(
-        "Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, key="launch-model-kind"
+        "Model", choices, format_func=lambda choice: MODEL_CHOICES.get(choice, choice),
+        key="launch-model-kind",
     )
     if kind == "default":
         st.caption(BUNDLED_ORIGIN)
+    if room is not None:
+        return kind
     if kind == "hub":
         return st.text_input(
             "Hugging Face id",
@@ -178,11 +189,13 @@ def _steps_editor(names: dict[str, str], node) -> tuple[list[dict], list[str]]:
 
 def _measure_settings() -> dict:
     with st.expander("What to measure", expanded=False):
+        room = workshop.room()
+        most = room.caps.eval_windows if room is not None else 64
         windows = st.slider(
             "Evaluation windows (512 tokens each)",
             1,
-            64,
-            16,
+            most,
+            min(16, most),
             help="perplexity, KL and agreement are measured on these; fewer is faster and noisier",
             key="launch-windows",
         )
@@ -212,9 +225,13 @@ def _measure_settings() -> dict:
 
 
 def _job_options() -> tuple[bool, int | None, list[str]]:
+    room = workshop.room()
     with st.expander("Job options"):
         save = st.toggle(
-            "Save the compressed model (safetensors, with a model card)", key="launch-save"
+            "Save the compressed model (safetensors, with a model card)", key="launch-save",
+            disabled=room is not None and not room.allow_save,
+            help="saving models is off in this room" if room is not None
+            and not room.allow_save else None,
         )
         text = st.text_input(
             "Time limit (minutes, 0 = none)",
@@ -247,7 +264,7 @@ def _device_and_dtype() -> tuple[str, str]:
     return device, dtype
 
 
-def _submit(spec: dict, ready: bool) -> None:
+def _submit(spec: dict, ready: bool, fresh: bool = False) -> None:
     clicked = st.button(
         "Launch", type="primary", disabled=not ready, icon=":material/rocket_launch:"
     )
@@ -255,13 +272,21 @@ def _submit(spec: dict, ready: bool) -> None:
     # invalid) must not queue what the form no longer allows.
     if clicked and ready:
         try:
-            job_id = jobs_service.submit(spec, workshop.session_owner())
+            submitted = jobs_service.launch(spec, workshop.session_owner(), fresh=fresh)
         except InvalidJobError as error:
             st.error(str(error), icon=":material/error:")
             return
+        job_id, twin = submitted.job_id, submitted.twin
         st.session_state[FOLLOWED_KEY] = job_id
         st.session_state.pop("launch-duplicate", None)
-        st.success(f"Job {job_id} queued.")
+        if twin is not None and twin.finished:
+            st.success(f"Job {job_id} answered at once: reused from job {twin.job_id}, "
+                       "which measured exactly this.")
+        elif twin is not None:
+            st.success(f"Job {job_id} queued, attached to job {twin.job_id}: it finishes "
+                       "with it.")
+        else:
+            st.success(f"Job {job_id} queued.")
         st.page_link(
             page_ids.JOBS.script,
             label=f"Follow job {job_id}",
@@ -318,8 +343,8 @@ def render() -> None:
         st.error(str(error), icon=":material/error:")
         _submit(spec, ready=False)
         return
-    ready = show_check(checked.preflight)
+    ready, fresh = show_check(checked.preflight), False
     if ready:
         show_estimate(checked)
-        ready = show_twin(checked)
-    _submit(spec, ready=ready)
+        ready, fresh = show_twin(checked)
+    _submit(spec, ready=ready, fresh=fresh)

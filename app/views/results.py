@@ -8,12 +8,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import layer_charts, page_ids, result_charts, results_export, results_service, services
+from app import (
+    layer_charts,
+    page_ids,
+    result_charts,
+    results_export,
+    results_service,
+    services,
+    workshop,
+)
 from app import results_selection as selection
 from app.views import model_exports
 from core.engine.metrics import METRICS, format_value
 
 CHOICE_KEY = "results-choice"
+WHOSE_KEY = "results-whose"
 TRADEOFF_AXES = ("stored_bytes", "decode_tok_s_b1", "prefill_ms", "peak_mem_bytes")
 # Decode speed is the lean path's (static cache, compiled step); plain transformers
 # generate() stands beside it, and the roofline columns show how far each is from the bound.
@@ -40,7 +49,7 @@ def _pool(frame: pd.DataFrame) -> pd.DataFrame:
     models = st.session_state.get("results-model") or []
     recipes = st.session_state.get("results-recipe") or []
     protocol = st.session_state.get("results-protocol", "any")
-    pool = frame
+    pool = _whose(frame)
     if models:
         pool = pool[pool["model"].isin(models)]
     if recipes:
@@ -48,6 +57,17 @@ def _pool(frame: pd.DataFrame) -> pd.DataFrame:
     if protocol and protocol != "any":
         pool = pool[pool["protocol_hash"] == protocol]
     return pool
+
+
+def _whose(frame: pd.DataFrame) -> pd.DataFrame:
+    """In a workshop room: the attendee's own runs, or everyone's with each computed run
+    once (a reused run repeats the numbers of the run it reuses); baselines always."""
+    if workshop.room() is None or "owner" not in frame:
+        return frame
+    baseline = frame["kind"] == "baseline"
+    if st.session_state.get(WHOSE_KEY, "mine") == "mine":
+        return frame[baseline | (frame["owner"] == workshop.session_owner())]
+    return frame[baseline | frame["reused_from"].isna()]
 
 
 def _refilter(frame: pd.DataFrame) -> None:
@@ -75,6 +95,10 @@ def _first_selection(frame: pd.DataFrame) -> list[int]:
 
 
 def _filters(frame: pd.DataFrame) -> None:
+    if workshop.room() is not None:
+        st.radio("Show", ["mine", "everyone"], horizontal=True, key=WHOSE_KEY,
+                 format_func={"mine": "my runs", "everyone": "everyone's"}.get,
+                 on_change=_refilter, args=(frame,))
     columns = st.columns(3)
     columns[0].multiselect("Model", sorted(frame["model"].unique()), key="results-model",
                            on_change=_refilter, args=(frame,))

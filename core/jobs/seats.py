@@ -70,6 +70,31 @@ def join(engine: Engine, room: WorkshopConfig, name: str, passcode: str = "",
         return Attendee(seat.id, seat.name), token
 
 
+def account_token(secret: str, subject: str) -> str:
+    """The seat token of a signed-in account (an OpenID Connect subject): derived with the
+    server's secret, so the same account gets the same seat on any device and nobody
+    without the secret can compute it."""
+    return hmac.new(secret.encode(), f"seat:{subject}".encode(), hashlib.sha256).hexdigest()
+
+
+def seat_account(engine: Engine, room: WorkshopConfig, name: str, token: str,
+                 passcode: str = "") -> Attendee:
+    """The seat of a signed-in account whose seat token is `token` (account_token): the
+    one it had, or a new one named `name`. JoinError as for `join`."""
+    existing = attendee_for(engine, token)
+    if existing is not None:
+        return existing
+    if room.room_passcode and not hmac.compare_digest(passcode.encode(),
+                                                      room.room_passcode.encode()):
+        raise JoinError("that is not the room's passcode: ask the teacher for it")
+    name = clean_name(name[:MAX_NAME_CHARS])
+    with transaction(engine) as session:
+        seat = Seat(token_hash=_token_hash(token), name=name, created_at=now())
+        session.add(seat)
+        session.flush()
+        return Attendee(seat.id, seat.name)
+
+
 def attendee_for(engine: Engine, token: str | None) -> Attendee | None:
     """The attendee whose seat token this is, or None (no token, or not one of this room's)."""
     if not token or len(token) > 200:

@@ -175,6 +175,12 @@ def _fair_queue(session, device: str) -> list[int]:
     return fair_order(queued, last)
 
 
+def queue_order(engine: Engine, device: str) -> list[int]:
+    """The queued jobs of `device` in the order workers will take them."""
+    with transaction(engine) as session:
+        return _fair_queue(session, device)
+
+
 def claim_next(engine: Engine, device: str, owner: str) -> Lease | None:
     """Take the next queued job for `device` (round-robin across the jobs' owners, oldest
     first within one), or None. Two workers racing for one job: exactly one UPDATE matches

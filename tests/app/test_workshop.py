@@ -111,3 +111,83 @@ def test_jobs_shows_my_jobs_by_default_and_everyones_read_only_with_their_names(
     cards = " ".join(m.value for m in at.markdown)
     assert f"#{theirs} " in cards and "by Bo \\*bold\\*" in cards  # escaped, not bold
     assert [b.label for b in at.button] == ["Cancel"]  # still only her own
+
+
+def _teacher_page() -> None:
+    import streamlit as st
+
+    from app import workshop
+    from app.navigation import pages
+    from app.views import teacher
+
+    if workshop.gate():
+        st.navigation(pages(room=True), position="hidden")
+        workshop.show_banner()
+        teacher.render()
+
+
+def test_the_teachers_page_opens_with_the_passcode_and_runs_the_room(room):
+    from core.jobs.seats import join
+    from core.workshop.config import load_workshop
+
+    engine = make_engine()
+    the_room = load_workshop(room)
+    ann, ann_token = join(engine, the_room, "Ann", "owl")
+    bo, _ = join(engine, the_room, "Bo", "owl")
+    spec = {"model": "tiny", "device": "cpu", "measure": QUICK, "steps": [{"recipe": "rtn"}]}
+    bos_job = jobs_service.submit(spec, bo.owner)
+    at = AppTest.from_function(_teacher_page, default_timeout=30)
+    at.query_params["seat"] = ann_token  # the teacher is seated like anyone, then signs in
+    at.run()
+    assert not at.dataframe and at.text_input[0].label == "Teacher passcode"
+    at.text_input[0].input("owl").run()  # the room's passcode is not the teacher's
+    at.button[0].click().run()
+    assert any("not the teacher passcode" in e.value for e in at.error)
+    at.text_input[0].input("t")
+    at.button[0].click().run()
+    queue = at.dataframe[0].value
+    assert list(queue["job"]) == [bos_job] and list(queue["attendee"]) == ["Bo"]
+    assert list(queue["place"]) == ["next"]
+    # Cancel any job: Bo's, which Ann as an attendee could not.
+    at.multiselect(key="teacher-cancel-choice").set_value([bos_job]).run()
+    at.button(key="teacher-cancel").click().run()
+    assert jobs_service.job(bos_job).status == "cancelled"
+    # Pause launching: attendees are refused until it resumes.
+    at.button(key="teacher-pause").click().run()
+    with pytest.raises(InvalidJobError, match="paused launching"):
+        jobs_service.submit(spec, ann.owner)
+    at.button(key="teacher-resume").click().run()
+    ann_job = jobs_service.submit(spec, ann.owner)
+    # A banner, shown to the room as typed (not as Markdown).
+    at.text_area[0].input("Break till *11*")
+    form_buttons = [b for b in at.button if b.label == "Show to the room"]
+    form_buttons[0].click().run()
+    assert any(i.value == "Break till \\*11\\*" for i in at.info)
+    progress = at.dataframe[-1].value
+    assert dict(zip(progress["attendee"], progress["jobs"])) == {"Ann": 1, "Bo": 1}
+    # Reset: every job archived, nothing deleted.
+    at.checkbox(key="teacher-reset-sure").check().run()
+    at.button(key="teacher-reset").click().run()
+    assert any("2 job(s) archived, 1 queued job(s) cancelled" in s.value for s in at.success)
+    assert jobs_service.jobs() == [] and jobs_service.job(ann_job).archived_at is not None
+
+
+def test_everyones_results_export_names_each_runs_attendee(room):
+    import csv
+    import io
+
+    from app import room_service
+    from core.jobs.seats import join
+    from core.jobs.worker import JobWorker
+    from core.workshop.config import load_workshop
+
+    engine = make_engine()
+    ann, _ = join(engine, load_workshop(room), "Ann, \"the first\"", "owl")
+    spec = {"model": "tiny", "device": "cpu", "measure": QUICK, "steps": [{"recipe": "rtn"}]}
+    job_id = jobs_service.submit(spec, ann.owner)
+    JobWorker(engine, "cpu").run_one(job_id)
+    rows = list(csv.DictReader(io.StringIO(room_service.results_csv())))
+    run = next(row for row in rows if row["job_id"] == str(job_id))
+    assert run["attendee"] == 'Ann, "the first"' and float(run["ppl"]) > 0
+    baseline = next(row for row in rows if row["kind"] == "baseline")
+    assert baseline["attendee"] == ""

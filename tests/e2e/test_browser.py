@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.live_server import CHROMIUM_ARGS, ServerFailed, live_server
+
 pytestmark = pytest.mark.e2e
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Flags for a sandboxed machine with no network beyond localhost.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def _chromium() -> str:
     for candidate in (os.environ.get("OPTATLAS_CHROMIUM"), "chromium", "chromium-browser",
@@ -40,70 +23,13 @@ def _chromium() -> str:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e-home")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OPTATLAS_HOME": str(home),
-        "OPTATLAS_DB_URL": f"sqlite:///{home / 'e2e.db'}",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--address", "127.0.0.1"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # Its own process group, so teardown stops the server and anything it started.
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited early:\n{process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail("server did not become healthy within 90 s")
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    _stop_executor(home)
-
-
-def _stop_executor(home: Path) -> None:
-    """The server started a detached executor (it outlives the server on purpose); stop it
-    and its workers, which share its process group."""
-    try:
-        pid = int((home / "executor.lock").read_text().strip())
-    except (OSError, ValueError):
-        return
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            os.killpg(pid, 0)
-            time.sleep(0.2)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        with live_server(tmp_path_factory.mktemp("e2e-home")) as url:
+            yield url
+    except ServerFailed as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")

@@ -47,3 +47,17 @@ def test_no_token_or_a_made_up_one_seats_nobody(engine):
     assert attendee_for(engine, None) is None
     assert attendee_for(engine, "made-up") is None
     assert attendee_for(engine, "x" * 10_000) is None
+
+
+def test_a_signed_in_account_keeps_one_seat_and_its_token_needs_the_secret(engine):
+    from core.jobs.seats import account_token, seat_account
+
+    room = WorkshopConfig(teacher_passcode_hash=hash_passcode("t"), room_passcode="owl")
+    token = account_token("server-secret", "sub-123")
+    assert token != account_token("another-secret", "sub-123")
+    assert token != account_token("server-secret", "sub-124")
+    with pytest.raises(JoinError, match="passcode"):
+        seat_account(engine, room, "Ann", token, "wrong")
+    first = seat_account(engine, room, "Ann", token, "owl")
+    again = seat_account(engine, room, "Ann on her phone", token)  # seated: no passcode again
+    assert again == first and attendee_for(engine, token) == first

@@ -1,0 +1,249 @@
+"""A workshop room under load: thirty real browser sessions (Playwright contexts in headless
+Chromium, loopback only) against one `optatlas serve --workshop` on this machine.
+
+    python -m bench.workshop_load [--attendees 30] [--model tiny] [--json PATH]
+
+Scenario "same": every attendee joins, opens Explore and a technique, launches the same
+small job from the Launch page and waits on Jobs until it shows succeeded. Scenario
+"three": every attendee launches three different techniques (90 launches). Each prints:
+Explore's time to first render p50 / p95 under load beside the unloaded time measured in
+the same run (and their ratio), errors, "database is locked" seen anywhere (pages, server
+and executor logs), computations actually run (jobs a worker claimed), the single job's
+duration and the wall time until the last attendee saw its result. "three" adds the fair
+queue's figure: the most jobs of any one other attendee that started while one of an
+attendee's computed jobs waited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bench.live_server import CHROMIUM_ARGS, live_server
+from db.engine import make_engine
+from db.job_models import Job
+
+LOCKED = "database is locked"
+PAGE_TIMEOUT_MS = 240_000
+TECHNIQUES = ("rtn", "wanda", "magnitude_pruning")  # recipe names (the Launch page's ?recipe=)
+
+
+@dataclass
+class Attendee:
+    """What one browser session saw."""
+
+    name: str
+    explore_s: float | None = None
+    launched_at: float | None = None
+    seen_at: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    locked: int = 0
+
+
+def _room_file(folder: Path, model: str) -> Path:
+    from core.workshop.passcodes import hash_passcode
+
+    path = folder / "room.yaml"
+    path.write_text(f'teacher_passcode_hash: "{hash_passcode("bench")}"\nmodels: [{model}]\n'
+                    "caps: {jobs_per_attendee: 3, queue_length: 500, eval_windows: 2}\n")
+    return path
+
+
+async def _page_problems(page, who: Attendee) -> None:
+    text = await page.inner_text("body")
+    who.locked += text.count(LOCKED)
+    if await page.get_by_test_id("stException").count() or "Traceback" in text:
+        who.errors.append(f"{who.name}: an exception on {page.url}")
+
+
+async def _join(context, url: str, who: Attendee):
+    page = await context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    await page.goto(url)
+    await page.get_by_label("Your name").fill(who.name)
+    await page.get_by_role("button", name="Join").click()
+    await page.get_by_test_id("stSidebar").get_by_text(who.name).wait_for()
+    await page.wait_for_url("**seat=*")
+    return page, page.url.split("seat=", 1)[1].split("&", 1)[0]
+
+
+async def _explore(page, url: str, seat: str) -> float:
+    """Seconds from asking for Explore until its tree and chart are drawn."""
+    start = time.perf_counter()
+    await page.goto(f"{url}/explore?seat={seat}")
+    await page.get_by_role("heading", name="An atlas of LLM inference optimizations").wait_for()
+    await page.get_by_test_id("stPlotlyChart").first.wait_for()
+    return time.perf_counter() - start
+
+
+async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str,
+                           who: Attendee) -> None:
+    await page.goto(f"{url}/launch?recipe={recipe}&model={model}&seat={seat}")
+    button = page.get_by_role("button", name="Launch")
+    await button.wait_for()
+    # Launch turns on once the form is checked (it is off while a rerun is under way).
+    for _ in range(PAGE_TIMEOUT_MS // 250):
+        if await button.is_enabled():
+            break
+        await page.wait_for_timeout(250)
+    who.launched_at = who.launched_at or time.perf_counter()
+    await button.click()
+    follow = page.get_by_role("link", name="Follow job")
+    await follow.wait_for()
+    job_id = (await follow.inner_text()).split()[-1]
+    await _problems_then(page, who)
+    await page.goto(f"{url}/jobs?seat={seat}&job={job_id}")
+    card = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(has_text=f"#{job_id} ")
+    await card.filter(has_text="succeeded").first.wait_for()
+    who.seen_at.append(time.perf_counter())
+    await _page_problems(page, who)
+
+
+async def _problems_then(page, who: Attendee) -> None:
+    if await page.get_by_test_id("stAlertContentError").count():
+        who.errors.append(f"{who.name}: " + await page.get_by_test_id(
+            "stAlertContentError").first.inner_text())
+    await _page_problems(page, who)
+
+
+async def _attendee(browser, url: str, who: Attendee, model: str,
+                    recipes: tuple[str, ...], technique: str) -> None:
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    try:
+        page, seat = await _join(context, url, who)
+        who.explore_s = await _explore(page, url, seat)
+        await page.goto(f"{url}/explore?technique={technique}&seat={seat}")
+        await page.get_by_role("link", name="Run this technique").wait_for()
+        await _page_problems(page, who)
+        for recipe in recipes:
+            await _launch_and_wait(page, url, seat, model, recipe, who)
+    except Exception as error:  # noqa: BLE001 - every failure is a counted error
+        who.errors.append(f"{who.name}: {type(error).__name__}: {str(error)[:300]}")
+    finally:
+        await context.close()
+
+
+async def _unloaded(browser, url: str, repeats: int) -> list[float]:
+    times = []
+    for n in range(repeats):
+        context = await browser.new_context(viewport={"width": 1300, "height": 900})
+        page, seat = await _join(context, url, Attendee(f"warm-{n}"))
+        times.append(await _explore(page, url, seat))
+        await context.close()
+    return times
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _fairness(jobs: list[Job]) -> int:
+    """The most jobs of one other attendee that started while a computed job waited."""
+    worst = 0
+    started = [j for j in jobs if j.started_at is not None and j.attempt > 0]
+    for job in started:
+        during = Counter(other.owner_session for other in started
+                         if other.owner_session != job.owner_session
+                         and job.created_at <= other.started_at < job.started_at)
+        worst = max(worst, max(during.values(), default=0))
+    return worst
+
+
+def _logs_locked(home: Path) -> int:
+    return sum(path.read_text(errors="replace").count(LOCKED)
+               for path in home.rglob("*.log"))
+
+
+async def _scenario(browser, url: str, engine, name: str, attendees: int, model: str,
+                    recipes: tuple[str, ...], baseline: list[float]) -> dict:
+    with engine.connect() as connection:
+        first_job = (connection.scalar(select(Job.id).order_by(Job.id.desc()).limit(1)) or 0) + 1
+    people = [Attendee(f"{name}-{n:02d}") for n in range(attendees)]
+    start = time.perf_counter()
+    await asyncio.gather(*(_attendee(browser, url, who, model, recipes, "rtn")
+                           for who in people))
+    wall = time.perf_counter() - start
+    with engine.connect() as connection:
+        jobs = list(connection.execute(select(Job).where(Job.id >= first_job)))
+    computed = [j for j in jobs if j.attempt > 0]
+    durations = [(j.finished_at - j.started_at).total_seconds() for j in computed
+                 if j.finished_at and j.started_at]
+    explore = [w.explore_s for w in people if w.explore_s is not None]
+    launched = [w.launched_at for w in people if w.launched_at]
+    seen = [t for w in people for t in w.seen_at]
+    distinct = len({(j.model_ref, json.dumps(j.recipe, sort_keys=True),
+                     json.dumps(j.measure, sort_keys=True), j.device, j.dtype) for j in jobs})
+    return {
+        "scenario": name, "attendees": attendees, "launches": len(jobs),
+        "distinct_specs": distinct, "computations": len(computed),
+        "statuses": dict(Counter(j.status for j in jobs)),
+        "reused_or_attached": sum(1 for j in jobs if j.reused_from is not None),
+        "errors": [e for w in people for e in w.errors],
+        "database_locked_on_pages": sum(w.locked for w in people),
+        "explore_unloaded_p50_s": statistics.median(baseline),
+        "explore_loaded_p50_s": statistics.median(explore) if explore else None,
+        "explore_loaded_p95_s": _p95(explore) if explore else None,
+        "explore_p95_over_unloaded": (_p95(explore) / statistics.median(baseline))
+        if explore else None,
+        "single_job_s": max(durations) if durations else None,
+        "first_launch_to_last_result_s": (max(seen) - min(launched)) if seen and launched
+        else None,
+        "wall_s": wall,
+        "most_jobs_of_one_other_attendee_started_while_waiting": _fairness(jobs),
+    }
+
+
+async def _run(args: argparse.Namespace) -> list[dict]:
+    from playwright.async_api import async_playwright
+
+    from tests.e2e.test_browser import _chromium
+
+    with tempfile.TemporaryDirectory(prefix="optatlas-room-") as folder:
+        home = Path(folder)
+        room = _room_file(home, args.model)
+        with live_server(home, "--workshop", str(room)) as url:
+            engine = make_engine(f"sqlite:///{home / 'optatlas.db'}")
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=_chromium(),
+                                                           args=CHROMIUM_ARGS)
+                rows = []
+                for name, recipes in (("same", ("rtn",)), ("three", TECHNIQUES)):
+                    if args.scenario not in ("both", name):
+                        continue
+                    baseline = await _unloaded(browser, url, args.unloaded)
+                    row = await _scenario(browser, url, engine, name, args.attendees,
+                                          args.model, recipes, baseline)
+                    row["database_locked_in_logs"] = _logs_locked(home)
+                    rows.append(row)
+                    print(json.dumps(row, indent=2, default=str), flush=True)
+                await browser.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attendees", type=int, default=30)
+    parser.add_argument("--model", default="tiny", help="tiny or default (the bundled model)")
+    parser.add_argument("--scenario", choices=["same", "three", "both"], default="both")
+    parser.add_argument("--unloaded", type=int, default=5,
+                        help="unloaded Explore renders measured before each scenario")
+    parser.add_argument("--json", type=Path, help="write the rows here too")
+    args = parser.parse_args(argv)
+    rows = asyncio.run(_run(args))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
