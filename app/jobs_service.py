@@ -119,6 +119,12 @@ def jobs(limit: int = 100, owner: str | None = None,
                            archived=False)
 
 
+def has_active(owner: str | None = None) -> bool:
+    """Whether a job (of `owner`, when given) is queued or running, archived ones aside."""
+    return bool(store.list_jobs(engine(), statuses=states.ACTIVE, owner_session=owner,
+                                archived=False, limit=1))
+
+
 def job(job_id: int) -> Job | None:
     return store.get_job(engine(), job_id)
 

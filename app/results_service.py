@@ -39,10 +39,11 @@ def _short(name: str, job_id: int | None) -> str:
     return f"#{job_id} {text}" if job_id else text
 
 
-def results_frame() -> pd.DataFrame:
-    """Every stored result, one row each: identity, labels, protocol and every metric."""
+def results_frame(job_ids: list[int] | None = None) -> pd.DataFrame:
+    """Every stored result, one row each: identity, labels, protocol and every metric; with
+    `job_ids`, those jobs' results and the baselines only (what their headlines need)."""
     rows = []
-    for result in job_results.list_results(jobs_service.engine()):
+    for result in job_results.list_results(jobs_service.engine(), job_ids=job_ids):
         job = result.job
         row = {
             "result_id": result.id, "job_id": result.job_id, "kind": result.kind,

@@ -1,13 +1,16 @@
 """A workshop room under load: thirty real browser sessions (Playwright contexts in headless
 Chromium, loopback only) against one `optatlas serve --workshop` on this machine.
 
-    python -m bench.workshop_load [--attendees 30] [--model tiny] [--json PATH]
+    python -m bench.workshop_load [--attendees 30] [--model tiny] [--arrival-s 30] [--json PATH]
 
-Scenario "same": every attendee joins, opens Explore and a technique, launches the same
-small job from the Launch page and waits on Jobs until it shows succeeded. Scenario
-"three": every attendee launches three different techniques (90 launches). Each prints:
-Explore's time to first render p50 / p95 under load beside the unloaded time measured in
-the same run (and their ratio), errors, "database is locked" seen anywhere (pages, server
+Scenario "same": every attendee joins (arriving evenly over --arrival-s seconds, as a room
+opening the address does), opens Explore and a technique, launches the same small job from
+the Launch page and waits on Jobs (which refreshes itself) until it shows succeeded; all
+thirty sessions stay open together. Scenario "three": every attendee launches three
+different techniques (90 launches). Each prints: Explore's time to first render (its
+heading drawn) p50 / p95 under load beside the unloaded time measured in the same run just
+before (and their ratio), the time until its taxonomy chart is drawn too, errors, "database
+is locked" seen anywhere (pages, server
 and executor logs), computations actually run (jobs a worker claimed), the single job's
 duration and the wall time until the last attendee saw its result. "three" adds the fair
 queue's figure: the most jobs of any one other attendee that started while one of an
@@ -19,7 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -28,12 +34,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench import report
 from bench.live_server import CHROMIUM_ARGS, live_server
 from db.engine import make_engine
 from db.job_models import Job
 
 LOCKED = "database is locked"
 PAGE_TIMEOUT_MS = 240_000
+VIEWPORT = {"width": 1200, "height": 800}
 TECHNIQUES = ("rtn", "wanda", "magnitude_pruning")  # recipe names (the Launch page's ?recipe=)
 
 
@@ -43,6 +51,7 @@ class Attendee:
 
     name: str
     explore_s: float | None = None
+    explore_drawn_s: float | None = None
     launched_at: float | None = None
     seen_at: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -71,18 +80,20 @@ async def _join(context, url: str, who: Attendee):
     await page.goto(url)
     await page.get_by_label("Your name").fill(who.name)
     await page.get_by_role("button", name="Join").click()
-    await page.get_by_test_id("stSidebar").get_by_text(who.name).wait_for()
+    await page.get_by_test_id("stSidebar").get_by_text("it is your seat").wait_for()
     await page.wait_for_url("**seat=*")
     return page, page.url.split("seat=", 1)[1].split("&", 1)[0]
 
 
-async def _explore(page, url: str, seat: str) -> float:
-    """Seconds from asking for Explore until its tree and chart are drawn."""
+async def _explore(page, url: str, seat: str) -> tuple[float, float]:
+    """Seconds from asking for Explore until its first render (the page's heading drawn),
+    and until it is fully drawn (the taxonomy chart too)."""
     start = time.perf_counter()
     await page.goto(f"{url}/explore?seat={seat}")
     await page.get_by_role("heading", name="An atlas of LLM inference optimizations").wait_for()
+    first = time.perf_counter() - start
     await page.get_by_test_id("stPlotlyChart").first.wait_for()
-    return time.perf_counter() - start
+    return first, time.perf_counter() - start
 
 
 async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str,
@@ -102,8 +113,10 @@ async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str,
     job_id = (await follow.inner_text()).split()[-1]
     await _problems_then(page, who)
     await page.goto(f"{url}/jobs?seat={seat}&job={job_id}")
-    card = page.get_by_test_id("stVerticalBlockBorderWrapper").filter(has_text=f"#{job_id} ")
-    await card.filter(has_text="succeeded").first.wait_for()
+    # The card's first line: "#N label succeeded · model on device ...".
+    headline = page.get_by_test_id("stMarkdownContainer").filter(
+        has_text=re.compile(rf"#{job_id} .*succeeded"))
+    await headline.first.wait_for()
     who.seen_at.append(time.perf_counter())
     await _page_problems(page, who)
 
@@ -116,16 +129,18 @@ async def _problems_then(page, who: Attendee) -> None:
 
 
 async def _attendee(browser, url: str, who: Attendee, model: str,
-                    recipes: tuple[str, ...], technique: str) -> None:
-    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+                    recipes: tuple[str, ...], technique: str, arrive_after_s: float) -> None:
+    await asyncio.sleep(arrive_after_s)
+    context = await browser.new_context(viewport=VIEWPORT)
     try:
         page, seat = await _join(context, url, who)
-        who.explore_s = await _explore(page, url, seat)
+        who.explore_s, who.explore_drawn_s = await _explore(page, url, seat)
         await page.goto(f"{url}/explore?technique={technique}&seat={seat}")
         await page.get_by_role("link", name="Run this technique").wait_for()
         await _page_problems(page, who)
         for recipe in recipes:
             await _launch_and_wait(page, url, seat, model, recipe, who)
+        report.progress(f"{who.name}: saw {len(who.seen_at)} result(s)")
     except Exception as error:  # noqa: BLE001 - every failure is a counted error
         who.errors.append(f"{who.name}: {type(error).__name__}: {str(error)[:300]}")
     finally:
@@ -135,8 +150,8 @@ async def _attendee(browser, url: str, who: Attendee, model: str,
 async def _unloaded(browser, url: str, repeats: int) -> list[float]:
     times = []
     for n in range(repeats):
-        context = await browser.new_context(viewport={"width": 1300, "height": 900})
-        page, seat = await _join(context, url, Attendee(f"warm-{n}"))
+        context = await browser.new_context(viewport=VIEWPORT)
+        page, seat = await _join(context, url, Attendee(f"unloaded-{n}"))
         times.append(await _explore(page, url, seat))
         await context.close()
     return times
@@ -165,13 +180,15 @@ def _logs_locked(home: Path) -> int:
 
 
 async def _scenario(browser, url: str, engine, name: str, attendees: int, model: str,
-                    recipes: tuple[str, ...], baseline: list[float]) -> dict:
+                    recipes: tuple[str, ...], baseline: list[tuple[float, float]],
+                    arrival_s: float) -> dict:
     with engine.connect() as connection:
         first_job = (connection.scalar(select(Job.id).order_by(Job.id.desc()).limit(1)) or 0) + 1
     people = [Attendee(f"{name}-{n:02d}") for n in range(attendees)]
     start = time.perf_counter()
-    await asyncio.gather(*(_attendee(browser, url, who, model, recipes, "rtn")
-                           for who in people))
+    await asyncio.gather(*(_attendee(browser, url, who, model, recipes, "rtn",
+                                     arrival_s * n / attendees)
+                           for n, who in enumerate(people)))
     wall = time.perf_counter() - start
     with engine.connect() as connection:
         jobs = list(connection.execute(select(Job).where(Job.id >= first_job)))
@@ -179,6 +196,9 @@ async def _scenario(browser, url: str, engine, name: str, attendees: int, model:
     durations = [(j.finished_at - j.started_at).total_seconds() for j in computed
                  if j.finished_at and j.started_at]
     explore = [w.explore_s for w in people if w.explore_s is not None]
+    drawn = [w.explore_drawn_s for w in people if w.explore_drawn_s is not None]
+    unloaded = statistics.median(first for first, _ in baseline)
+    unloaded_drawn = statistics.median(whole for _, whole in baseline)
     launched = [w.launched_at for w in people if w.launched_at]
     seen = [t for w in people for t in w.seen_at]
     distinct = len({(j.model_ref, json.dumps(j.recipe, sort_keys=True),
@@ -190,11 +210,14 @@ async def _scenario(browser, url: str, engine, name: str, attendees: int, model:
         "reused_or_attached": sum(1 for j in jobs if j.reused_from is not None),
         "errors": [e for w in people for e in w.errors],
         "database_locked_on_pages": sum(w.locked for w in people),
-        "explore_unloaded_p50_s": statistics.median(baseline),
-        "explore_loaded_p50_s": statistics.median(explore) if explore else None,
-        "explore_loaded_p95_s": _p95(explore) if explore else None,
-        "explore_p95_over_unloaded": (_p95(explore) / statistics.median(baseline))
+        "arrivals_over_s": arrival_s,
+        "explore_first_render_unloaded_p50_s": unloaded,
+        "explore_first_render_loaded_p50_s": statistics.median(explore) if explore else None,
+        "explore_first_render_loaded_p95_s": _p95(explore) if explore else None,
+        "explore_first_render_p95_over_unloaded": (_p95(explore) / unloaded)
         if explore else None,
+        "explore_drawn_unloaded_p50_s": unloaded_drawn,
+        "explore_drawn_loaded_p95_s": _p95(drawn) if drawn else None,
         "single_job_s": max(durations) if durations else None,
         "first_launch_to_last_result_s": (max(seen) - min(launched)) if seen and launched
         else None,
@@ -221,8 +244,9 @@ async def _run(args: argparse.Namespace) -> list[dict]:
                     if args.scenario not in ("both", name):
                         continue
                     baseline = await _unloaded(browser, url, args.unloaded)
+                    report.progress(f"scenario {name}: unloaded Explore {baseline}")
                     row = await _scenario(browser, url, engine, name, args.attendees,
-                                          args.model, recipes, baseline)
+                                          args.model, recipes, baseline, args.arrival_s)
                     row["database_locked_in_logs"] = _logs_locked(home)
                     rows.append(row)
                     print(json.dumps(row, indent=2, default=str), flush=True)
@@ -237,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=["same", "three", "both"], default="both")
     parser.add_argument("--unloaded", type=int, default=5,
                         help="unloaded Explore renders measured before each scenario")
+    parser.add_argument("--arrival-s", type=float, default=30.0,
+                        help="attendees arrive evenly over this many seconds (0: at once)")
     parser.add_argument("--json", type=Path, help="write the rows here too")
     args = parser.parse_args(argv)
+    # A stopped bench (timeout, ^C) still stops its server, executor and workers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = asyncio.run(_run(args))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str))

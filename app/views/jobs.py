@@ -17,6 +17,7 @@ from core.jobs.spec import InvalidJobError
 from core.jobs.store import JobStateError
 
 REFRESH_S = 1.5
+QUIET_REFRESH_S = 15.0
 STATUS_BADGES = {
     states.QUEUED: ":gray-badge[queued]",
     states.RUNNING: ":blue-badge[running]",
@@ -130,9 +131,13 @@ def _job_card(job, focused: bool, headline: str | None, by: str | None = None) -
         _actions(job)
 
 
-@st.fragment(run_every=REFRESH_S)
-def job_list() -> None:
-    """The live list (reruns on its own every REFRESH_S seconds)."""
+def _job_list(live: bool) -> None:
+    """The list; drawn by a fragment that reruns every REFRESH_S seconds while a listed job
+    is queued or running (`live`), every QUIET_REFRESH_S otherwise. A room of thirty idle
+    Jobs pages then costs the server and the browsers little; when the list changes from
+    one kind to the other, the page reruns to switch fragments."""
+    if _anything_active() != live:
+        st.rerun()
     jobs, names = _whose()
     if not jobs and workshop.room() is None:
         st.info("No jobs yet. Open a technique in Explore and press **Run this technique**.")
@@ -150,9 +155,8 @@ def job_list() -> None:
         # Results opens on the job the user followed last.
         st.session_state["followed_job"] = int(focus)
     ordered = sorted(jobs, key=lambda j: (str(j.id) != focus, -j.id))
-    frame = (
-        results_service.results_frame() if any(j.status == states.SUCCEEDED for j in jobs) else None
-    )
+    succeeded = [j.id for j in jobs if j.status == states.SUCCEEDED]
+    frame = results_service.results_frame(job_ids=succeeded) if succeeded else None
     for job in ordered:
         headline = (
             results_service.headline(frame, job.id)
@@ -196,3 +200,25 @@ def render() -> None:
             icon=":material/warning:",
         )
     job_list()
+
+
+def _anything_active() -> bool:
+    # What the list would show: the attendee's own jobs in a room (unless everyone's are
+    # asked for), every job outside one.
+    mine = workshop.room() is not None and st.session_state.get("jobs-whose", "mine") == "mine"
+    return jobs_service.has_active(workshop.session_owner() if mine else None)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _live_list() -> None:
+    _job_list(live=True)
+
+
+@st.fragment(run_every=QUIET_REFRESH_S)
+def _quiet_list() -> None:
+    _job_list(live=False)
+
+
+def job_list() -> None:
+    """The list: refreshed often while something it shows is active, rarely otherwise."""
+    (_live_list if _anything_active() else _quiet_list)()

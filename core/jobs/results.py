@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -196,8 +196,10 @@ def list_results(
     model_key: str | None = None,
     protocol: str | None = None,
     kinds: tuple[str, ...] | None = None,
+    job_ids: list[int] | None = None,
 ) -> list[Result]:
-    """Stored results with their metrics and job, oldest first, optionally filtered."""
+    """Stored results with their metrics and job, oldest first, optionally filtered (`job_ids`:
+    those jobs' results and every baseline)."""
     query = (
         select(Result)
         .options(selectinload(Result.metrics), selectinload(Result.job))
@@ -209,6 +211,8 @@ def list_results(
         query = query.where(Result.protocol_hash == protocol)
     if kinds:
         query = query.where(Result.kind.in_(kinds))
+    if job_ids is not None:
+        query = query.where(or_(Result.job_id.in_(job_ids), Result.kind == BASELINE))
     with transaction(engine) as session:
         return list(session.scalars(query))
 

@@ -52,7 +52,7 @@ def _join(browser, url: str, name: str):
     page.get_by_role("heading", name="Join the workshop").wait_for()
     page.get_by_label("Your name").fill(name)
     page.get_by_role("button", name="Join").click()
-    page.get_by_test_id("stSidebar").get_by_text(name).wait_for()
+    page.get_by_test_id("stSidebar").get_by_text("it is your seat").wait_for()
     page.wait_for_url("**seat=*")
     return page
 
@@ -90,7 +90,7 @@ def test_attendees_act_only_on_their_own_jobs_and_the_teacher_on_any(room, brows
 
     # A reload keeps Ann's seat and her jobs.
     ann.reload()
-    ann.get_by_test_id("stSidebar").get_by_text("Ann").wait_for()
+    ann.get_by_test_id("stSidebar").get_by_text("person Ann").wait_for()
     ann.get_by_text(f"#{anns_job} ann-rtn").wait_for()
 
     # The teacher, seated like anyone, opens their page with the passcode and cancels Bo's.
