@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -65,19 +66,15 @@ def pareto_mask(frame: pd.DataFrame, x: str, y: str) -> pd.Series:
     """True for rows no other row beats on both `x` and `y` (each in its own direction)."""
     sign_x = 1 if lower_is_better(x) else -1
     sign_y = 1 if lower_is_better(y) else -1
-    points = [(sign_x * a, sign_y * b) for a, b in zip(frame[x], frame[y])]
-    mask = []
-    for i, (a, b) in enumerate(points):
-        if a is None or b is None or math.isnan(a) or math.isnan(b):
-            mask.append(False)
-            continue
-        dominated = any(
-            j != i and c <= a and d <= b and (c < a or d < b)
-            for j, (c, d) in enumerate(points)
-            if not (math.isnan(c) or math.isnan(d))
-        )
-        mask.append(not dominated)
-    return pd.Series(mask, index=frame.index)
+    a = sign_x * pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
+    b = sign_y * pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
+    known = ~(np.isnan(a) | np.isnan(b))
+    # dominated[i]: some known j is no worse on both and better on one (all pairs at once:
+    # a room's day of runs is a thousand points, a million comparisons in numpy).
+    no_worse = (a[None, :] <= a[:, None]) & (b[None, :] <= b[:, None])
+    better = (a[None, :] < a[:, None]) | (b[None, :] < b[:, None])
+    dominated = (no_worse & better & known[None, :]).any(axis=1)
+    return pd.Series(known & ~dominated, index=frame.index)
 
 
 def with_computed_sizes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -288,14 +285,13 @@ def relative_frame(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Each run's metrics divided by its baseline's (same model and protocol): long format
     with columns name, metric, ratio, full_name."""
     rows = []
-    baselines = frame[frame["kind"] == "baseline"]
-    for _, run in frame[frame["kind"] != "baseline"].iterrows():
-        match = baselines[
-            (baselines["model_key"] == run["model_key"]) & (baselines["device"] == run["device"])
-        ]
-        if match.empty:
+    baselines = {}
+    for base in frame[frame["kind"] == "baseline"].to_dict("records"):
+        baselines.setdefault((base["model_key"], base["device"]), base)  # the first, as before
+    for run in frame[frame["kind"] != "baseline"].to_dict("records"):
+        base = baselines.get((run["model_key"], run["device"]))
+        if base is None:
             continue
-        base = match.iloc[0]
         timed_through_generate = not pd.isna(run.get("output_matches", float("nan")))
         names = {"name": run["short"], "full_name": run["name"]}
         for metric in metrics:

@@ -34,12 +34,23 @@ def _with_baselines(frame: pd.DataFrame, result_ids: list[int]) -> list[int]:
     return [i for i in frame["result_id"] if i in set(ids)]
 
 
+MAX_FIRST_RUNS = 40
+
+
 def newest_group(frame: pd.DataFrame) -> list[int]:
     """Every run of the newest result's model and protocol (what a fresh visit shows)."""
     if frame.empty:
         return []
     newest = _group(frame.tail(1))[0]
-    return [rid for rid, group in zip(frame["result_id"], _group(frame)) if group == newest]
+    ids = [rid for rid, group in zip(frame["result_id"], _group(frame)) if group == newest]
+    if len(ids) <= MAX_FIRST_RUNS:
+        return ids
+    # A room's day puts a thousand runs in one group: a first view shows the newest of
+    # them (with their baselines); the Runs box adds any other.
+    kinds = dict(zip(frame["result_id"], frame["kind"]))
+    runs = [rid for rid in ids if kinds[rid] != "baseline"][-MAX_FIRST_RUNS:]
+    kept = set(runs) | {rid for rid in ids if kinds[rid] == "baseline"}
+    return [rid for rid in ids if rid in kept]
 
 
 def initial_selection(frame: pd.DataFrame, *, jobs: list[int], runs: list[int],

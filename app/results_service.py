@@ -42,43 +42,43 @@ def _short(name: str, job_id: int | None) -> str:
 def results_frame(job_ids: list[int] | None = None) -> pd.DataFrame:
     """Every stored result, one row each: identity, labels, protocol and every metric; with
     `job_ids`, those jobs' results and the baselines only (what their headlines need)."""
+    stored, metric_rows = job_results.results_table(jobs_service.engine(), job_ids=job_ids)
+    metrics: dict[int, dict] = {}
+    for result_id, name, value, spread in metric_rows:
+        figures = metrics.setdefault(result_id, {})
+        figures[name] = value
+        if spread is not None:
+            figures[f"{name}_iqr"] = spread
     rows = []
-    for result in job_results.list_results(jobs_service.engine(), job_ids=job_ids):
-        job = result.job
-        row = {
+    for result in stored:
+        protocol = result.protocol or {}
+        rows.append({
             "result_id": result.id, "job_id": result.job_id, "kind": result.kind,
             "name": result.name, "short": _short(result.name, result.job_id),
-            "model": result.environment.get("model", result.model_ref),
+            "model": (result.environment or {}).get("model", result.model_ref),
             "model_ref": result.model_ref, "model_key": result.model_key,
             "device": result.device, "device_name": result.device_name, "dtype": result.dtype,
             "execution": result.execution,
             # Quality is comparable when everything but the speed protocol is the same: a
             # simulated run timed no speed, and still reads against its baseline.
-            "protocol_hash": quality_protocol_hash(result.protocol or {}),
+            "protocol_hash": quality_protocol_hash(protocol),
             "full_protocol_hash": result.protocol_hash,
-            "corpus": (result.protocol or {}).get("corpus", ""),
-            "technique": job.technique_slug if job is not None else None,
+            "corpus": protocol.get("corpus", ""),
+            "technique": result.technique_slug,
             # Who launched it (a workshop seat, or a browser session), and the job whose
             # run it reuses (its numbers are that run's, copied).
-            "owner": job.owner_session if job is not None else None,
-            "reused_from": job.reused_from if job is not None else None,
-            "recipe": " + ".join(step["recipe"] for step in result.recipe) or "baseline",
+            "owner": result.owner_session,
+            "reused_from": result.reused_from,
+            "recipe": " + ".join(step["recipe"] for step in result.recipe or []) or "baseline",
             "created_at": result.created_at,
-        }
-        for metric in result.metrics:
-            row[metric.name] = metric.value
-            if metric.spread is not None:
-                row[f"{metric.name}_iqr"] = metric.spread
-        rows.append(row)
+            **metrics.get(result.id, {}),
+        })
     return pd.DataFrame(rows)
 
 
 def result_details(result_id: int):
     """One result with its protocol, notes and diagnostics."""
-    for result in job_results.list_results(jobs_service.engine()):
-        if result.id == result_id:
-            return result
-    return None
+    return job_results.get_result(jobs_service.engine(), result_id)
 
 
 def _normal(name: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import signal
 import statistics
@@ -42,7 +43,10 @@ from db.job_models import Job
 LOCKED = "database is locked"
 PAGE_TIMEOUT_MS = 240_000
 VIEWPORT = {"width": 1200, "height": 800}
-TECHNIQUES = ("rtn", "wanda", "magnitude_pruning")  # recipe names (the Launch page's ?recipe=)
+SHOTS: Path | None = None  # --shots: where a failed attendee's pages are photographed
+# Recipe names (the Launch page's ?recipe=); the first is the one the start-here technique
+# (RTN) launches, reached by clicking through.
+TECHNIQUES = ("rtn", "wanda", "magnitude_pruning")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Attendee:
     explore_drawn_s: float | None = None
     launched_at: float | None = None
     seen_at: list[float] = field(default_factory=list)
+    waited_s: list[float] = field(default_factory=list)  # each launch click to its result
     errors: list[str] = field(default_factory=list)
     locked: int = 0
 
@@ -89,16 +94,19 @@ async def _explore(page, url: str, seat: str) -> tuple[float, float]:
     """Seconds from asking for Explore until its first render (the page's heading drawn),
     and until it is fully drawn (the taxonomy chart too)."""
     start = time.perf_counter()
-    await page.goto(f"{url}/explore?seat={seat}")
+    await page.goto(f"{url}/?seat={seat}")  # Explore is the landing page, at /
     await page.get_by_role("heading", name="An atlas of LLM inference optimizations").wait_for()
     first = time.perf_counter() - start
     await page.get_by_test_id("stPlotlyChart").first.wait_for()
     return first, time.perf_counter() - start
 
 
-async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str,
+async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str | None,
                            who: Attendee) -> None:
-    await page.goto(f"{url}/launch?recipe={recipe}&model={model}&seat={seat}")
+    """Launch from the Launch page (already open when `recipe` is None, else opened for
+    it), follow the job to Jobs and wait there until it shows succeeded."""
+    if recipe is not None:
+        await page.goto(f"{url}/launch?recipe={recipe}&model={model}&seat={seat}")
     button = page.get_by_role("button", name="Launch")
     await button.wait_for()
     # Launch turns on once the form is checked (it is off while a rerun is under way).
@@ -106,18 +114,23 @@ async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str,
         if await button.is_enabled():
             break
         await page.wait_for_timeout(250)
-    who.launched_at = who.launched_at or time.perf_counter()
+    clicked = time.perf_counter()
+    who.launched_at = who.launched_at or clicked
     await button.click()
-    follow = page.get_by_role("link", name="Follow job")
-    await follow.wait_for()
-    job_id = (await follow.inner_text()).split()[-1]
+    # The launch's own message names its job ("Job N queued", "Job N answered at once");
+    # a "Follow job M" link above it may name the identical run that answers it.
+    done = page.get_by_test_id("stAlertContentSuccess").filter(has_text=re.compile(r"^Job \d+"))
+    await done.first.wait_for()
+    job_id = (await done.first.inner_text()).split()[1]
     await _problems_then(page, who)
-    await page.goto(f"{url}/jobs?seat={seat}&job={job_id}")
+    # In-app navigation, as an attendee clicks it.
+    await page.get_by_role("link", name=f"Follow job {job_id}", exact=True).click()
     # The card's first line: "#N label succeeded · model on device ...".
     headline = page.get_by_test_id("stMarkdownContainer").filter(
         has_text=re.compile(rf"#{job_id} .*succeeded"))
     await headline.first.wait_for()
     who.seen_at.append(time.perf_counter())
+    who.waited_s.append(who.seen_at[-1] - clicked)
     await _page_problems(page, who)
 
 
@@ -135,14 +148,21 @@ async def _attendee(browser, url: str, who: Attendee, model: str,
     try:
         page, seat = await _join(context, url, who)
         who.explore_s, who.explore_drawn_s = await _explore(page, url, seat)
-        await page.goto(f"{url}/explore?technique={technique}&seat={seat}")
-        await page.get_by_role("link", name="Run this technique").wait_for()
+        # Then as an attendee clicks through (no page reloads): the start-here technique,
+        # its "Run this technique", and Launch.
+        await page.get_by_role("link", name=re.compile("Read how round-to-nearest")).click()
+        await page.get_by_role("link", name="Run this technique").click()
+        await page.get_by_role("heading", name="Launch a job").wait_for()
         await _page_problems(page, who)
-        for recipe in recipes:
-            await _launch_and_wait(page, url, seat, model, recipe, who)
+        for n, recipe in enumerate(recipes):
+            await _launch_and_wait(page, url, seat, model, None if n == 0 else recipe, who)
         report.progress(f"{who.name}: saw {len(who.seen_at)} result(s)")
     except Exception as error:  # noqa: BLE001 - every failure is a counted error
-        who.errors.append(f"{who.name}: {type(error).__name__}: {str(error)[:300]}")
+        who.errors.append(f"{who.name}: {type(error).__name__}: {str(error)[:1500]}")
+        if SHOTS is not None:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            for n, open_page in enumerate(context.pages):
+                await open_page.screenshot(path=str(SHOTS / f"{who.name}-{n}.png"))
     finally:
         await context.close()
 
@@ -201,6 +221,7 @@ async def _scenario(browser, url: str, engine, name: str, attendees: int, model:
     unloaded_drawn = statistics.median(whole for _, whole in baseline)
     launched = [w.launched_at for w in people if w.launched_at]
     seen = [t for w in people for t in w.seen_at]
+    waited = [t for w in people for t in w.waited_s]
     distinct = len({(j.model_ref, json.dumps(j.recipe, sort_keys=True),
                      json.dumps(j.measure, sort_keys=True), j.device, j.dtype) for j in jobs})
     return {
@@ -221,6 +242,9 @@ async def _scenario(browser, url: str, engine, name: str, attendees: int, model:
         "single_job_s": max(durations) if durations else None,
         "first_launch_to_last_result_s": (max(seen) - min(launched)) if seen and launched
         else None,
+        "launch_to_result_p50_s": statistics.median(waited) if waited else None,
+        "launch_to_result_max_s": max(waited) if waited else None,
+        "results_seen": len(seen),
         "wall_s": wall,
         "most_jobs_of_one_other_attendee_started_while_waiting": _fairness(jobs),
     }
@@ -237,8 +261,13 @@ async def _run(args: argparse.Namespace) -> list[dict]:
         with live_server(home, "--workshop", str(room)) as url:
             engine = make_engine(f"sqlite:///{home / 'optatlas.db'}")
             async with async_playwright() as playwright:
+                # The browsers stand in for thirty laptops; here they share two cores with
+                # the server and its worker, so they run at the lowest CPU priority: what
+                # the server does for the room is timed, not how fast one machine can draw
+                # thirty pages.
                 browser = await playwright.chromium.launch(executable_path=_chromium(),
                                                            args=CHROMIUM_ARGS)
+                nicer = asyncio.create_task(_keep_browsers_niced()) if args.nice else None
                 rows = []
                 for name, recipes in (("same", ("rtn",)), ("three", TECHNIQUES)):
                     if args.scenario not in ("both", name):
@@ -250,8 +279,31 @@ async def _run(args: argparse.Namespace) -> list[dict]:
                     row["database_locked_in_logs"] = _logs_locked(home)
                     rows.append(row)
                     print(json.dumps(row, indent=2, default=str), flush=True)
+                if nicer is not None:
+                    nicer.cancel()
                 await browser.close()
     return rows
+
+
+def _renice_browsers() -> None:
+    # Chromium starts renderers as each context opens a page: lower every chromium process
+    # now and again while the bench runs (_keep_browsers_niced).
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                if comm.read().strip() not in ("chromium", "chrome", "headless_shell"):
+                    continue
+            os.setpriority(os.PRIO_PROCESS, int(pid), 19)
+        except OSError:
+            continue
+
+
+async def _keep_browsers_niced() -> None:
+    while True:
+        _renice_browsers()
+        await asyncio.sleep(1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrival-s", type=float, default=30.0,
                         help="attendees arrive evenly over this many seconds (0: at once)")
     parser.add_argument("--json", type=Path, help="write the rows here too")
+    parser.add_argument("--no-nice", dest="nice", action="store_false",
+                        help="run the browsers at normal CPU priority")
+    parser.add_argument("--shots", type=Path, help="screenshots of failed attendees' pages")
     args = parser.parse_args(argv)
+    global SHOTS
+    SHOTS = args.shots
     # A stopped bench (timeout, ^C) still stops its server, executor and workers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = asyncio.run(_run(args))

@@ -18,6 +18,7 @@ from core.jobs.store import JobStateError
 
 REFRESH_S = 1.5
 QUIET_REFRESH_S = 15.0
+EVERYONE_LIMIT = 40
 STATUS_BADGES = {
     states.QUEUED: ":gray-badge[queued]",
     states.RUNNING: ":blue-badge[running]",
@@ -71,7 +72,7 @@ def _progress(job) -> None:
 
 
 def _actions(job) -> None:
-    columns = st.columns([1, 1, 3])
+    columns = st.columns([1, 1.4, 3])
     owner, teacher = workshop.session_owner(), workshop.is_teacher()
     buttons = ((columns[0], states.ACTIVE, "Cancel", ":material/stop:", jobs_service.cancel),
                (columns[1], states.RETRYABLE, "Retry", ":material/replay:", jobs_service.retry))
@@ -176,7 +177,11 @@ def _whose() -> tuple[list, dict[str, str]]:
         return jobs_service.jobs(), {}
     choice = st.radio("Show", ["mine", "everyone"], horizontal=True, key="jobs-whose",
                       format_func={"mine": "my jobs", "everyone": "everyone's"}.get)
-    jobs = jobs_service.jobs(owner=workshop.session_owner() if choice == "mine" else None)
+    # Everyone's: the newest EVERYONE_LIMIT (a room's day is a thousand jobs).
+    jobs = jobs_service.jobs(owner=workshop.session_owner()) if choice == "mine" \
+        else jobs_service.jobs(limit=EVERYONE_LIMIT)
+    if choice != "mine" and len(jobs) == EVERYONE_LIMIT:
+        st.caption(f"The room's {EVERYONE_LIMIT} newest jobs.")
     return jobs, jobs_service.owner_names({job.owner_session for job in jobs})
 
 

@@ -217,6 +217,38 @@ def list_results(
         return list(session.scalars(query))
 
 
+# What a results table shows of each result: no notes, no per-layer diagnostics (the
+# largest part of a row), which one result's details read on their own.
+TABLE_COLUMNS = (Result.id, Result.job_id, Result.kind, Result.name, Result.environment,
+                 Result.model_ref, Result.model_key, Result.device, Result.device_name,
+                 Result.dtype, Result.execution, Result.protocol, Result.protocol_hash,
+                 Result.recipe, Result.created_at, Job.technique_slug, Job.owner_session,
+                 Job.reused_from)
+
+
+def results_table(engine: Engine, *, job_ids: list[int] | None = None) -> tuple[list, list]:
+    """Every stored result's TABLE_COLUMNS (oldest first) and every metric row
+    (result_id, name, value, spread), in two queries; with `job_ids`, those jobs' results
+    and every baseline only."""
+    chosen = None if job_ids is None else or_(Result.job_id.in_(job_ids),
+                                              Result.kind == BASELINE)
+    rows = select(*TABLE_COLUMNS).outerjoin(Job, Job.id == Result.job_id).order_by(Result.id)
+    metrics = select(ResultMetric.result_id, ResultMetric.name, ResultMetric.value,
+                     ResultMetric.spread).order_by(ResultMetric.id)
+    if chosen is not None:
+        rows = rows.where(chosen)
+        metrics = metrics.where(ResultMetric.result_id.in_(select(Result.id).where(chosen)))
+    with transaction(engine) as session:
+        return session.execute(rows).all(), session.execute(metrics).all()
+
+
+def get_result(engine: Engine, result_id: int) -> Result | None:
+    """One result with its metrics, notes and diagnostics."""
+    with transaction(engine) as session:
+        return session.scalar(select(Result).options(selectinload(Result.metrics))
+                              .where(Result.id == result_id))
+
+
 def job_result(engine: Engine, job_id: int) -> Result | None:
     """A job's result, with its metrics, or None."""
     with transaction(engine) as session:
