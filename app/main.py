@@ -1,8 +1,10 @@
 """OptAtlas's Streamlit entry point: it only routes to the pages."""
 
+import time
+
 import streamlit as st
 
-from app import style, workshop
+from app import style, timing_log, workshop
 from app.navigation import pages
 
 # The favicon is a file of ours: a Material icon as favicon is fetched from Google's font
@@ -14,4 +16,6 @@ if workshop.gate():
     page = st.navigation(pages(room=workshop.room() is not None))
     workshop.keep_seat_in_url(page)
     workshop.show_banner()
+    started = time.perf_counter()
     page.run()
+    timing_log.record(page.url_path, time.perf_counter() - started)

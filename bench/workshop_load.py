@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app import timing_log
 from bench import report
 from bench.live_server import CHROMIUM_ARGS, live_server
 from db.engine import make_engine
@@ -194,6 +195,11 @@ def _fairness(jobs: list[Job]) -> int:
     return worst
 
 
+def _explore_times(log: Path, skip: int) -> list[float]:
+    """Server time of the full Explore runs recorded after the first `skip` lines."""
+    return [seconds for page, seconds in timing_log.read(str(log))[skip:] if page == "explore"]
+
+
 def _logs_locked(home: Path) -> int:
     return sum(path.read_text(errors="replace").count(LOCKED)
                for path in home.rglob("*.log"))
@@ -258,7 +264,9 @@ async def _run(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="optatlas-room-") as folder:
         home = Path(folder)
         room = _room_file(home, args.model)
-        with live_server(home, "--workshop", str(room)) as url:
+        timings = home / "page-times.log"
+        with live_server(home, "--workshop", str(room),
+                         env={timing_log.ENV: str(timings)}) as url:
             engine = make_engine(f"sqlite:///{home / 'optatlas.db'}")
             async with async_playwright() as playwright:
                 # The browsers stand in for thirty laptops; here they share two cores with
@@ -272,11 +280,24 @@ async def _run(args: argparse.Namespace) -> list[dict]:
                 for name, recipes in (("same", ("rtn",)), ("three", TECHNIQUES)):
                     if args.scenario not in ("both", name):
                         continue
+                    before = len(timing_log.read(str(timings)))
                     baseline = await _unloaded(browser, url, args.unloaded)
+                    unloaded_server = _explore_times(timings, before)
+                    before = len(timing_log.read(str(timings)))
                     report.progress(f"scenario {name}: unloaded Explore {baseline}")
                     row = await _scenario(browser, url, engine, name, args.attendees,
                                           args.model, recipes, baseline, args.arrival_s)
                     row["database_locked_in_logs"] = _logs_locked(home)
+                    loaded_server = _explore_times(timings, before)
+                    row["explore_server_unloaded_p50_s"] = statistics.median(unloaded_server) \
+                        if unloaded_server else None
+                    row["explore_server_loaded_p50_s"] = statistics.median(loaded_server) \
+                        if loaded_server else None
+                    row["explore_server_loaded_p95_s"] = _p95(loaded_server) \
+                        if loaded_server else None
+                    if unloaded_server and loaded_server:
+                        row["explore_server_p95_over_unloaded"] = \
+                            _p95(loaded_server) / statistics.median(unloaded_server)
                     rows.append(row)
                     print(json.dumps(row, indent=2, default=str), flush=True)
                 if nicer is not None:
