@@ -58,14 +58,17 @@ def queue() -> list[QueuedJob]:
     engine = jobs_service.engine()
     active = jobs_service.jobs(limit=10_000, statuses=states.ACTIVE)
     names = jobs_service.owner_names({job.owner_session for job in active})
-    orders = {device: store.queue_order(engine, device) for device in {j.device for j in active}}
+    # Each device's queue as {job id: place}, in the order its workers take them.
+    places = {device: {job_id: index for index, job_id in
+                       enumerate(store.queue_order(engine, device))}
+              for device in {j.device for j in active}}
     rows = []
     for job in active:
-        order = orders[job.device]
+        order = places[job.device]
         if job.status == states.RUNNING:
             place, rank = f"running {job.progress_fraction:.0%}", -1
         elif job.id in order:
-            index = order.index(job.id)
+            index = order[job.id]
             place, rank = ("next" if index == 0 else _ordinal(index + 1)), index
         else:
             place, rank = f"with job {job.reused_from}", len(order)

@@ -196,10 +196,8 @@ def list_results(
     model_key: str | None = None,
     protocol: str | None = None,
     kinds: tuple[str, ...] | None = None,
-    job_ids: list[int] | None = None,
 ) -> list[Result]:
-    """Stored results with their metrics and job, oldest first, optionally filtered (`job_ids`:
-    those jobs' results and every baseline)."""
+    """Stored results with their metrics and job, oldest first, optionally filtered."""
     query = (
         select(Result)
         .options(selectinload(Result.metrics), selectinload(Result.job))
@@ -211,8 +209,6 @@ def list_results(
         query = query.where(Result.protocol_hash == protocol)
     if kinds:
         query = query.where(Result.kind.in_(kinds))
-    if job_ids is not None:
-        query = query.where(or_(Result.job_id.in_(job_ids), Result.kind == BASELINE))
     with transaction(engine) as session:
         return list(session.scalars(query))
 

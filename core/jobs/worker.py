@@ -295,6 +295,12 @@ class JobWorker:
         finally:
             watchdog.done.set()
 
+        # The key this run answers under is the one computed here, on the device and
+        # libraries that measured it (before the write transaction, which stays short); the
+        # jobs attached to it finish with it.
+        key = reuse_key(spec, self.device_name) if outcome is not None and \
+            spec.export is None else None
+
         def record(session) -> None:
             if outcome is None:
                 return
@@ -310,9 +316,6 @@ class JobWorker:
                 return
             add_job_result(session, lease.job_id, outcome.measurement, model_ref=spec.model,
                            recipe=job.recipe, diagnostics=outcome.diagnostics)
-            # The key this run answers under is the one computed here, on the device and
-            # libraries that measured it; the jobs attached to it finish with it.
-            key = reuse_key(spec, self.device_name)
             session.execute(update(Job).where(Job.id == lease.job_id).values(reuse_key=key))
             settle_followers(session, lease.job_id, key)
             if outcome.saved is not None:
