@@ -94,7 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
         # leaves them running, and the next start finds the executor already there.
         from core.jobs.executor import start_detached
 
-        pid = start_detached()
+        pid = start_detached(nice=room.job_nice if args.workshop else 0)
         if pid is not None:
             print(f"Executor started (pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
     # Streamlit reads .streamlit/config.toml from the working directory.

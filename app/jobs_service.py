@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+import streamlit as st
 from sqlalchemy import select
 
 from app import services, workshop
@@ -123,6 +124,18 @@ def has_active(owner: str | None = None) -> bool:
     """Whether a job (of `owner`, when given) is queued or running, archived ones aside."""
     return bool(store.list_jobs(engine(), statuses=states.ACTIVE, owner_session=owner,
                                 archived=False, limit=1))
+
+
+def active_owners() -> int:
+    """How many owners have a job queued or running; read at most every 2 s for all the
+    server's sessions together (every live Jobs page asks)."""
+    return _active_owners(database_url())
+
+
+@st.cache_data(ttl=2.0, show_spinner=False)
+def _active_owners(url: str) -> int:
+    # Keyed on the database's address, so that another database is never answered from here.
+    return store.active_owner_count(services.get_engine(url))
 
 
 def job(job_id: int) -> Job | None:

@@ -1,20 +1,30 @@
 """A workshop room under load: thirty real browser sessions (Playwright contexts in headless
 Chromium, loopback only) against one `optatlas serve --workshop` on this machine.
 
-    python -m bench.workshop_load [--attendees 30] [--model tiny] [--arrival-s 30] [--json PATH]
+    python -m bench.workshop_load [--attendees 30] [--model tiny] [--arrival-s 300] [--json PATH]
 
 Scenario "same": every attendee joins (arriving evenly over --arrival-s seconds, as a room
-opening the address does), opens Explore and a technique, launches the same small job from
-the Launch page and waits on Jobs (which refreshes itself) until it shows succeeded; all
-thirty sessions stay open together. Scenario "three": every attendee launches three
-different techniques (90 launches). Each prints: Explore's time to first render (its
-heading drawn) p50 / p95 under load beside the unloaded time measured in the same run just
-before (and their ratio), the time until its taxonomy chart is drawn too, errors, "database
-is locked" seen anywhere (pages, server
-and executor logs), computations actually run (jobs a worker claimed), the single job's
-duration and the wall time until the last attendee saw its result. "three" adds the fair
-queue's figure: the most jobs of any one other attendee that started while one of an
-attendee's computed jobs waited.
+opening the address on the board does), opens Explore and a technique, launches the same
+small job from the Launch page and waits on Jobs (which refreshes itself) until it shows
+succeeded; every session stays open until the last attendee has seen its result. Scenario
+"three": every attendee launches three different settings at once (90 launches), each
+attendee its own three of a pool of six, so that the specs overlap as a class's do, and
+waits for all three.
+
+Each prints: Explore's time to first render (its heading drawn) p50 / p95 under load beside
+the unloaded time measured in the same run just before (and their ratio), the time until
+its taxonomy chart is drawn too, errors, "database is locked" seen anywhere (pages, server
+and executor logs), computations actually run (jobs a worker claimed) against distinct
+specs, the single job's duration, launch-to-result times and the wall time until the last
+attendee saw its result; "three" adds the fair queue's figure: the most jobs of any one
+other attendee that started while one of an attendee's computed jobs waited.
+
+Why arrivals over 300 s by default: the browsers stand in for thirty laptops but draw
+their pages on this machine's cores. One attendee's flow costs its browser about 7.5 s of
+CPU (joining 2 s, Explore's chart 2 s, a technique 1.5 s, Launch 0.6 s; measured with
+/proc on this machine), 225 s for the room: arriving over 30 s, the browsers alone would
+keep two cores busy for two minutes and every later page would wait behind them, which
+says nothing about the server. Over 300 s they take about a third of the machine.
 """
 
 from __future__ import annotations
@@ -43,11 +53,13 @@ from db.job_models import Job
 
 LOCKED = "database is locked"
 PAGE_TIMEOUT_MS = 240_000
+# A result may wait behind the room's other computations: a job's own wait is longer.
+RESULT_TIMEOUT_MS = 900_000
 VIEWPORT = {"width": 1200, "height": 800}
 SHOTS: Path | None = None  # --shots: where a failed attendee's pages are photographed
-# Recipe names (the Launch page's ?recipe=); the first is the one the start-here technique
-# (RTN) launches, reached by clicking through.
-TECHNIQUES = ("rtn", "wanda", "magnitude_pruning")
+# Recipe names (the Launch page's ?recipe=): "three" gives attendee n the three from place
+# n of this pool on (wrapping), so neighbours share two and the class asks for six specs.
+SETTINGS_POOL = ("rtn", "magnitude-pruning", "wanda", "nm-sparsity", "w8a8", "svd-lowrank")
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Attendee:
     explore_s: float | None = None
     explore_drawn_s: float | None = None
     launched_at: float | None = None
+    clicked: list[float] = field(default_factory=list)  # each Launch click
     seen_at: list[float] = field(default_factory=list)
     waited_s: list[float] = field(default_factory=list)  # each launch click to its result
     errors: list[str] = field(default_factory=list)
@@ -102,10 +115,10 @@ async def _explore(page, url: str, seat: str) -> tuple[float, float]:
     return first, time.perf_counter() - start
 
 
-async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str | None,
-                           who: Attendee) -> None:
+async def _launch(page, url: str, seat: str, model: str, recipe: str | None,
+                  who: Attendee) -> str:
     """Launch from the Launch page (already open when `recipe` is None, else opened for
-    it), follow the job to Jobs and wait there until it shows succeeded."""
+    it); the job's number."""
     if recipe is not None:
         await page.goto(f"{url}/launch?recipe={recipe}&model={model}&seat={seat}")
     button = page.get_by_role("button", name="Launch")
@@ -115,8 +128,8 @@ async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str | 
         if await button.is_enabled():
             break
         await page.wait_for_timeout(250)
-    clicked = time.perf_counter()
-    who.launched_at = who.launched_at or clicked
+    who.clicked.append(time.perf_counter())
+    who.launched_at = who.launched_at or who.clicked[-1]
     await button.click()
     # The launch's own message names its job ("Job N queued", "Job N answered at once");
     # a "Follow job M" link above it may name the identical run that answers it.
@@ -124,14 +137,20 @@ async def _launch_and_wait(page, url: str, seat: str, model: str, recipe: str | 
     await done.first.wait_for()
     job_id = (await done.first.inner_text()).split()[1]
     await _problems_then(page, who)
-    # In-app navigation, as an attendee clicks it.
-    await page.get_by_role("link", name=f"Follow job {job_id}", exact=True).click()
-    # The card's first line: "#N label succeeded · model on device ...".
-    headline = page.get_by_test_id("stMarkdownContainer").filter(
-        has_text=re.compile(rf"#{job_id} .*succeeded"))
-    await headline.first.wait_for()
-    who.seen_at.append(time.perf_counter())
-    who.waited_s.append(who.seen_at[-1] - clicked)
+    return job_id
+
+
+async def _wait_on_jobs(page, job_ids: list[str], who: Attendee) -> None:
+    """Follow the last launch to Jobs (in-app, as an attendee clicks it) and wait there until
+    every one of `job_ids` shows succeeded, noting when each was seen."""
+    await page.get_by_role("link", name=f"Follow job {job_ids[-1]}", exact=True).click()
+    for job_id, clicked in zip(job_ids, who.clicked[-len(job_ids):], strict=True):
+        # The card's first line: "#N label succeeded · model on device ...".
+        headline = page.get_by_test_id("stMarkdownContainer").filter(
+            has_text=re.compile(rf"#{job_id} .*succeeded"))
+        await headline.first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        who.seen_at.append(time.perf_counter())
+        who.waited_s.append(who.seen_at[-1] - clicked)
     await _page_problems(page, who)
 
 
@@ -142,10 +161,11 @@ async def _problems_then(page, who: Attendee) -> None:
     await _page_problems(page, who)
 
 
-async def _attendee(browser, url: str, who: Attendee, model: str,
-                    recipes: tuple[str, ...], technique: str, arrive_after_s: float) -> None:
+async def _attendee(context, url: str, who: Attendee, model: str,
+                    recipes: tuple[str, ...], arrive_after_s: float) -> None:
+    """One attendee's flow in its own browser context, which the caller closes once the
+    whole room is done (attendees keep their tabs open)."""
     await asyncio.sleep(arrive_after_s)
-    context = await browser.new_context(viewport=VIEWPORT)
     try:
         page, seat = await _join(context, url, who)
         who.explore_s, who.explore_drawn_s = await _explore(page, url, seat)
@@ -155,8 +175,10 @@ async def _attendee(browser, url: str, who: Attendee, model: str,
         await page.get_by_role("link", name="Run this technique").click()
         await page.get_by_role("heading", name="Launch a job").wait_for()
         await _page_problems(page, who)
-        for n, recipe in enumerate(recipes):
-            await _launch_and_wait(page, url, seat, model, None if n == 0 else recipe, who)
+        job_ids = [await _launch(page, url, seat, model, None if recipe == "rtn" and n == 0
+                                 else recipe, who)
+                   for n, recipe in enumerate(recipes)]
+        await _wait_on_jobs(page, job_ids, who)
         report.progress(f"{who.name}: saw {len(who.seen_at)} result(s)")
     except Exception as error:  # noqa: BLE001 - every failure is a counted error
         who.errors.append(f"{who.name}: {type(error).__name__}: {str(error)[:1500]}")
@@ -164,8 +186,6 @@ async def _attendee(browser, url: str, who: Attendee, model: str,
             SHOTS.mkdir(parents=True, exist_ok=True)
             for n, open_page in enumerate(context.pages):
                 await open_page.screenshot(path=str(SHOTS / f"{who.name}-{n}.png"))
-    finally:
-        await context.close()
 
 
 async def _unloaded(browser, url: str, repeats: int) -> list[float]:
@@ -205,17 +225,25 @@ def _logs_locked(home: Path) -> int:
                for path in home.rglob("*.log"))
 
 
+def _settings(scenario: str, n: int) -> tuple[str, ...]:
+    if scenario == "same":
+        return ("rtn",)
+    return tuple(SETTINGS_POOL[(n + k) % len(SETTINGS_POOL)] for k in range(3))
+
+
 async def _scenario(browser, url: str, engine, name: str, attendees: int, model: str,
-                    recipes: tuple[str, ...], baseline: list[tuple[float, float]],
-                    arrival_s: float) -> dict:
+                    baseline: list[tuple[float, float]], arrival_s: float) -> dict:
     with engine.connect() as connection:
         first_job = (connection.scalar(select(Job.id).order_by(Job.id.desc()).limit(1)) or 0) + 1
     people = [Attendee(f"{name}-{n:02d}") for n in range(attendees)]
+    contexts = [await browser.new_context(viewport=VIEWPORT) for _ in people]
     start = time.perf_counter()
-    await asyncio.gather(*(_attendee(browser, url, who, model, recipes, "rtn",
+    await asyncio.gather(*(_attendee(context, url, who, model, _settings(name, n),
                                      arrival_s * n / attendees)
-                           for n, who in enumerate(people)))
+                           for n, (who, context) in enumerate(zip(people, contexts))))
     wall = time.perf_counter() - start
+    for context in contexts:
+        await context.close()
     with engine.connect() as connection:
         jobs = list(connection.execute(select(Job).where(Job.id >= first_job)))
     computed = [j for j in jobs if j.attempt > 0]
@@ -269,15 +297,14 @@ async def _run(args: argparse.Namespace) -> list[dict]:
                          env={timing_log.ENV: str(timings)}) as url:
             engine = make_engine(f"sqlite:///{home / 'optatlas.db'}")
             async with async_playwright() as playwright:
-                # The browsers stand in for thirty laptops; here they share two cores with
-                # the server and its worker, so they run at the lowest CPU priority: what
-                # the server does for the room is timed, not how fast one machine can draw
-                # thirty pages.
+                # The browsers stand in for thirty laptops but share this machine's cores
+                # with the server and its worker, at the same priority (--nice-browsers
+                # lowers theirs; the shared compositor then starves and pages crawl).
                 browser = await playwright.chromium.launch(executable_path=_chromium(),
                                                            args=CHROMIUM_ARGS)
                 nicer = asyncio.create_task(_keep_browsers_niced()) if args.nice else None
                 rows = []
-                for name, recipes in (("same", ("rtn",)), ("three", TECHNIQUES)):
+                for name in ("same", "three"):
                     if args.scenario not in ("both", name):
                         continue
                     before = len(timing_log.read(str(timings)))
@@ -286,7 +313,7 @@ async def _run(args: argparse.Namespace) -> list[dict]:
                     before = len(timing_log.read(str(timings)))
                     report.progress(f"scenario {name}: unloaded Explore {baseline}")
                     row = await _scenario(browser, url, engine, name, args.attendees,
-                                          args.model, recipes, baseline, args.arrival_s)
+                                          args.model, baseline, args.arrival_s)
                     row["database_locked_in_logs"] = _logs_locked(home)
                     loaded_server = _explore_times(timings, before)
                     row["explore_server_unloaded_p50_s"] = statistics.median(unloaded_server) \
@@ -334,11 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=["same", "three", "both"], default="both")
     parser.add_argument("--unloaded", type=int, default=5,
                         help="unloaded Explore renders measured before each scenario")
-    parser.add_argument("--arrival-s", type=float, default=30.0,
+    parser.add_argument("--arrival-s", type=float, default=300.0,
                         help="attendees arrive evenly over this many seconds (0: at once)")
     parser.add_argument("--json", type=Path, help="write the rows here too")
-    parser.add_argument("--no-nice", dest="nice", action="store_false",
-                        help="run the browsers at normal CPU priority")
+    parser.add_argument("--nice-browsers", dest="nice", action="store_true",
+                        help="run the browsers at the lowest CPU priority")
     parser.add_argument("--shots", type=Path, help="screenshots of failed attendees' pages")
     args = parser.parse_args(argv)
     global SHOTS

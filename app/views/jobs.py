@@ -1,6 +1,7 @@
-"""Jobs: every job with its live progress, refreshed every 1.5 s by a fragment, with its
-log's tail and cancel / retry. Reads the database only, so a restarted server picks up jobs
-that kept running in their workers."""
+"""Jobs: every job with its live progress, refreshed by a fragment (every 1.5 s for one
+visitor, less often as more pages follow live jobs), with its log's tail and cancel / retry.
+Reads the database only, so a restarted server picks up jobs that kept running in their
+workers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from core.jobs.store import JobStateError
 
 REFRESH_S = 1.5
 QUIET_REFRESH_S = 15.0
+# The refreshes per second all live Jobs pages of the server share: thirty attendees waiting
+# on their jobs then see them every 10 s, rather than keeping a two-core server and their
+# browsers busy redrawing unchanged cards 20 times a second.
+ROOM_REFRESHES_PER_S = 3.0
+LIVE_REFRESH_TIERS_S = (REFRESH_S, 3.0, 6.0, 10.0)
 EVERYONE_LIMIT = 40
 STATUS_BADGES = {
     states.QUEUED: ":gray-badge[queued]",
@@ -132,12 +138,25 @@ def _job_card(job, focused: bool, headline: str | None, by: str | None = None) -
         _actions(job)
 
 
-def _job_list(live: bool) -> None:
-    """The list; drawn by a fragment that reruns every REFRESH_S seconds while a listed job
-    is queued or running (`live`), every QUIET_REFRESH_S otherwise. A room of thirty idle
-    Jobs pages then costs the server and the browsers little; when the list changes from
-    one kind to the other, the page reruns to switch fragments."""
-    if _anything_active() != live:
+def live_refresh_s(watchers: int) -> float:
+    """The live list's refresh period when `watchers` owners have jobs queued or running:
+    the shortest tier that keeps the server's live pages within ROOM_REFRESHES_PER_S."""
+    wanted = max(1, watchers) / ROOM_REFRESHES_PER_S
+    return next((tier for tier in LIVE_REFRESH_TIERS_S if tier >= wanted),
+                LIVE_REFRESH_TIERS_S[-1])
+
+
+def _refresh_s() -> float:
+    return live_refresh_s(jobs_service.active_owners()) if _anything_active() \
+        else QUIET_REFRESH_S
+
+
+def _job_list(refresh_s: float) -> None:
+    """The list; drawn by a fragment that reruns every `refresh_s` seconds: a live tier while
+    a listed job is queued or running, QUIET_REFRESH_S otherwise. A room of thirty Jobs
+    pages then costs the server and the browsers little; when the period the list needs
+    changes, the page reruns to switch fragments."""
+    if _refresh_s() != refresh_s:
         st.rerun()
     jobs, names = _whose()
     if not jobs and workshop.room() is None:
@@ -214,16 +233,22 @@ def _anything_active() -> bool:
     return jobs_service.has_active(workshop.session_owner() if mine else None)
 
 
-@st.fragment(run_every=REFRESH_S)
-def _live_list() -> None:
-    _job_list(live=True)
+def _list_refreshed_every(period_s: float):
+    def job_list_fragment() -> None:
+        _job_list(period_s)
+
+    # Streamlit knows a fragment by its function's qualified name: one name per period,
+    # so that switching periods starts a new timer rather than keeping the old one.
+    job_list_fragment.__qualname__ = f"job_list_every_{period_s:g}s"
+    return st.fragment(job_list_fragment, run_every=period_s)
 
 
-@st.fragment(run_every=QUIET_REFRESH_S)
-def _quiet_list() -> None:
-    _job_list(live=False)
+# One fragment per period, made once.
+_FRAGMENTS = {period: _list_refreshed_every(period)
+              for period in (*LIVE_REFRESH_TIERS_S, QUIET_REFRESH_S)}
 
 
 def job_list() -> None:
-    """The list: refreshed often while something it shows is active, rarely otherwise."""
-    (_live_list if _anything_active() else _quiet_list)()
+    """The list: refreshed often while something it shows is active (less often the more
+    pages in the room follow live jobs), rarely otherwise."""
+    _FRAGMENTS[_refresh_s()]()

@@ -82,15 +82,16 @@ def executor_running() -> bool:
         return False
 
 
-def start_detached() -> int | None:
-    """Start an executor in its own session unless one runs; its pid, or None."""
+def start_detached(nice: int = 0) -> int | None:
+    """Start an executor in its own session unless one runs; its pid, or None. Its workers
+    run jobs at CPU priority `nice` (0: normal)."""
     if executor_running():
         return None
     log = log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs.executor"],
+            [sys.executable, "-m", "core.jobs.executor", "--nice", str(nice)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -134,13 +135,15 @@ class _Slot:
 class LocalExecutor:
     """Worker processes for each device, restarted when they exit."""
 
-    def __init__(self, devices: list[str], per_device: int = 1) -> None:
+    def __init__(self, devices: list[str], per_device: int = 1, nice: int = 0) -> None:
         self.slots = [_Slot(device) for device in devices for _ in range(per_device)]
+        self.nice = nice
         self.stopping = False
 
     def _start(self, slot: _Slot) -> None:
         slot.process = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs.worker", "--device", slot.device],
+            [sys.executable, "-m", "core.jobs.worker", "--device", slot.device,
+             "--nice", str(self.nice)],
             stdin=subprocess.DEVNULL,
         )
         slot.started = time.monotonic()
@@ -222,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optatlas executor", description=__doc__.splitlines()[0])
     parser.add_argument("--devices", default=None, help="comma-separated, e.g. cpu,cuda:0")
     parser.add_argument("--per-device", type=int, default=None)
+    parser.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
+                        help="the workers' CPU priority (higher: pages before jobs)")
     parser.add_argument("--stop", action="store_true", help="stop the running executor")
     args = parser.parse_args(argv)
     if args.stop:
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if stopped else 1
     devices = args.devices.split(",") if args.devices else configured_devices()
     per_device = args.per_device or workers_per_device()
-    return LocalExecutor(devices, per_device).run()
+    return LocalExecutor(devices, per_device, args.nice).run()
 
 
 if __name__ == "__main__":

@@ -151,6 +151,15 @@ def list_jobs(engine: Engine, *, statuses: Sequence[str] | None = None,
         return list(session.scalars(query))
 
 
+def active_owner_count(engine: Engine) -> int:
+    """How many owners (browser sessions or attendees) have a job queued or running, archived
+    ones aside: the pages that follow live jobs, which a room's refresh rate is shared by."""
+    query = select(func.count(func.distinct(Job.owner_session))).where(
+        Job.status.in_(states.ACTIVE), Job.archived_at.is_(None))
+    with transaction(engine) as session:
+        return int(session.scalar(query) or 0)
+
+
 def _fair_queue(session, device: str) -> list[int]:
     """The queued jobs of `device` in the order workers take them (core.jobs.fair_queue)."""
     rows = session.execute(

@@ -341,7 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--until-idle", action="store_true",
                         help="exit when no job is queued for this device")
+    parser.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
+                        help="run jobs at this lower CPU priority (a workshop's pages first)")
     args = parser.parse_args(argv)
+    if args.nice:
+        # Before torch starts its threads: they inherit the worker's priority.
+        os.nice(args.nice)
     engine = make_engine()
     worker = JobWorker(engine, args.device)
     try:

@@ -12,6 +12,7 @@ errors, so a misspelt cap is never silently ignored.
       eval_windows: 8                  # most evaluation windows a job may ask for
       time_limit_s: 900                # each job
     allow_save: false                  # whether attendees may save compressed models
+    job_nice: 10                       # jobs' CPU priority, 0-19: pages stay quick
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class WorkshopConfig(BaseModel):
     recipes: tuple[str, ...] | None = Field(None, max_length=200)
     caps: Caps = Field(default_factory=Caps)
     allow_save: bool = False
+    # A room's thirty pages are what people wait on. A job's quality numbers do not depend
+    # on its pace, and its timings, contended by those pages either way, come as medians
+    # with their spread.
+    job_nice: int = Field(10, ge=0, le=19, description="the workers' CPU priority")
 
     @field_validator("teacher_passcode_hash")
     @classmethod

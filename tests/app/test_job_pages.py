@@ -363,3 +363,15 @@ def test_results_exports_a_runs_model_and_shows_its_read_back_check(pages):
     at.run()
     shown = " ".join(m.value for m in at.markdown)
     assert "safetensors · " in shown and "read back by transformers: perplexity" in shown
+
+
+def test_a_rooms_live_jobs_pages_share_their_refreshes():
+    from app.views.jobs import LIVE_REFRESH_TIERS_S, REFRESH_S, ROOM_REFRESHES_PER_S, live_refresh_s
+
+    # One visitor follows at the quickest period; thirty waiting attendees together stay
+    # within the room's refreshes per second, and no crowd stops the list refreshing.
+    assert live_refresh_s(0) == live_refresh_s(1) == REFRESH_S
+    assert 30 / live_refresh_s(30) <= ROOM_REFRESHES_PER_S
+    assert live_refresh_s(10_000) == LIVE_REFRESH_TIERS_S[-1]
+    periods = [live_refresh_s(n) for n in range(1, 100)]
+    assert periods == sorted(periods)

@@ -16,13 +16,17 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_executor_runs_jobs_restarts_dead_workers_and_stops(engine):
-    process = subprocess.Popen([sys.executable, "-m", "core.jobs.executor", "--devices", "cpu"],
+    # --nice: a workshop room's jobs run below its pages' priority.
+    process = subprocess.Popen([sys.executable, "-m", "core.jobs.executor", "--devices", "cpu",
+                                "--nice", "7"],
                                cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(executor_running, 30, "the executor's lock")
         first = wait_for(lambda: store.live_workers(engine), 60, "a worker")[0]
         assert first.device == "cpu"
+        assert os.getpriority(os.PRIO_PROCESS, first.pid) - os.getpriority(
+            os.PRIO_PROCESS, 0) == 7
         # A second executor for the same data directory starts nothing.
         again = subprocess.run([sys.executable, "-m", "core.jobs.executor", "--devices", "cpu"],
                                cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True,

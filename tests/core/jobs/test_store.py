@@ -179,3 +179,16 @@ def test_a_job_stored_before_a_setting_was_renamed_still_loads(engine):
     with pytest.raises(InvalidJobError, match="samples"):
         store.submit(engine, {**RTN, "steps": [{"recipe": "smoothquant",
                                                 "settings": {"samples": 4}}]})
+
+
+def test_active_owners_are_those_with_a_queued_or_running_job(engine):
+    # What the room's Jobs pages share their refreshes by.
+    for owner in ("a", "a", "b", "c"):
+        store.submit(engine, RTN, owner_session=owner)
+    done = store.submit(engine, RTN, owner_session="d")
+    store.request_cancel(engine, done)
+    assert store.active_owner_count(engine) == 3
+    with transaction(engine) as session:
+        session.execute(update(Job).where(Job.owner_session == "c")
+                        .values(archived_at=store.now()))
+    assert store.active_owner_count(engine) == 2

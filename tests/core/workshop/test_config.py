@@ -27,6 +27,7 @@ def test_a_room_file_loads_with_its_defaults(tmp_path):
     assert room.allows_model("default") and room.allows_model("") and not room.allows_model(
         "Qwen/Qwen2.5-0.5B")
     assert not room.allow_save
+    assert room.job_nice == 10  # jobs below the pages' CPU priority unless told otherwise
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -37,6 +38,7 @@ def test_a_room_file_loads_with_its_defaults(tmp_path):
     (f'teacher_passcode_hash: "{HASH}"\nrecipes: [gptq, gpqt]\n', "unknown recipe(s) 'gpqt'"),
     (f'teacher_passcode_hash: "{HASH}"\nmodels: [/srv/models/secret]\n', "local folder"),
     (f'teacher_passcode_hash: "{HASH}"\ncaps: {{eval_windows: 0}}\n', "caps.eval_windows"),
+    (f'teacher_passcode_hash: "{HASH}"\njob_nice: 25\n', "job_nice"),
     ("room_passcode: x\n", "teacher_passcode_hash: Field required"),
     ("- just a list\n", "expected keys such as teacher_passcode_hash"),
     ("teacher_passcode_hash: [unclosed\n", "not valid YAML"),
