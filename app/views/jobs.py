@@ -20,10 +20,10 @@ from core.jobs.store import JobStateError
 REFRESH_S = 1.5
 QUIET_REFRESH_S = 15.0
 # The refreshes per second all live Jobs pages of the server share: thirty attendees waiting
-# on their jobs then see them every 10 s, rather than keeping a two-core server and their
+# on their jobs then see them every 15 s, rather than keeping a two-core server and their
 # browsers busy redrawing unchanged cards 20 times a second.
-ROOM_REFRESHES_PER_S = 3.0
-LIVE_REFRESH_TIERS_S = (REFRESH_S, 3.0, 6.0, 10.0)
+ROOM_REFRESHES_PER_S = 2.0
+LIVE_REFRESH_TIERS_S = (REFRESH_S, 3.0, 6.0, 10.0, 15.0)
 EVERYONE_LIMIT = 40
 STATUS_BADGES = {
     states.QUEUED: ":gray-badge[queued]",

@@ -82,16 +82,18 @@ def executor_running() -> bool:
         return False
 
 
-def start_detached(nice: int = 0) -> int | None:
+def start_detached(nice: int = 0, threads: int | None = None) -> int | None:
     """Start an executor in its own session unless one runs; its pid, or None. Its workers
-    run jobs at CPU priority `nice` (0: normal)."""
+    run jobs at CPU priority `nice` (0: normal) with `threads` CPU threads (None: torch's
+    default)."""
     if executor_running():
         return None
     log = log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs.executor", "--nice", str(nice)],
+            [sys.executable, "-m", "core.jobs.executor", "--nice", str(nice),
+             *(["--threads", str(threads)] if threads else [])],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -135,15 +137,18 @@ class _Slot:
 class LocalExecutor:
     """Worker processes for each device, restarted when they exit."""
 
-    def __init__(self, devices: list[str], per_device: int = 1, nice: int = 0) -> None:
+    def __init__(self, devices: list[str], per_device: int = 1, nice: int = 0,
+                 threads: int | None = None) -> None:
         self.slots = [_Slot(device) for device in devices for _ in range(per_device)]
         self.nice = nice
+        self.threads = threads
         self.stopping = False
 
     def _start(self, slot: _Slot) -> None:
         slot.process = subprocess.Popen(
             [sys.executable, "-m", "core.jobs.worker", "--device", slot.device,
-             "--nice", str(self.nice)],
+             "--nice", str(self.nice), *(["--threads", str(self.threads)] if self.threads
+                                         else [])],
             stdin=subprocess.DEVNULL,
         )
         slot.started = time.monotonic()
@@ -227,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-device", type=int, default=None)
     parser.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
                         help="the workers' CPU priority (higher: pages before jobs)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads each job computes with (default: one per core)")
     parser.add_argument("--stop", action="store_true", help="stop the running executor")
     args = parser.parse_args(argv)
     if args.stop:
@@ -235,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if stopped else 1
     devices = args.devices.split(",") if args.devices else configured_devices()
     per_device = args.per_device or workers_per_device()
-    return LocalExecutor(devices, per_device, args.nice).run()
+    return LocalExecutor(devices, per_device, args.nice, args.threads).run()
 
 
 if __name__ == "__main__":

@@ -343,10 +343,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit when no job is queued for this device")
     parser.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
                         help="run jobs at this lower CPU priority (a workshop's pages first)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads a job computes with (default: torch's, one per core)")
     args = parser.parse_args(argv)
     if args.nice:
         # Before torch starts its threads: they inherit the worker's priority.
         os.nice(args.nice)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
     engine = make_engine()
     worker = JobWorker(engine, args.device)
     try:

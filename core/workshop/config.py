@@ -13,10 +13,12 @@ errors, so a misspelt cap is never silently ignored.
       time_limit_s: 900                # each job
     allow_save: false                  # whether attendees may save compressed models
     job_nice: 10                       # jobs' CPU priority, 0-19: pages stay quick
+    job_threads: 1                     # CPU threads per job; omitted: all cores but one
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -60,6 +62,15 @@ class WorkshopConfig(BaseModel):
     # on its pace, and its timings, contended by those pages either way, come as medians
     # with their spread.
     job_nice: int = Field(10, ge=0, le=19, description="the workers' CPU priority")
+    job_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads per job "
+                                    "(omitted: all cores but one)")
+
+    def threads_per_job(self, cores: int | None = None) -> int:
+        """The CPU threads a room's job computes with: as set, else every core but one,
+        which the web server keeps for the room's pages."""
+        if self.job_threads is not None:
+            return self.job_threads
+        return max(1, (cores or os.cpu_count() or 1) - 1)
 
     @field_validator("teacher_passcode_hash")
     @classmethod

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_executor_runs_jobs_restarts_dead_workers_and_stops(engine):
     # --nice: a workshop room's jobs run below its pages' priority.
     process = subprocess.Popen([sys.executable, "-m", "core.jobs.executor", "--devices", "cpu",
-                                "--nice", "7"],
+                                "--nice", "7", "--threads", "1"],
                                cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -27,6 +27,7 @@ def test_executor_runs_jobs_restarts_dead_workers_and_stops(engine):
         assert first.device == "cpu"
         assert os.getpriority(os.PRIO_PROCESS, first.pid) - os.getpriority(
             os.PRIO_PROCESS, 0) == 7
+        assert "(1 threads)" in first.device_name  # --threads: its jobs compute on one
         # A second executor for the same data directory starts nothing.
         again = subprocess.run([sys.executable, "-m", "core.jobs.executor", "--devices", "cpu"],
                                cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True,

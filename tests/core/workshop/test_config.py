@@ -28,6 +28,8 @@ def test_a_room_file_loads_with_its_defaults(tmp_path):
         "Qwen/Qwen2.5-0.5B")
     assert not room.allow_save
     assert room.job_nice == 10  # jobs below the pages' CPU priority unless told otherwise
+    # Every core but one computes a job; the web server keeps one for the room's pages.
+    assert (room.threads_per_job(cores=16), room.threads_per_job(cores=1)) == (15, 1)
 
 
 @pytest.mark.parametrize(("text", "says"), [
