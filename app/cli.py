@@ -40,7 +40,21 @@ def _prepare(args: argparse.Namespace) -> int:
         f"{len(taxonomy.references)} references, {results} reported results"
     )
     print(f"Seed: {report}")
+    status = _seed_gallery(engine)
     engine.dispose()
+    return status
+
+
+def _seed_gallery(engine) -> int:
+    from core.gallery.record import DEFAULT_PATH, GalleryError, read_gallery
+    from core.gallery.seed import seed_gallery
+
+    try:
+        gallery = read_gallery(DEFAULT_PATH)
+    except GalleryError as error:
+        print(f"The gallery file is invalid: {error}", file=sys.stderr)
+        return 2
+    print(f"Gallery: {len(gallery.runs)} measured runs ({seed_gallery(engine, gallery)})")
     return 0
 
 
@@ -59,6 +73,14 @@ def _check(_args: argparse.Namespace) -> int:
     if taxonomy is None:
         return 1
     print(f"OK: {len(taxonomy.nodes)} nodes, {len(taxonomy.references)} references")
+    from core.gallery.record import DEFAULT_PATH, GalleryError, read_gallery
+
+    try:
+        gallery = read_gallery(DEFAULT_PATH)
+    except GalleryError as error:
+        print(f"INVALID: {error}")
+        return 1
+    print(f"OK: gallery of {len(gallery.runs)} measured runs")
     return 0
 
 
@@ -94,7 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
         # leaves them running, and the next start finds the executor already there.
         from core.jobs.executor import start_detached
 
-        pid = start_detached(nice=room.job_nice if args.workshop else 0)
+        pid = start_detached(nice=room.job_nice, threads=room.threads_per_job()) \
+            if args.workshop else start_detached()
         if pid is not None:
             print(f"Executor started (pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
     # Streamlit reads .streamlit/config.toml from the working directory.
@@ -189,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="measure a model's quality, speed, memory, size")
     _engine_cli().add_arguments(measure)
     measure.set_defaults(handler=lambda args: _engine_cli().run(args))
+    from core.gallery.cli import add_commands as add_gallery_commands
     from core.jobs.cli import add_commands
 
     add_commands(commands)
+    add_gallery_commands(commands)
     return parser
 
 

@@ -117,6 +117,7 @@ def _hover(frame: pd.DataFrame) -> list[str]:
         f"execution: {row['execution']} · job "
         f"{'—' if pd.isna(row['job_id']) else int(row['job_id'])}<br>"
         f"protocol {str(row['protocol_hash'])[:10]}"
+        + (f"<br>{row['measured_how']}" if isinstance(row.get("measured_how"), str) else "")
         for _, row in frame.iterrows()
     ]
 
@@ -286,10 +287,13 @@ def relative_frame(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     with columns name, metric, ratio, full_name."""
     rows = []
     baselines = {}
+    # A gallery run reads against the gallery's baseline, one measured here against this
+    # server's (frames without a source column hold runs measured here only).
     for base in frame[frame["kind"] == "baseline"].to_dict("records"):
-        baselines.setdefault((base["model_key"], base["device"]), base)  # the first, as before
+        baselines.setdefault((base["model_key"], base["device"], base.get("source", "here")),
+                             base)  # the first, as before
     for run in frame[frame["kind"] != "baseline"].to_dict("records"):
-        base = baselines.get((run["model_key"], run["device"]))
+        base = baselines.get((run["model_key"], run["device"], run.get("source", "here")))
         if base is None:
             continue
         timed_through_generate = not pd.isna(run.get("output_matches", float("nan")))

@@ -17,7 +17,11 @@ def parse_ids(raw: str | None) -> list[int]:
 
 
 def _group(frame: pd.DataFrame) -> list[tuple]:
-    return list(zip(frame["model_key"], frame["device"], frame["dtype"], frame["protocol_hash"]))
+    # The source too: the gallery's runs are a group of their own, read against the
+    # gallery's baseline (frames without the column hold runs measured here only).
+    source = frame["source"] if "source" in frame else ["here"] * len(frame)
+    return list(zip(frame["model_key"], frame["device"], frame["dtype"], frame["protocol_hash"],
+                    source))
 
 
 def baselines_of(frame: pd.DataFrame, result_ids: list[int]) -> list[int]:
@@ -67,8 +71,31 @@ def initial_selection(frame: pd.DataFrame, *, jobs: list[int], runs: list[int],
     if followed is not None:
         mine = list(frame[frame["job_id"] == followed]["result_id"])
         if mine:
-            return _with_baselines(frame, mine)
-    return newest_group(frame)
+            return with_gallery_peers(frame, _with_baselines(frame, mine))
+    return with_gallery_peers(frame, newest_group(frame))
+
+
+def with_gallery_peers(frame: pd.DataFrame, chosen: list[int]) -> list[int]:
+    """`chosen` and, beside the runs measured here, the gallery's runs of the same techniques
+    on the same model, dtype and protocol (with the gallery's baseline): what OptAtlas
+    measured itself, next to the visitor's own numbers."""
+    if "source" not in frame or frame.empty:
+        return chosen
+    picked = frame[frame["result_id"].isin(chosen) & (frame["source"] == "here")
+                   & (frame["kind"] != "baseline")]
+    if picked.empty:
+        return chosen
+    wanted = set(zip(picked["model_key"], picked["dtype"], picked["protocol_hash"]))
+    techniques = set(picked["recipe"])
+    gallery = frame[frame["source"] == "gallery"]
+    same = pd.Series([key in wanted for key in zip(gallery["model_key"], gallery["dtype"],
+                                                   gallery["protocol_hash"])],
+                     index=gallery.index, dtype=bool)
+    peers = gallery[same & (gallery["recipe"].isin(techniques) | (gallery["kind"] == "baseline"))]
+    if (peers["kind"] != "baseline").sum() == 0:
+        return chosen
+    ids = set(chosen) | set(peers["result_id"])
+    return [i for i in frame["result_id"] if i in ids]
 
 
 def refilter(frame: pd.DataFrame, chosen: list[int], pool: pd.DataFrame) -> list[int]:

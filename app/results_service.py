@@ -6,10 +6,12 @@ Torch-free, like the rest of the app."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 
 from app import jobs_service
+from core.engine.metrics import format_value
 from core.engine.model_refs import DEFAULT_NAME
 from core.jobs import results as job_results
 from taxonomy.catalog import Catalog
@@ -34,15 +36,25 @@ def quality_protocol_hash(protocol: dict) -> str:
     return job_results.protocol_hash({k: v for k, v in protocol.items() if k != "speed"})
 
 
-def _short(name: str, job_id: int | None) -> str:
+def _short(name: str, job_id: int | None, gallery_run: str | None = None) -> str:
+    if gallery_run:
+        name = f"gallery · {gallery_run}"
     text = name if len(name) <= 28 else name[:26] + "…"
     return f"#{job_id} {text}" if job_id else text
 
 
-def results_frame(job_ids: list[int] | None = None) -> pd.DataFrame:
+def gallery_note(device_name: str, measured_at) -> str:
+    """How a gallery run says where its numbers come from."""
+    when = pd.Timestamp(measured_at).strftime("%Y-%m-%d") if measured_at is not None else "?"
+    return f"gallery: measured on {device_name}, {when}"
+
+
+def results_frame(job_ids: list[int] | None = None, gallery_only: bool = False) -> pd.DataFrame:
     """Every stored result, one row each: identity, labels, protocol and every metric; with
-    `job_ids`, those jobs' results and the baselines only (what their headlines need)."""
-    stored, metric_rows = job_results.results_table(jobs_service.engine(), job_ids=job_ids)
+    `job_ids`, those jobs' results and the baselines only (what their headlines need); with
+    `gallery_only`, the shipped gallery's runs only."""
+    stored, metric_rows = job_results.results_table(jobs_service.engine(), job_ids=job_ids,
+                                                    gallery_only=gallery_only)
     metrics: dict[int, dict] = {}
     for result_id, name, value, spread in metric_rows:
         figures = metrics.setdefault(result_id, {})
@@ -54,7 +66,13 @@ def results_frame(job_ids: list[int] | None = None) -> pd.DataFrame:
         protocol = result.protocol or {}
         rows.append({
             "result_id": result.id, "job_id": result.job_id, "kind": result.kind,
-            "name": result.name, "short": _short(result.name, result.job_id),
+            "name": result.name, "short": _short(result.name, result.job_id, result.gallery_run),
+            # The shipped gallery's runs read against the gallery's own baseline, measured
+            # on its machine; a run measured here against this server's.
+            "source": "gallery" if result.gallery_run else "here",
+            "gallery_run": result.gallery_run,
+            "measured_how": gallery_note(result.device_name, result.created_at)
+            if result.gallery_run else f"measured here on {result.device_name}",
             "model": (result.environment or {}).get("model", result.model_ref),
             "model_ref": result.model_ref, "model_key": result.model_key,
             "device": result.device, "device_name": result.device_name, "dtype": result.dtype,
@@ -122,6 +140,7 @@ def _baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:
         & (frame["device"] == run["device"])
         & (frame["dtype"] == run["dtype"])
         & (frame["protocol_hash"] == run["protocol_hash"])
+        & (frame["source"] == run["source"])
     ]
     return None if same.empty else same.iloc[-1]
 
@@ -161,3 +180,55 @@ def headline(frame: pd.DataFrame, job_id: int) -> str | None:
     elif decode is not None and decode_base:
         parts.append(f"decode b1 {decode / decode_base:.2f}x")
     return " · ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class GalleryEvidence:
+    """What the gallery measured of one technique: its runs beside the gallery's baseline,
+    and the Results address that plots them."""
+
+    rows: pd.DataFrame  # run, execution, perplexity, KL, size, decode speed
+    how: str  # "gallery: measured on <CPU>, <date>"
+    result_ids: list[int]
+
+
+def gallery_evidence(recipe: str) -> GalleryEvidence | None:
+    """The gallery's runs whose steps use `recipe`, or None when it has none."""
+    frame = results_frame(gallery_only=True)
+    if frame.empty or "source" not in frame:
+        return None
+    gallery = frame[frame["source"] == "gallery"]
+    runs = gallery[gallery["recipe"].str.split(" + ", regex=False).apply(
+        lambda steps: recipe in steps)]
+    if runs.empty:
+        return None
+    baseline = _baseline_of(frame, runs.iloc[0])
+    rows = []
+    for _, run in runs.iterrows():
+        rows.append({
+            "run": run["gallery_run"], "execution": run["execution"],
+            "perplexity": _against(run, baseline, "ppl"),
+            "KL (nats/token)": format_value("kl", _value(run, "kl")),
+            "stored size": _ratio(run, baseline, "stored_bytes"),
+            "decode tok/s (b1)": _against(run, baseline, "decode_tok_s_b1"),
+        })
+    ids = list(runs["result_id"]) + ([int(baseline["result_id"])] if baseline is not None else [])
+    return GalleryEvidence(pd.DataFrame(rows), str(runs.iloc[0]["measured_how"]),
+                           [int(i) for i in ids])
+
+
+def _against(run: pd.Series, baseline: pd.Series | None, metric: str) -> str:
+    value = _value(run, metric)
+    if value is None:
+        return "not timed" if metric.startswith("decode") else "—"
+    reference = _value(baseline, metric) if baseline is not None else None
+    shown = format_value(metric, value)
+    return f"{format_value(metric, reference)} → {shown}" if reference else shown
+
+
+def _ratio(run: pd.Series, baseline: pd.Series | None, metric: str) -> str:
+    value = _value(run, metric)
+    reference = _value(baseline, metric) if baseline is not None else None
+    if value is None or not reference:
+        return "—"
+    return f"{value / reference:.2f}x"

@@ -88,7 +88,8 @@ class Job(Base):
 
 
 class Result(Base):
-    """One measured model: a job's compressed model, or a baseline that jobs share.
+    """One measured model: a job's compressed model, a baseline that jobs share, or a run
+    of the shipped gallery (`gallery_run`; no job, and never a baseline jobs reuse).
 
     A baseline has no job of its own (`job_id` is NULL) and is unique per model, device,
     dtype and protocol, so it is measured once and reused. A job has at most one result,
@@ -98,6 +99,7 @@ class Result(Base):
     __table_args__ = (
         UniqueConstraint("job_id", name="uq_results_job"),
         UniqueConstraint("baseline_key", name="uq_results_baseline_key"),
+        UniqueConstraint("gallery_run", name="uq_results_gallery_run"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +121,8 @@ class Result(Base):
     notes: Mapped[list] = mapped_column(JSON, default=list)
     # Per-layer diagnostics (LayerDiagnostic.to_dict rows), when they were computed.
     diagnostics: Mapped[list | None] = mapped_column(JSON)
+    # The gallery run it was seeded from (core/gallery), NULL for everything measured here.
+    gallery_run: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     job: Mapped[Job | None] = relationship(back_populates="results")

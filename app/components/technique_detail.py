@@ -7,7 +7,7 @@ from html import escape
 
 import streamlit as st
 
-from app import page_ids, technique_code
+from app import page_ids, results_service, technique_code
 from app.components import node_links
 from app.components.html_table import html_link, html_table
 from core import recipes
@@ -114,6 +114,23 @@ def _reported_results(node: TechniqueView) -> None:
     st.html(reported_results_html(node))
 
 
+def _measured_by_optatlas(node: TechniqueView) -> None:
+    """The gallery's runs of this technique: OptAtlas's own numbers, beside the reported."""
+    if not node.runnable_recipe:
+        return
+    evidence = results_service.gallery_evidence(node.runnable_recipe)
+    if evidence is None:
+        return
+    st.markdown("##### Measured by OptAtlas")
+    st.caption(f"{evidence.how}, on the bundled model under the default protocol (each "
+               "run's protocol is in its details on Results). Decode speed is timed for real "
+               "kernels only: a simulated run computes in float.")
+    st.dataframe(evidence.rows, hide_index=True, width="stretch")
+    st.page_link(page_ids.RESULTS.script, label="See these runs plotted on Results",
+                 icon=":material/scatter_plot:",
+                 query_params={"runs": ",".join(map(str, evidence.result_ids))})
+
+
 def _references(node: TechniqueView) -> None:
     st.markdown("##### References")
     lines = []
@@ -195,5 +212,6 @@ def render(catalog: Catalog, node: TechniqueView) -> None:
         _children(catalog, node)
     if node.references:
         _references(node)
+    _measured_by_optatlas(node)
     if node.is_leaf or node.reported_results:
         _reported_results(node)

@@ -192,6 +192,12 @@ def render() -> None:
         )
     if selected["model_key"].astype(str).str.startswith("default:").any():
         st.caption(f":material/info: {results_service.BUNDLED_CAVEAT}")
+    gallery = selected[selected["source"] == "gallery"] if "source" in selected else selected[:0]
+    if not gallery.empty:
+        st.caption(
+            f":material/photo_library: Runs named \"gallery · …\" are OptAtlas's own, shipped "
+            f"with it ({gallery.iloc[0]['measured_how']}); they read against the gallery's "
+            "baseline, and runs measured here against this server's.")
     if selected["protocol_hash"].nunique() > 1:
         st.warning(
             "These runs were measured under different protocols; their quality figures "

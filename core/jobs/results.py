@@ -218,16 +218,19 @@ def list_results(
 TABLE_COLUMNS = (Result.id, Result.job_id, Result.kind, Result.name, Result.environment,
                  Result.model_ref, Result.model_key, Result.device, Result.device_name,
                  Result.dtype, Result.execution, Result.protocol, Result.protocol_hash,
-                 Result.recipe, Result.created_at, Job.technique_slug, Job.owner_session,
-                 Job.reused_from)
+                 Result.recipe, Result.created_at, Result.gallery_run, Job.technique_slug,
+                 Job.owner_session, Job.reused_from)
 
 
-def results_table(engine: Engine, *, job_ids: list[int] | None = None) -> tuple[list, list]:
+def results_table(engine: Engine, *, job_ids: list[int] | None = None,
+                  gallery_only: bool = False) -> tuple[list, list]:
     """Every stored result's TABLE_COLUMNS (oldest first) and every metric row
     (result_id, name, value, spread), in two queries; with `job_ids`, those jobs' results
-    and every baseline only."""
+    and every baseline only; with `gallery_only`, the shipped gallery's results only."""
     chosen = None if job_ids is None else or_(Result.job_id.in_(job_ids),
                                               Result.kind == BASELINE)
+    if gallery_only:
+        chosen = Result.gallery_run.is_not(None)
     rows = select(*TABLE_COLUMNS).outerjoin(Job, Job.id == Result.job_id).order_by(Result.id)
     metrics = select(ResultMetric.result_id, ResultMetric.name, ResultMetric.value,
                      ResultMetric.spread).order_by(ResultMetric.id)
