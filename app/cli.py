@@ -81,6 +81,26 @@ def _check(_args: argparse.Namespace) -> int:
         print(f"INVALID: {error}")
         return 1
     print(f"OK: gallery of {len(gallery.runs)} measured runs")
+    return _check_labs({node.slug for node in taxonomy.nodes})
+
+
+def _check_labs(node_slugs: set[str]) -> int:
+    from core.gallery.plan import planned_runs
+    from core.labs.content import LabError, load_labs, unknown_references
+
+    try:
+        labs = load_labs()
+    except LabError as error:
+        print(f"INVALID: {error}")
+        return 1
+    runs = {run.name for run in planned_runs()}
+    problems = [f"{lab.path}: {problem}" for lab in labs
+                for problem in unknown_references(lab, node_slugs, runs)]
+    for problem in problems:
+        print(f"INVALID: {problem}")
+    if problems:
+        return 1
+    print(f"OK: {len(labs)} labs")
     return 0
 
 

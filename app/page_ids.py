@@ -30,7 +30,8 @@ COMPARE = _page("compare", "Compare", ":material/compare_arrows:")
 LAUNCH = _page("launch", "Launch", ":material/rocket_launch:")
 JOBS = _page("jobs", "Jobs", ":material/monitoring:")
 RESULTS = _page("results", "Results", ":material/scatter_plot:")
+LABS = _page("labs", "Labs", ":material/science:")
 # Menu order; the first is the landing page.
-ALL = (EXPLORE, COMPARE, LAUNCH, JOBS, RESULTS)
+ALL = (EXPLORE, COMPARE, LAUNCH, JOBS, RESULTS, LABS)
 # Only in a workshop room (behind the teacher's passcode).
 TEACHER = _page("teacher", "Teacher", ":material/school:")

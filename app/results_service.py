@@ -145,6 +145,16 @@ def _baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:
     return None if same.empty else same.iloc[-1]
 
 
+def baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:
+    """The baseline `run` reads against: same model, device, dtype, protocol and source."""
+    return _baseline_of(frame, run)
+
+
+def value_of(row: pd.Series, metric: str) -> float | None:
+    """`row`'s `metric`, None when it was not measured."""
+    return _value(row, metric)
+
+
 def _value(row: pd.Series, metric: str) -> float | None:
     value = row.get(metric)
     return None if value is None or pd.isna(value) else float(value)

@@ -3,6 +3,8 @@ refuses unknown runs with the names it knows."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from app.cli import main
@@ -17,7 +19,8 @@ def test_check_validates_the_gallery_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(record, "DEFAULT_PATH", path)
     record.write_gallery(record.GalleryFile(runs=[_run("baseline")]), path)
     assert main(["check"]) == 0
-    assert "OK: gallery of 1 measured runs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK: gallery of 1 measured runs" in out and re.search(r"OK: \d+ labs", out)
     path.write_text('{"schema_version": 1, "runs": [{"name": "Bad Name"}]}')
     assert main(["check"]) == 1
     assert "INVALID: gallery file" in capsys.readouterr().out

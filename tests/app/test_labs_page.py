@@ -1,0 +1,91 @@
+"""The Labs page, driven as a learner would with AppTest: the list, a lab's reading and
+prediction (the run stays locked until one is committed), the run launched as a real job
+(measured by a worker, on the tiny model), and its result, explanation and takeaway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import labs_service
+from core.jobs import states, store
+from core.jobs.worker import JobWorker
+from core.labs.content import load_lab
+from db.engine import make_engine
+from db.migrate import upgrade
+from taxonomy.seed import seed
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+LABS = Path(__file__).resolve().parents[2] / "labs"
+
+
+@pytest.fixture(scope="module")
+def lab_db(tmp_path_factory, full_taxonomy):
+    """Its own database: these tests queue jobs, which the shared seeded one must not hold."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('labs') / 'optatlas.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed(engine, full_taxonomy)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(lab_db, monkeypatch):
+    monkeypatch.setenv("OPTATLAS_DB_URL", lab_db)
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("routes/labs.py")
+    return at
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [i.value for i in at.info] + [s.value for s in at.success])
+
+
+def test_the_labs_page_lists_every_lab(app):
+    at = app.run()
+    assert not at.exception
+    text = _text(at)
+    for lab in labs_service.labs():
+        assert lab.title in text
+
+
+@pytest.mark.parametrize("slug", [lab.stem.split("-", 1)[1] for lab in sorted(LABS.glob("*.md"))])
+def test_every_lab_reads_then_asks_for_a_prediction_before_its_run(app, slug):
+    lab = load_lab(next(LABS.glob(f"*-{slug}.md")))
+    app.query_params["lab"] = lab.slug
+    at = app.run()
+    assert not at.exception
+    assert lab.question in _text(at) and "##### Read (two minutes)" in _text(at)
+    assert not any(b.label.startswith("Run:") for b in at.button)  # locked until predicted
+    at.radio(key=f"lab-{lab.slug}-choice").set_value(lab.prediction.choices[0]).run()
+    at.button(key=f"lab-{lab.slug}-commit").click().run()
+    assert f"You predicted: **{lab.prediction.choices[0]}**" in _text(at)
+    assert at.button(key=f"lab-{lab.slug}-run").label == f"Run: {lab.run.title}"
+
+
+def test_a_lab_run_is_a_real_job_whose_result_comes_with_the_explanation(
+        app, lab_db, monkeypatch):
+    # The lab's own run on the tiny model, so that the test measures in seconds.
+    lab = labs_service.lab("outliers")
+    tiny = lab.model_copy(update={"run": lab.run.model_copy(update={
+        "model": "tiny", "measure": {"eval_windows": 1, "speed": "none"}})})
+    monkeypatch.setattr(labs_service, "lab", lambda slug: tiny if slug == "outliers" else None)
+    app.query_params["lab"] = "outliers"
+    at = app.run()
+    at.radio(key="lab-outliers-choice").set_value(tiny.prediction.choices[1]).run()
+    at.button(key="lab-outliers-commit").click().run()
+    at.button(key="lab-outliers-run").click().run()
+    assert not at.exception
+    job_id = at.session_state["lab-outliers"]["job"]
+    engine = make_engine(lab_db)
+    assert store.get_job(engine, job_id).recipe[0]["recipe"] == "w8a8"
+    assert JobWorker(engine, "cpu").run_one(job_id) == states.SUCCEEDED
+    at.run()  # the fragment sees it finished and reruns the page
+    at.run()
+    text = _text(at)
+    assert "##### What happened and why" in text and tiny.takeaway in text
+    assert f"Your run, job #{job_id}: **" in text and "→" in text
