@@ -36,8 +36,17 @@ DEVICE = "cpu"
 ENGINE_FILES = ("core/engine/measure.py", "core/engine/quality.py", "core/engine/speed.py",
                 "core/engine/decode_speed.py", "core/engine/metrics.py", "core/engine/data.py",
                 "core/engine/models.py", "core/jobs/runner.py", "core/jobs/spec.py")
-# Per-layer diagnostics are the bulk of a record; the labs plot them for these lessons.
-DIAGNOSTICS_FOR = frozenset({"outliers", "rounding"})
+# Per-layer diagnostics are the bulk of a record (200 layers of the bundled model): kept for
+# the outlier lesson, which plots them, and only the fields its plots read.
+DIAGNOSTICS_FOR = frozenset({"outliers"})
+DIAGNOSTIC_FIELDS = ("name", "relative_error", "outlier_ratio", "max_channel", "max_abs")
+
+
+def kept_diagnostics(tags, rows: list | None) -> list | None:
+    """What of a run's per-layer diagnostics the gallery keeps."""
+    if not rows or not DIAGNOSTICS_FOR & set(tags):
+        return None
+    return [rounded({key: row[key] for key in DIAGNOSTIC_FIELDS if key in row}) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,6 @@ def measure(run: PlannedRun, baselines: _Baselines, settings: BuildSettings = Bu
     outcome = run_job(0, spec, hooks, device=DEVICE)
     wall = time.perf_counter() - start
     measured = outcome.measurement
-    keep = outcome.diagnostics if DIAGNOSTICS_FOR & set(run.tags) else None
     return GalleryRun(
         name=run.name, title=run.title, tags=run.tags,
         steps=[step.model_dump(mode="json") for step in spec.steps], label=spec.name(),
@@ -136,7 +144,7 @@ def measure(run: PlannedRun, baselines: _Baselines, settings: BuildSettings = Bu
         device_name=measured.device_name, dtype=measured.dtype, execution=measured.execution,
         metrics=rounded(measured.metrics), spread=rounded(measured.spread),
         protocol=measured.protocol, environment={**measured.environment, **library_versions()},
-        notes=measured.notes, diagnostics=rounded(keep) if keep else None,
+        notes=measured.notes, diagnostics=kept_diagnostics(run.tags, outcome.diagnostics),
         code_version=code_version(spec), commit=commit(),
         measured_at=datetime.now(UTC).isoformat(timespec="seconds"), wall_s=round(wall, 1))
 

@@ -29,6 +29,7 @@ file, the key and the fix.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from core.engine.metrics import METRICS
 from core.recipes import InvalidRecipeError, build_config
 
 LABS_DIR = Path(__file__).resolve().parents[2] / "labs"
+# A teacher's own labs folder (copies of these, edited) replaces the shipped one.
+LABS_DIR_ENV = "OPTATLAS_LABS_DIR"
 MAX_FILE_BYTES = 200_000
 SECTIONS = ("Reading", "What happened and why")
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
@@ -156,10 +159,16 @@ def load_lab(path: Path | str) -> Lab:
         raise LabError(f"lab file {path}: {problems}") from None
 
 
-def load_labs(folder: Path | str = LABS_DIR) -> list[Lab]:
-    """Every lab in `folder`, in their order; LabError for the first bad file or a slug or
-    order used twice."""
-    labs = [load_lab(path) for path in sorted(Path(folder).glob("*.md"))]
+def labs_folder() -> Path:
+    """Where the labs are read from: OPTATLAS_LABS_DIR when set, the shipped labs/ else."""
+    return Path(os.environ.get(LABS_DIR_ENV) or LABS_DIR)
+
+
+def load_labs(folder: Path | str | None = None) -> list[Lab]:
+    """Every lab in `folder` (labs_folder() by default), in their order; LabError for the
+    first bad file or a slug or order used twice."""
+    folder = Path(folder) if folder is not None else labs_folder()
+    labs = [load_lab(path) for path in sorted(folder.glob("*.md"))]
     for key in ("slug", "order"):
         values = [getattr(lab, key) for lab in labs]
         repeated = sorted({v for v in values if values.count(v) > 1})
