@@ -47,7 +47,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _seed_gallery(engine) -> int:
     from core.gallery.record import DEFAULT_PATH, GalleryError, read_gallery
-    from core.gallery.seed import seed_gallery
+    from core.jobs.gallery_results import seed_gallery
 
     try:
         gallery = read_gallery(DEFAULT_PATH)

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.gallery.build import BuildSettings, build
 from core.gallery.record import read_gallery
-from core.gallery.seed import seed_gallery
+from core.jobs.gallery_results import seed_gallery
 from db.engine import make_engine
 from db.migrate import upgrade
 from taxonomy.seed import seed

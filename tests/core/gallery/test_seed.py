@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.gallery.record import GalleryFile, GalleryRun
-from core.gallery.seed import seed_gallery
+from core.jobs.gallery_results import seed_gallery
 from db.engine import transaction
 from db.job_models import Result, ResultMetric
 

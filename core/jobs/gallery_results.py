@@ -1,4 +1,5 @@
-"""Load the gallery file into the database: a result per run, tagged with its run's name, so
+"""Load the gallery file into the database (beside the jobs' results, the one engine
+package that reads and writes them): a result per run, tagged with its run's name, so
 that seeding again changes nothing, a rebuilt run replaces its row, and a run the file no
 longer holds leaves. Gallery results have no job and no baseline key: their baseline is the
 gallery's own, never one a job on this machine would reuse."""
@@ -6,6 +7,7 @@ gallery's own, never one a job on this machine would reuse."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, delete, select
 
@@ -37,8 +39,6 @@ def _stamp(run: GalleryRun) -> dict:
 
 
 def _row(run: GalleryRun) -> Result:
-    from datetime import datetime
-
     result = Result(
         job_id=None, baseline_key=None, kind=BASELINE if run.is_baseline else COMPRESSED,
         name=run.label or run.name, model_ref=GALLERY_MODEL_REF, model_key=run.model_key,
