@@ -77,6 +77,9 @@ def spec_for(run: PlannedRun, settings: BuildSettings = BuildSettings()) -> JobS
 
 
 def _source_files(spec: JobSpec) -> list[Path]:
+    # Handlers register when their technique package is imported: the runner imports them
+    # all, so a fresh process (a resumed build) hashes the same files as one that ran a job.
+    import core.jobs.runner  # noqa: F401
     from core.techniques.registry import handler_for
 
     files = {ROOT / name for name in ENGINE_FILES}

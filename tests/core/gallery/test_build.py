@@ -50,6 +50,23 @@ def test_a_build_measures_writes_and_resumes(tmp_path):
     assert [s.outcome for s in build(["rtn-4bit-g64"], out, settings=TINY)] == ["measured"]
 
 
+def test_a_runs_code_version_holds_its_handler_and_is_the_same_in_a_fresh_process():
+    # A resumed build starts in a fresh process: before any job ran there, the version must
+    # already cover the recipe's handler, or every run would be measured again.
+    import subprocess
+    import sys
+
+    names = ("rtn-4bit-g64", "gptq-4bit-g64")
+    script = ("from core.gallery.build import code_version, spec_for\n"
+              "from core.gallery.plan import run_named\n"
+              f"print(*(code_version(spec_for(run_named(n))) for n in {names!r}))")
+    fresh = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, cwd=gallery_build.ROOT).stdout.split()
+    here = [code_version(spec_for(run_named(name))) for name in names]
+    assert fresh == here
+    assert here[0] != here[1]  # RTN and GPTQ share a config module, not a handler
+
+
 def test_a_run_the_cpu_cannot_run_is_named_not_failed(tmp_path):
     steps = build(["bnb-nf4-defaults"], tmp_path / "runs.json", settings=TINY)
     assert steps[0].outcome == "not runnable" and "CUDA" in steps[0].detail
