@@ -139,7 +139,24 @@ def _select_layers(
         missing = [name for name in chosen if _submodule(quantized, name) is None]
         if missing:
             raise ValueError(f"layers missing from the quantized model: {missing}")
-    return {name: (linears[name], _submodule(quantized, name)) for name in chosen}
+    layers = {name: (linears[name], _submodule(quantized, name)) for name in chosen}
+    reshaped = [f"{name} ({ref.in_features}->{ref.out_features} became "
+                f"{q.in_features}->{q.out_features})"
+                for name, (ref, q) in layers.items() if _shape(q) not in (None, _shape(ref))]
+    if reshaped:
+        # Structured pruning (heads, MLP channels) removes rows or columns: a pruned layer no
+        # longer takes the float layer's input, so there is no output error to compare.
+        raise ValueError(
+            f"{len(reshaped)} layer(s) changed shape, as structured pruning does, so they no "
+            f"longer take the float layers' inputs: {'; '.join(reshaped[:3])}"
+            + (f" and {len(reshaped) - 3} more" if len(reshaped) > 3 else ""))
+    return layers
+
+
+def _shape(layer: torch.nn.Module) -> tuple[int, int] | None:
+    """(in, out) features of a Linear-like layer, None where it does not say."""
+    features = getattr(layer, "in_features", None), getattr(layer, "out_features", None)
+    return None if None in features else features
 
 
 def _submodule(model: torch.nn.Module, name: str) -> torch.nn.Module | None:

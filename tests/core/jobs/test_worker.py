@@ -173,6 +173,17 @@ def test_model_loading_messages_reach_the_log(engine, monkeypatch):
     assert "converting the bundled GGUF" in store.get_job(engine, job_id).log_tail
 
 
+def test_a_width_pruned_model_succeeds_with_a_note_instead_of_per_layer_diagnostics(engine):
+    # The Launch form's defaults ask for diagnostics; heads removed mean layers of another
+    # shape, whose outputs cannot be compared with the float layers'.
+    job_id = _job(engine, [{"recipe": "head-pruning", "settings": {"fraction": 0.5}}])
+    assert _run(engine, job_id) == states.SUCCEEDED
+    result = job_result(engine, job_id)
+    assert result.diagnostics is None
+    assert any("per-layer diagnostics not available" in note and "changed shape" in note
+               for note in to_measurement(result).notes)
+
+
 def test_a_stacked_recipe_prunes_then_distils_then_quantizes(engine):
     job_id = _job(engine, [
         {"recipe": "layer-drop", "settings": {"fraction": 0.5, "keep_first_and_last": False,

@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+import core.pruning  # noqa: F401  (registers the structured pruners)
 import core.quantization  # noqa: F401  (registers the quantizers)
 from core.engine.models import load_model
 from core.quantization.diagnostics import (
@@ -124,6 +125,15 @@ def test_missing_layers_are_named(reference):
         layer_diagnostics(reference, quantized, _ids(), names=["lm_head", gone])
     with pytest.raises(ValueError, match=r"not Linear layers of the reference model: \['x.y'\]"):
         layer_diagnostics(reference, quantized, _ids(), names=["x.y"])
+
+
+@pytest.mark.parametrize(("recipe", "layer"), [("head-pruning", "self_attn.q_proj"),
+                                               ("mlp-channel-pruning", "mlp.gate_proj")])
+def test_layers_that_structured_pruning_reshaped_are_refused_with_the_reason(reference, recipe,
+                                                                             layer):
+    pruned = _quantized(reference, recipe, {"fraction": 0.5})
+    with pytest.raises(ValueError, match=rf"changed shape.*{layer} \(\d+->\d+ became"):
+        layer_diagnostics(reference, pruned, _ids(samples=1))
 
 
 def test_rescaled_models_are_refused_with_the_reason(reference):
