@@ -102,11 +102,14 @@ def code_version(spec: JobSpec) -> str:
 
 
 def commit() -> str:
-    """The checkout's commit, with "+changes" when its tracked files differ from it."""
+    """The checkout's commit, with "+changes" when its tracked files differ from it (the
+    gallery file aside: the build itself rewrites it after every run)."""
+    gallery_file = DEFAULT_PATH.relative_to(ROOT).as_posix()
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
                               capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", f":(exclude){gallery_file}"],
                                cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -94,3 +94,26 @@ def test_unknown_names_and_broken_files_say_what_is_wrong(tmp_path):
     broken.write_text('{"runs": [{"name": "x"}]}')
     with pytest.raises(GalleryError, match="broken.json: runs.0"):
         read_gallery(broken)
+
+
+def test_the_commit_says_changes_for_edited_code_but_not_for_the_gallery_file(tmp_path,
+                                                                              monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "gallery").mkdir()
+    (tmp_path / "gallery" / "runs.json").write_text("{}")
+    (tmp_path / "recipe.py").write_text("BITS = 4\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "start")
+    monkeypatch.setattr(gallery_build, "ROOT", tmp_path)
+    monkeypatch.setattr(gallery_build, "DEFAULT_PATH", tmp_path / "gallery" / "runs.json")
+    clean = gallery_build.commit()
+    assert len(clean) == 12 and "+" not in clean
+    (tmp_path / "gallery" / "runs.json").write_text('{"runs": []}')  # the build's own writes
+    assert gallery_build.commit() == clean
+    (tmp_path / "recipe.py").write_text("BITS = 3\n")
+    assert gallery_build.commit() == clean + "+changes"
