@@ -147,7 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
     # that the first visitor does not wait for them.
     from streamlit.web import cli as streamlit_cli
 
-    from app.views import compare, explore, jobs, launch, results, teacher  # noqa: F401
+    from app.views import compare, explore, jobs, labs, launch, results, teacher  # noqa: F401
 
     sys.argv = [
         "streamlit",

@@ -197,7 +197,11 @@ def render() -> None:
         st.caption(
             f":material/photo_library: Runs named \"gallery · …\" are OptAtlas's own, shipped "
             f"with it ({gallery.iloc[0]['measured_how']}); they read against the gallery's "
-            "baseline, and runs measured here against this server's.")
+            "baseline, and runs measured here against this server's. Their speed figures "
+            "come from runs on a shared two-core machine over two days, where batch-1 decode "
+            "varies between runs far more than within one: read small speed differences "
+            "between gallery runs as noise, and a speedup a run measured side by side (such "
+            "as speculative decoding's) as the firmer figure.")
     if selected["protocol_hash"].nunique() > 1:
         st.warning(
             "These runs were measured under different protocols; their quality figures "
