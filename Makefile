@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# Options for the server: make run ARGS="--port 8600 --workshop room.yaml"
+ARGS ?=
+
 run: setup
-	$(BIN)/optatlas serve
+	$(BIN)/optatlas serve $(ARGS)
 
 browser:
 	@bash scripts/ensure-browser.sh

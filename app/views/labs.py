@@ -41,8 +41,12 @@ def _index() -> None:
         with st.container(border=True):
             st.markdown(f"**{lab.order}. {plain(lab.title, 160)}** · {_stage(lab)}")
             st.caption(plain(lab.question, 400))
-            st.page_link(page_ids.LABS.script, label="Open this lab",
-                         icon=":material/science:", query_params={"lab": lab.slug})
+            # A button, not a page link: a link to this same page carries its query string
+            # into the next run only, not into the address bar, so the first widget clicked
+            # on the lab would bring the list back.
+            if st.button("Open this lab", icon=":material/science:", key=f"open-{lab.slug}"):
+                st.query_params["lab"] = lab.slug
+                st.rerun()
 
 
 def _reading(lab: Lab) -> None:
@@ -174,7 +178,9 @@ def render() -> None:
             st.warning(f"No lab called {plain(slug, 60)!r}; here are the labs.")
         _index()
         return
-    st.page_link(page_ids.LABS.script, label="All labs", icon=":material/arrow_back:")
+    if st.button("All labs", icon=":material/arrow_back:", type="tertiary"):
+        del st.query_params["lab"]
+        st.rerun()
     st.header(f"{lab.order}. {lab.title}", anchor=False)
     st.info(lab.question, icon=":material/help:")
     _reading(lab)

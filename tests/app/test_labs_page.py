@@ -53,6 +53,18 @@ def test_the_labs_page_lists_every_lab(app):
         assert lab.title in text
 
 
+def test_opening_a_lab_puts_it_in_the_address_and_all_labs_goes_back(app):
+    at = app.run()
+    lab = labs_service.labs()[1]
+    at.button(key=f"open-{lab.slug}").click().run()
+    assert at.query_params["lab"] in (lab.slug, [lab.slug])  # a widget's rerun keeps the lab
+    assert lab.question in _text(at)
+    at.radio(key=f"lab-{lab.slug}-choice").set_value(lab.prediction.choices[1]).run()
+    assert lab.question in _text(at)
+    next(b for b in at.button if b.label == "All labs").click().run()
+    assert "lab" not in at.query_params and "Open this lab" in [b.label for b in at.button]
+
+
 @pytest.mark.parametrize("slug", [lab.stem.split("-", 1)[1] for lab in sorted(LABS.glob("*.md"))])
 def test_every_lab_reads_then_asks_for_a_prediction_before_its_run(app, slug):
     lab = load_lab(next(LABS.glob(f"*-{slug}.md")))
