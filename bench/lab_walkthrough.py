@@ -63,7 +63,13 @@ def walk_lab(page, url: str, lab: Lab, position: int, *, reading_s: float = 0.0,
     taken = time.monotonic() - start
     if screenshot is not None:
         page.wait_for_timeout(1500)  # the result's charts finish drawing
-        page.screenshot(path=str(screenshot), full_page=True)
+        # Streamlit scrolls inside its main block, so a full-page shot shows one screen:
+        # take the result and the explanation with the takeaway, each scrolled into view.
+        for part, anchor in (("result", page.get_by_role("heading", name="Result", exact=True)),
+                             ("takeaway", page.get_by_text("Takeaway."))):
+            anchor.evaluate("element => element.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}-{part}.png")))
     return LabWalk(lab.slug, opened, predicted, taken, screenshot)
 
 

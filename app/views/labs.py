@@ -145,7 +145,8 @@ def _result(lab: Lab) -> None:
         st.caption("Beside the gallery's runs (the default protocol: more evaluation "
                    "windows than the lab's run, so compare changes, not raw values):")
         st.dataframe(table, hide_index=True, width="stretch")
-    if outcome.diagnostics:
+    # Per-layer error says nothing where the weights were not touched (decoding recipes).
+    if outcome.diagnostics and any(row.get("relative_error") for row in outcome.diagnostics):
         columns = st.columns(2)
         with columns[0]:
             st.caption("Error per layer: ‖Y_q − Y‖ / ‖Y‖ on calibration text")

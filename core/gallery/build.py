@@ -169,9 +169,10 @@ def _runnable_problem(run: PlannedRun, settings: BuildSettings) -> str | None:
 def build(names: Iterable[str] | None = None, out: Path = DEFAULT_PATH,
           on_step: Callable[[BuildStep], None] = lambda _: None,
           progress: Callable[[str, str], None] = lambda name, stage: None,
-          settings: BuildSettings = BuildSettings()) -> list[BuildStep]:
+          settings: BuildSettings = BuildSettings(), again: bool = False) -> list[BuildStep]:
     """Measure the planned runs (those in `names` when given) that `out` lacks or holds from
-    another code version, writing `out` after each; what happened to each run."""
+    another code version (every one of them with `again`), writing `out` after each; what
+    happened to each run."""
     plan = planned_runs()
     if names is not None:
         wanted = set(names)
@@ -189,7 +190,8 @@ def build(names: Iterable[str] | None = None, out: Path = DEFAULT_PATH,
             step = BuildStep(run.name, "not runnable", problem)
         else:
             kept = gallery.run(run.name)
-            if kept is not None and kept.code_version == code_version(spec_for(run, settings)):
+            if not again and kept is not None \
+                    and kept.code_version == code_version(spec_for(run, settings)):
                 step = BuildStep(run.name, "kept", f"measured {kept.measured_at}")
             else:
                 try:

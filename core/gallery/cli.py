@@ -1,4 +1,4 @@
-"""`optatlas gallery build [--only NAMES] [--out FILE]` and `optatlas gallery list`."""
+"""`optatlas gallery build [--only NAMES] [--again] [--out FILE]` and `optatlas gallery list`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _build(args: argparse.Namespace) -> int:
         bar.write(f"{step.name}: {step.outcome}" + (f" ({step.detail})" if step.detail else ""))
 
     try:
-        steps = build(names, Path(args.out), on_step=done, progress=stage)
+        steps = build(names, Path(args.out), on_step=done, progress=stage, again=args.again)
     except (KeyError, GalleryError) as error:
         bar.close()
         print(f"gallery build: {str(error).strip(chr(39))}", file=sys.stderr)
@@ -50,8 +50,8 @@ def _list(args: argparse.Namespace) -> int:
         return 2
     for run in planned_runs():
         stored = gallery.run(run.name)
-        when = f"measured {stored.measured_at} in {stored.wall_s:.0f} s" if stored \
-            else "not measured yet"
+        when = (f"measured {stored.measured_at} in {stored.wall_s:.0f} s on "
+                f"{stored.device_name}") if stored else "not measured yet"
         print(f"{run.name:40} {when}")
     return 0
 
@@ -64,6 +64,9 @@ def add_commands(commands) -> None:
     actions = gallery.add_subparsers(dest="action", required=True)
     build = actions.add_parser("build", help="measure the gallery's runs (resumable)")
     build.add_argument("--only", help="comma-separated run names (see `optatlas gallery list`)")
+    build.add_argument("--again", action="store_true",
+                       help="measure the chosen runs again even where the file holds them "
+                       "from the same code version (another machine, a quieter one)")
     build.add_argument("--out", default=str(DEFAULT_PATH), help="the gallery file to update")
     build.set_defaults(handler=_build)
     listing = actions.add_parser("list", help="the planned runs and which are measured")

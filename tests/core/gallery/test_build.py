@@ -44,6 +44,11 @@ def test_a_build_measures_writes_and_resumes(tmp_path):
     # A rerun keeps both; a run whose code changed is measured again.
     again = build(["baseline", "rtn-4bit-g64"], out, settings=TINY)
     assert [s.outcome for s in again] == ["kept", "kept"]
+    measured_at = read_gallery(out).run("rtn-4bit-g64").measured_at
+    forced = build(["rtn-4bit-g64"], out, settings=TINY, again=True)
+    assert [s.outcome for s in forced] == ["measured"]
+    assert read_gallery(out).run("rtn-4bit-g64").measured_at >= measured_at
+    assert [run.name for run in read_gallery(out).runs] == ["baseline", "rtn-4bit-g64"]
     data = json.loads(out.read_text())
     data["runs"][1]["code_version"] = "0" * 16
     out.write_text(json.dumps(data))
