@@ -194,14 +194,16 @@ def render() -> None:
         st.caption(f":material/info: {results_service.BUNDLED_CAVEAT}")
     gallery = selected[selected["source"] == "gallery"] if "source" in selected else selected[:0]
     if not gallery.empty:
+        cpus = sorted(str(cpu) for cpu in gallery["device_name"].dropna().unique())
+        where = gallery.iloc[0]["measured_how"] if len(cpus) <= 1 else \
+            "gallery: measured on " + " and on ".join(cpus)
         st.caption(
             f":material/photo_library: Runs named \"gallery · …\" are OptAtlas's own, shipped "
-            f"with it ({gallery.iloc[0]['measured_how']}); they read against the gallery's "
-            "baseline, and runs measured here against this server's. Their speed figures "
-            "come from runs on a shared two-core machine over two days, where batch-1 decode "
-            "varies between runs far more than within one: read small speed differences "
-            "between gallery runs as noise, and a speedup a run measured side by side (such "
-            "as speculative decoding's) as the firmer figure.")
+            f"with it ({where}); they read against the gallery's baseline, and runs measured "
+            "here against this server's. A speed figure compares only with those of the same "
+            "CPU, and on a shared machine batch-1 decode varies more between runs than within "
+            "one: a speedup a run measured side by side (speculative decoding's) is the "
+            "firmer figure.")
     if selected["protocol_hash"].nunique() > 1:
         st.warning(
             "These runs were measured under different protocols; their quality figures "
