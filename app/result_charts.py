@@ -144,6 +144,10 @@ def _label_positions(values: list, low: float, high: float) -> list[str]:
             for v in values]
 
 
+# Beyond this ratio of the largest shown value to the smallest, an axis turns logarithmic.
+LOG_AXIS_SPREAD = 50.0
+
+
 def _axis(metric: str, values: list, *, room: float = 0.0, minimum_ticks: int = 3) -> dict:
     """Range, ticks and title of `metric`'s axis, set by the displayed `values`, with `room`
     (a share of their span) left empty above them."""
@@ -151,6 +155,11 @@ def _axis(metric: str, values: list, *, room: float = 0.0, minimum_ticks: int = 
     if not finite:
         return {"title": {"text": label(metric)}, "automargin": True}
     low, high = min(finite), max(finite)
+    if low > 0 and high / low > LOG_AXIS_SPREAD:
+        # A broken run (perplexity in the millions) beside working ones: on a linear axis
+        # every working run would sit on one line at the bottom.
+        return {"title": {"text": f"{label(metric)} (log scale)"}, "type": "log",
+                "automargin": True}
     # A lone point (only the baseline) gets room around it too, not plotly's +-1.
     pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
     low, high = low - pad, high + pad

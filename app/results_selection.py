@@ -121,15 +121,19 @@ def url_params(frame: pd.DataFrame, chosen: list[int]) -> dict[str, str]:
 
 
 def describe(frame: pd.DataFrame, chosen: list[int]) -> str:
-    """The selection in words: job numbers, and baselines by their result ids."""
+    """The selection in words: job numbers, gallery runs and baselines by their result ids."""
     picked = frame[frame["result_id"].isin(chosen)]
     jobs = [f"#{int(j)}" for j in picked["job_id"].dropna()]
-    baselines = [int(r) for r in picked[picked["job_id"].isna()]["result_id"]]
+    unjobbed = picked[picked["job_id"].isna()]
+    is_baseline = unjobbed["kind"] == "baseline" if "kind" in unjobbed else \
+        pd.Series(True, index=unjobbed.index)
     parts = []
     if jobs:
         parts.append(f"job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}")
-    if baselines:
-        ids = ", ".join(map(str, baselines))
-        parts.append(f"{len(baselines)} baseline{'s' if len(baselines) > 1 else ''} "
-                     f"(result {ids})")
+    for rows, what in ((unjobbed[~is_baseline], "gallery run"),
+                       (unjobbed[is_baseline], "baseline")):
+        ids = [int(r) for r in rows["result_id"]]
+        if ids:
+            parts.append(f"{len(ids)} {what}{'s' if len(ids) > 1 else ''} "
+                         f"(result {', '.join(map(str, ids))})")
     return " and ".join(parts) or "nothing"

@@ -223,3 +223,13 @@ def test_a_simulated_run_stands_at_its_computed_packed_size_on_the_size_plot():
     # Speed plots are unchanged: simulated runs are left out there.
     speed = result_charts.tradeoff_figure(frame, "decode_tok_s_b1", "ppl")
     assert result_charts.COMPUTED_SIZE_GROUP not in {t.name for t in speed.data}
+
+
+def test_a_broken_run_turns_the_quality_axis_logarithmic_so_the_rest_stay_apart():
+    frame = _frame()
+    assert result_charts.tradeoff_figure(frame, "stored_bytes", "ppl").layout.yaxis.type \
+        != "log"
+    frame.loc[frame["name"] == "rtn4", "ppl"] = 4.2e8  # an SVD run that broke the model
+    figure = result_charts.tradeoff_figure(frame, "stored_bytes", "ppl")
+    assert figure.layout.yaxis.type == "log"
+    assert figure.layout.yaxis.title.text.endswith("(log scale)")

@@ -51,5 +51,13 @@ def test_the_url_says_job_numbers_and_result_ids_only_for_what_they_cannot():
     assert selection.describe(frame, [1, 2, 3]) == "jobs #1, #2 and 1 baseline (result 1)"
 
 
+def test_gallery_runs_are_described_as_gallery_runs_not_baselines():
+    frame = pd.concat([_frame(), pd.DataFrame(
+        [{"result_id": 6, "job_id": None, "kind": "compressed", "model_key": "default:default",
+          "protocol_hash": "p", "device": "cpu", "dtype": "float32"}])], ignore_index=True)
+    assert selection.describe(frame, [1, 6]) == \
+        "1 gallery run (result 6) and 1 baseline (result 1)"
+
+
 def test_hostile_url_values_are_ignored():
     assert selection.parse_ids("1,x,<script>,2," + "9" * 50) == [1, 2]
