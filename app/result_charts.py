@@ -249,6 +249,8 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
         # Off the scale the measured runs set: written at the plot's edge, level with its run.
         bound = run["roofline_decode_tok_s"]
         at = _display(y, run[y]) if bound_axis == "x" else _display(x, run[x])
+        if _axis(*((y, ys) if bound_axis == "x" else (x, xs))).get("type") == "log" and at > 0:
+            at = math.log10(at)  # plotly places annotations on a log axis by the exponent
         stacked[at] = stacked.get(at, -1) + 1
         edge = ({"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": at}
                 if bound_axis == "x" else

@@ -233,3 +233,15 @@ def test_a_broken_run_turns_the_quality_axis_logarithmic_so_the_rest_stay_apart(
     figure = result_charts.tradeoff_figure(frame, "stored_bytes", "ppl")
     assert figure.layout.yaxis.type == "log"
     assert figure.layout.yaxis.title.text.endswith("(log scale)")
+
+
+def test_on_a_log_quality_axis_a_roofline_note_stays_level_with_its_run():
+    frame = _frame()
+    frame.loc[frame["name"] == "quanto4", "ppl"] = 4.2e8
+    frame.loc[frame["name"] == "w8a8", "roofline_decode_tok_s"] = 5000.0  # far: an edge note
+    figure = result_charts.tradeoff_figure(frame, "decode_tok_s_b1", "ppl")
+    assert figure.layout.yaxis.type == "log"
+    notes = [a for a in figure.layout.annotations if "roofline bound" in (a.text or "")]
+    # Placed by the exponent, as plotly reads a log axis: level with w8a8's 16.4, not 10^16.
+    assert notes and all(a.y < 9 for a in notes)
+    assert any(abs(a.y - math.log10(16.4)) < 1e-9 for a in notes)
