@@ -242,14 +242,28 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
                        for n, v in zip(within["name"], within["roofline_decode_tok_s"])],
             hoverinfo="text",
         ))
+    if reported is not None and not reported.empty:
+        # A paper reports one metric of one model; it can only be a reference level on that
+        # metric's axis, labelled as reported, never a point among measured runs.
+        for _, row in reported[reported["metric"] == y].iterrows():
+            ys.append(_display(y, row["value"]))
+            figure.add_hline(y=_display(y, row["value"]),
+                             line={"color": REPORTED_COLOUR, "dash": "dot"},
+                             annotation_text=f"reported: {row['label']}",
+                             annotation_font_color=REPORTED_COLOUR)
     stacked: dict = {}
     # The fastest run sits at the edge: the notes get an empty band there, not its marker.
     room = {bound_axis: NOTE_ROOM} if not beyond.empty else {}
+    # Set by every value shown, reported levels included. Two labels read a narrow
+    # horizontal scale; more would turn sideways and collide.
+    x_axis = _axis(x, xs, room=room.get("x", 0.0), minimum_ticks=2)
+    y_axis = _axis(y, ys, room=room.get("y", 0.0))
+    level_axis = y_axis if bound_axis == "x" else x_axis
     for _, run in beyond.iterrows():
         # Off the scale the measured runs set: written at the plot's edge, level with its run.
         bound = run["roofline_decode_tok_s"]
         at = _display(y, run[y]) if bound_axis == "x" else _display(x, run[x])
-        if _axis(*((y, ys) if bound_axis == "x" else (x, xs))).get("type") == "log" and at > 0:
+        if level_axis.get("type") == "log" and at > 0:
             at = math.log10(at)  # plotly places annotations on a log axis by the exponent
         stacked[at] = stacked.get(at, -1) + 1
         edge = ({"xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": at}
@@ -261,21 +275,11 @@ def tradeoff_figure(frame: pd.DataFrame, x: str, y: str, *,
             showarrow=False, font={"size": 10, "color": FRONTIER_COLOUR}, align="right",
             bgcolor="rgba(255,255,255,0.8)", yshift=-24 * stacked[at], **edge,
             hovertext=f"roofline bound of {run['name']}: {bound:,.1f} tokens/s (an estimate)")
-    if reported is not None and not reported.empty:
-        # A paper reports one metric of one model; it can only be a reference level on that
-        # metric's axis, labelled as reported, never a point among measured runs.
-        for _, row in reported[reported["metric"] == y].iterrows():
-            ys.append(_display(y, row["value"]))
-            figure.add_hline(y=_display(y, row["value"]),
-                             line={"color": REPORTED_COLOUR, "dash": "dot"},
-                             annotation_text=f"reported: {row['label']}",
-                             annotation_font_color=REPORTED_COLOUR)
     figure.update_layout(
         height=height,
         margin={"t": 40, "l": 10, "r": 20, "b": 10},
-        # Two labels read a narrow horizontal scale; more would turn sideways and collide.
-        xaxis=_axis(x, xs, room=room.get("x", 0.0), minimum_ticks=2),
-        yaxis=_axis(y, ys, room=room.get("y", 0.0)),
+        xaxis=x_axis,
+        yaxis=y_axis,
         legend={"orientation": "h", "y": -0.25},
     )
     if usable.empty:

@@ -125,8 +125,7 @@ def describe(frame: pd.DataFrame, chosen: list[int]) -> str:
     picked = frame[frame["result_id"].isin(chosen)]
     jobs = [f"#{int(j)}" for j in picked["job_id"].dropna()]
     unjobbed = picked[picked["job_id"].isna()]
-    is_baseline = unjobbed["kind"] == "baseline" if "kind" in unjobbed else \
-        pd.Series(True, index=unjobbed.index)
+    is_baseline = unjobbed["kind"] == "baseline"
     parts = []
     if jobs:
         parts.append(f"job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}")

@@ -17,30 +17,22 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from bench.lab_walkthrough import _chromium_path
-from bench.live_server import CHROMIUM_ARGS, PROJECT_ROOT, free_port
+from bench.live_server import CHROMIUM_ARGS, PROJECT_ROOT, free_port, healthy, stop_executor
 
 TARGET_S = 60.0
 GIVE_UP_S = 900.0
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _gallery_plot_seen(url: str, start: float) -> tuple[float, float]:
     """Seconds to the Results page's heading and to its first drawn plot."""
     from playwright.sync_api import sync_playwright
 
+    from tests.e2e.test_browser import _chromium
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium_path(),
+        browser = playwright.chromium.launch(executable_path=_chromium(),
                                              args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(GIVE_UP_S * 1000)
@@ -79,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                               cwd=clone, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        while not _healthy(url):
+        while not healthy(url):
             if server.poll() is not None:
                 print(server.stdout.read())
                 raise SystemExit("make run exited before the app was up")
@@ -91,8 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        from bench.live_server import stop_executor
-
         stop_executor(home)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

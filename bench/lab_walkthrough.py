@@ -82,15 +82,6 @@ def _wait_enabled(page, button, timeout_s: float = 30) -> None:
         page.wait_for_timeout(200)
 
 
-def _chromium_path() -> str:
-    import shutil
-
-    for candidate in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(candidate):
-            return shutil.which(candidate)
-    raise SystemExit("no Chromium found: bash scripts/ensure-browser.sh")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="comma-separated lab slugs")
@@ -107,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
+    from tests.e2e.test_browser import _chromium
+
     walks: list[LabWalk] = []
     with tempfile.TemporaryDirectory(prefix="optatlas-labs-") as home, \
             live_server(Path(home)) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium_path(),
+        browser = playwright.chromium.launch(executable_path=_chromium(),
                                              args=CHROMIUM_ARGS)
         listed = [lab.slug for lab in load_labs()]
         for lab in labs:

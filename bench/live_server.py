@@ -56,6 +56,15 @@ def stop_executor(home: Path) -> None:
         pass
 
 
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at `url` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 @contextmanager
 def live_server(home: Path, *args: str, env: dict[str, str] | None = None,
                 ready_s: float = 90) -> Iterator[str]:
@@ -74,14 +83,11 @@ def live_server(home: Path, *args: str, env: dict[str, str] | None = None,
         while True:
             if process.poll() is not None:
                 raise ServerFailed(f"server exited early:\n{process.stdout.read()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise ServerFailed(f"server did not become healthy within {ready_s:.0f} s")
-                time.sleep(0.5)
+            if healthy(url):
+                break
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"server did not become healthy within {ready_s:.0f} s")
+            time.sleep(0.5)
         yield url
     finally:
         try:
