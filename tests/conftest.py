@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,18 +12,23 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from taxonomy.loader import load_taxonomy
 from taxonomy.seed import seed
+from tests.databases import BACKENDS, DEFAULT_BACKEND_ENV, fresh_database_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TAXONOMY = FIXTURES / "mini_taxonomy"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """Every test gets its own OPTATLAS_HOME and database, never the user's."""
+def isolated_home(request, tmp_path, monkeypatch):
+    """Every test gets its own OPTATLAS_HOME and database, never the user's: a SQLite file,
+    or with OPTATLAS_TEST_DATABASE=postgresql a fresh PostgreSQL schema (to run the whole
+    suite on PostgreSQL: `OPTATLAS_TEST_DATABASE=postgresql make test`)."""
     home = tmp_path / "home"
     monkeypatch.setenv("OPTATLAS_HOME", str(home))
-    monkeypatch.setenv("OPTATLAS_DB_URL", f"sqlite:///{home / 'test.db'}")
-    return home
+    backend = os.environ.get(DEFAULT_BACKEND_ENV, "sqlite")
+    with fresh_database_url(backend, home, request.node.name) as url:
+        monkeypatch.setenv("OPTATLAS_DB_URL", url)
+        yield home
 
 
 @pytest.fixture
@@ -37,6 +43,26 @@ def mini_data_dir(tmp_path) -> Path:
 def engine(isolated_home):
     """A migrated, empty database."""
     engine = make_engine()
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request, isolated_home, monkeypatch):
+    """An empty database on each store OptAtlas supports, SQLite and PostgreSQL (a fresh
+    schema; skipped where no server is reachable), set as OPTATLAS_DB_URL for the test and
+    every process it starts."""
+    with fresh_database_url(request.param, isolated_home, request.node.name) as url:
+        monkeypatch.setenv("OPTATLAS_DB_URL", url)
+        yield url
+
+
+@pytest.fixture
+def backend_engine(backend_url):
+    """A migrated, empty database on each store. A module whose every test must hold on both
+    overrides `engine` with it (tests/core/jobs/test_store.py)."""
+    engine = make_engine(backend_url)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -1,4 +1,5 @@
-"""Migrations build the schema the models describe, on an empty database, with SQLite tuned."""
+"""Migrations build the schema the models describe, on an empty SQLite and PostgreSQL
+database alike, with SQLite tuned for concurrent use."""
 
 from __future__ import annotations
 
@@ -12,32 +13,32 @@ from db.schema import metadata
 from db.schema_version import HEAD_REVISION, is_current, stored_revision
 
 
-def test_upgrade_on_an_empty_database_reaches_head(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+def test_upgrade_on_an_empty_database_reaches_head(backend_url):
+    engine = make_engine(backend_url)
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     assert set(metadata.tables) <= set(inspect(engine).get_table_names())
 
 
-def test_migrations_match_the_models(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'schema.db'}")
+def test_migrations_match_the_models(backend_url):
+    engine = make_engine(backend_url)
     upgrade(engine)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
-def test_head_constant_matches_alembic_head(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'head.db'}")
+def test_head_constant_matches_alembic_head(backend_url):
+    engine = make_engine(backend_url)
     assert stored_revision(engine) is None and not is_current(engine)
     upgrade(engine)
     assert HEAD_REVISION == head_revision() == stored_revision(engine)
     assert is_current(engine)
 
 
-def test_upgrade_twice_is_harmless(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'twice.db'}")
+def test_upgrade_twice_is_harmless(backend_url):
+    engine = make_engine(backend_url)
     upgrade(engine)
     upgrade(engine)
     assert current_revision(engine) == head_revision()

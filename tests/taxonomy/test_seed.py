@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from db import models
@@ -20,6 +21,12 @@ TABLES = (
     "technique_tags",
     "taxonomy_sources",
 )
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
 
 
 def _dump(engine) -> dict[str, list[tuple]]:

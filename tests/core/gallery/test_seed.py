@@ -3,12 +3,19 @@ nothing, a rebuilt run replaces its row, a run the file dropped leaves."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from core.gallery.record import GalleryFile, GalleryRun
 from core.jobs.gallery_results import seed_gallery
 from db.engine import transaction
 from db.job_models import Result, ResultMetric
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
 
 
 def _run(name: str, steps=(), ppl: float = 20.0, measured_at: str = "2026-12-03T10:00:00+00:00"):

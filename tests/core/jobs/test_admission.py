@@ -3,11 +3,20 @@ before queueing, each with the reason and what to do; the room's time limit is a
 
 from __future__ import annotations
 
+import pytest
+
 from core.jobs import states, store
 from core.jobs.admission import admit, problems, room_spec
 from core.jobs.spec import validate_spec
 from core.workshop.config import WorkshopConfig
 from core.workshop.passcodes import hash_passcode
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
 
 ROOM = WorkshopConfig(teacher_passcode_hash=hash_passcode("t"), recipes=("rtn", "gptq"),
                       caps={"jobs_per_attendee": 2, "queue_length": 3, "eval_windows": 4,

@@ -4,8 +4,17 @@ page's queue places follow it."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.jobs import store
 from core.jobs.fair_queue import fair_order
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
 
 QUICK = {"eval_windows": 1, "speed": "none", "diagnostics": False}
 

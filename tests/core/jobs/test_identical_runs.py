@@ -4,6 +4,7 @@ with it, "measure again" runs afresh, and nothing is reused across devices."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from sqlalchemy import func, select
 
@@ -15,6 +16,13 @@ from core.jobs.spec import validate_spec
 from core.jobs.worker import JobWorker
 from db.engine import make_engine, transaction
 from db.job_models import Job, Worker
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
 
 SPEC = {"model": "tiny", "steps": [{"recipe": "rtn", "settings": {"bits": 4, "group_size": 16}}],
         "device": "cpu", "measure": {"eval_windows": 1, "speed": "none"}}

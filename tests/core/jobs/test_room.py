@@ -23,6 +23,13 @@ from core.jobs.worker import JobWorker
 from core.workshop.config import WorkshopConfig
 from core.workshop.passcodes import hash_passcode
 
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
+
 ROOM = WorkshopConfig(teacher_passcode_hash=hash_passcode("t"))
 SPEC = {"model": "tiny", "steps": [{"recipe": "rtn"}], "device": "cpu",
         "measure": {"eval_windows": 1, "speed": "none"}}

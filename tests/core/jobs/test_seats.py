@@ -13,6 +13,13 @@ from core.workshop.passcodes import hash_passcode
 from db.engine import make_engine, transaction
 from db.job_models import Seat
 
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
+
 ROOM = WorkshopConfig(teacher_passcode_hash=hash_passcode("t"), room_passcode="owl-17")
 
 

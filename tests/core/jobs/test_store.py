@@ -14,6 +14,13 @@ from core.jobs.spec import InvalidJobError
 from db.engine import transaction
 from db.job_models import Job
 
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
+
 RTN = {"model": "tiny", "steps": [{"recipe": "rtn", "settings": {"bits": 4}}], "device": "cpu"}
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from core.jobs import states, store
@@ -16,6 +17,13 @@ from core.jobs.worker import JobWorker, reap_now
 from db.engine import transaction
 from db.job_models import Result
 from tests.core.jobs.waiting import wait_for
+
+
+@pytest.fixture
+def engine(backend_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_engine
+
 
 ROOT = Path(__file__).resolve().parents[3]
 
