@@ -26,8 +26,10 @@ class SavedModel:
 
 
 def artifacts_dir() -> Path:
-    """Saved models, one folder per job: `OPTATLAS_HOME/artifacts`."""
-    return optatlas_home() / "artifacts"
+    """Saved models, one folder per job: `OPTATLAS_ARTIFACTS_DIR` (a cluster's shared folder,
+    which every node mounts at the same path), default `OPTATLAS_HOME/artifacts`."""
+    shared = os.environ.get("OPTATLAS_ARTIFACTS_DIR")
+    return Path(shared).expanduser() if shared else optatlas_home() / "artifacts"
 
 
 def job_folder(job_id: int) -> Path:

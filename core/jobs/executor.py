@@ -82,18 +82,20 @@ def executor_running() -> bool:
         return False
 
 
-def start_detached(nice: int = 0, threads: int | None = None) -> int | None:
+def start_detached(nice: int = 0, threads: int | None = None,
+                   ray_options: list[str] | None = None) -> int | None:
     """Start an executor in its own session unless one runs; its pid, or None. Its workers
     run jobs at CPU priority `nice` (0: normal) with `threads` CPU threads (None: torch's
-    default)."""
+    default). `ray_options` (e.g. ["--ray-address", ADDR]) starts the Ray executor instead."""
     if executor_running():
         return None
     log = log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
+    options = ["--ray", *ray_options] if ray_options is not None else \
+        ["--nice", str(nice), *(["--threads", str(threads)] if threads else [])]
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs.executor", "--nice", str(nice),
-             *(["--threads", str(threads)] if threads else [])],
+            [sys.executable, "-m", "core.jobs.executor", *options],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -123,6 +125,35 @@ def stop_executor(timeout_s: float = 15.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def hold_lock():
+    """Take this data directory's executor lock and write our pid in it; the open lock file
+    (keep it open while serving), or None when another executor holds it."""
+    path = lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the executor's whole life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        print("[executor] another executor already serves this data directory", flush=True)
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def stop_on_signals(executor) -> None:
+    """SIGTERM and SIGINT set `executor.stopping`: it finishes its round and stops."""
+
+    def stop(_signum, _frame) -> None:
+        executor.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 @dataclass
@@ -174,24 +205,10 @@ class LocalExecutor:
 
     def run(self) -> int:
         """Hold the lock and keep the workers up until SIGTERM or SIGINT."""
-        path = lock_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print("[executor] another executor already serves this data directory", flush=True)
+        handle = hold_lock()
+        if handle is None:
             return 0
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-
-        def stop(_signum, _frame) -> None:
-            self.stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stop_on_signals(self)
         from core.jobs.worker import reap_now
         from db.engine import make_engine
         from db.migrate import upgrade
@@ -235,14 +252,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads each job computes with (default: one per core)")
     parser.add_argument("--stop", action="store_true", help="stop the running executor")
+    ray = parser.add_argument_group("on a Ray cluster (pip install 'optatlas[ray]')")
+    ray.add_argument("--ray", action="store_true",
+                     help="hand jobs to a Ray cluster instead of local worker processes")
+    ray.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="the cluster's head, e.g. 10.0.0.1:6380 (default: RAY_ADDRESS, "
+                     "else a cluster started on this machine, else a new local one)")
+    ray.add_argument("--cpus-per-job", type=float, default=1.0, metavar="N",
+                     help="CPUs a CPU job takes on its node (and computes with)")
+    ray.add_argument("--artifacts-dir", default=None, metavar="DIR",
+                     help="a folder every node mounts at the same path, for saved models "
+                     "(default: OPTATLAS_ARTIFACTS_DIR, else each node's data directory)")
+    ray.add_argument("--cancel-grace-s", type=float, default=None, metavar="S",
+                     help="how long a cancelled job may take to stop by itself before it is "
+                     "stopped by force (default 30)")
     args = parser.parse_args(argv)
     if args.stop:
         stopped = stop_executor()
         print("executor stopped" if stopped else "the executor did not stop in time")
         return 0 if stopped else 1
+    if args.ray:
+        return run_ray_executor(args)
     devices = args.devices.split(",") if args.devices else configured_devices()
     per_device = args.per_device or workers_per_device()
     return LocalExecutor(devices, per_device, args.nice, args.threads).run()
+
+
+def run_ray_executor(args: argparse.Namespace) -> int:
+    """Hold the lock and dispatch jobs to Ray until SIGTERM or SIGINT."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("The Ray executor needs Ray: pip install 'optatlas[ray]'", file=sys.stderr)
+        return 2
+    from core.jobs.ray_executor import RayDispatcher
+    from db.engine import make_engine
+    from db.migrate import upgrade
+
+    handle = hold_lock()
+    if handle is None:
+        return 0
+    engine = make_engine()
+    upgrade(engine)
+    grace = {} if args.cancel_grace_s is None else {"cancel_grace_s": args.cancel_grace_s}
+    dispatcher = RayDispatcher(
+        engine, address=args.ray_address, cpus_per_job=args.cpus_per_job,
+        artifacts_dir=args.artifacts_dir or os.environ.get("OPTATLAS_ARTIFACTS_DIR"), **grace)
+    try:
+        # After Ray's start-up, which installs signal handlers of its own.
+        dispatcher.connect()
+        stop_on_signals(dispatcher)
+        return dispatcher.serve()
+    finally:
+        handle.close()
 
 
 if __name__ == "__main__":

@@ -134,7 +134,9 @@ def _check_draft(draft: str, target: ModelShape, label: str, found: Preflight) -
 
 def _check_device(device: str, workers: list[WorkerSeat], found: Preflight) -> None:
     served = sorted({w.device for w in workers})
-    if device == "auto" or device in served:
+    # A plain "cuda" job goes to any GPU; a Ray cluster names its GPUs by type (cuda@H100).
+    if device == "auto" or device in served or \
+            (device == "cuda" and any(d.startswith("cuda@") for d in served)):
         return
     if device == "cpu":
         found.unchecked.append("no worker is running now: the job waits in the queue until one "

@@ -17,7 +17,8 @@ from core.export.formats import FORMATS as EXPORT_FORMATS
 from core.recipes import build_config
 from core.recipes.base import InvalidRecipeError, TechniqueConfig, validation_problems
 
-DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?)$")
+# cuda@TYPE: a GPU of one type on a Ray cluster (Ray's accelerator type: H100, A100-80G, L4).
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?|cuda@[A-Za-z0-9][A-Za-z0-9_.-]{0,30})$")
 MAX_STEPS = 8
 # How much speed a measurement times: everything, batch-1 decode only, or nothing.
 SpeedScope = Literal["full", "decode_b1", "none"]
@@ -112,7 +113,8 @@ class JobSpec(BaseModel):
         (), max_length=MAX_STEPS, description="technique steps applied in order; none "
         "measures the model as it is"
     )
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N, or cuda@TYPE (a GPU "
+                        "type on a Ray cluster, e.g. cuda@H100)")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     measure: MeasureSettings = Field(default_factory=MeasureSettings)
     save_model: bool = Field(False, description="save the compressed model as safetensors "
@@ -162,8 +164,9 @@ def validate_spec(data: dict | JobSpec) -> JobSpec:
     except ValidationError as error:
         problems = validation_problems(error, whole="job")
         raise InvalidJobError(f"invalid job: {problems}") from None
-    if not DEVICE.match(spec.device):
-        raise InvalidJobError(f"device {spec.device!r} is not auto, cpu, cuda or cuda:N")
+    if not DEVICE.fullmatch(spec.device):
+        raise InvalidJobError(f"device {spec.device[:40]!r} is not auto, cpu, cuda, cuda:N or "
+                              "cuda@TYPE")
     try:
         parse_model_ref(spec.model)
     except ModelNotFoundError as error:

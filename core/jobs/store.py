@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 
 from core.jobs import states
 from core.jobs.fair_queue import fair_order
@@ -35,8 +35,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every stored one was UTC.
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones; every
+    stored one was UTC)."""
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment
@@ -180,7 +181,7 @@ def _fair_queue(session, device: str) -> list[int]:
         .where(Job.device == device, Job.started_at.is_not(None))
         .group_by(Job.owner_session)
     ).all()
-    last = {owner: _aware(moment).timestamp() for owner, moment in starts if moment}
+    last = {owner: as_utc(moment).timestamp() for owner, moment in starts if moment}
     return fair_order(queued, last)
 
 
@@ -245,7 +246,7 @@ def heartbeat(engine: Engine, lease: Lease) -> LeaseState:
         row = session.execute(
             select(Job.cancel_requested, Job.cancel_requested_at).where(Job.id == lease.job_id)
         ).one()
-        return LeaseState(True, bool(row.cancel_requested), _aware(row.cancel_requested_at))
+        return LeaseState(True, bool(row.cancel_requested), as_utc(row.cancel_requested_at))
 
 
 def report_progress(engine: Engine, lease: Lease, stage: str, fraction: float,
@@ -349,7 +350,7 @@ def reap(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
         ).all()
         for row in running:
             dead = row.lease_owner in dead_owners
-            if not dead and (_aware(row.heartbeat_at) or cutoff) >= cutoff:
+            if not dead and (as_utc(row.heartbeat_at) or cutoff) >= cutoff:
                 continue
             why = ("its worker process is gone" if dead else
                    f"its worker sent no heartbeat for over {stale_after_s:.0f} s")
@@ -367,10 +368,31 @@ def reap(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     return reaped
 
 
+def interrupt(engine: Engine, lease: Lease, why: str) -> bool:
+    """Mark the leased job `interrupted` because what ran it is gone (`why` names it: a Ray
+    node or worker that died); False, and nothing written, when the lease no longer holds."""
+    with transaction(engine) as session:
+        return session.execute(
+            update(Job).where(lease.matches())
+            .values(status=states.INTERRUPTED, finished_at=now(), lease_owner=None,
+                    error_kind="interrupted",
+                    error_message=f"interrupted during attempt {lease.attempt}: {why}; "
+                    "retry to run it again")
+        ).rowcount == 1
+
+
 def register_worker(engine: Engine, worker: Worker) -> None:
     """Record (or refresh) a worker and the device it serves."""
     with transaction(engine) as session:
         session.merge(worker)
+
+
+def forget_workers(engine: Engine, prefix: str, keep: Sequence[str] = ()) -> None:
+    """Remove the worker records whose id starts with `prefix`, but those in `keep` (a Ray
+    dispatcher's records of nodes that left the cluster)."""
+    with transaction(engine) as session:
+        session.execute(delete(Worker).where(Worker.id.startswith(prefix, autoescape=True),
+                                             Worker.id.not_in(list(keep))))
 
 
 def worker_heartbeat(engine: Engine, worker_id: str, current_job_id: int | None) -> None:
@@ -393,7 +415,7 @@ def live_workers(engine: Engine, *, stale_after_s: float = DEFAULT_STALE_AFTER_S
     cutoff = now() - timedelta(seconds=stale_after_s)
     with transaction(engine) as session:
         workers = session.scalars(select(Worker).order_by(Worker.device, Worker.id)).all()
-    return [w for w in workers if _aware(w.heartbeat_at) >= cutoff]
+    return [w for w in workers if as_utc(w.heartbeat_at) >= cutoff]
 
 
 def recent_timings(engine: Engine, device: str, limit: int = 20) -> list[dict]:
