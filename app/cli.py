@@ -118,7 +118,27 @@ def _room_or_none(path: str):
 WORKSHOP_ENV = "OPTATLAS_WORKSHOP"
 
 
+def _executor_problem(args: argparse.Namespace) -> str | None:
+    """Why the executor options cannot work, before anything starts; None when they can."""
+    ray_only = [flag for flag, value in (("--ray-address", args.ray_address),
+                                         ("--cpus-per-job", args.cpus_per_job),
+                                         ("--artifacts-dir", args.artifacts_dir)) if value]
+    if args.executor != "ray":
+        return f"{', '.join(ray_only)} only apply with --executor ray" if ray_only else None
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        return "--executor ray needs Ray on this machine: pip install 'optatlas[ray]'"
+    if args.cpus_per_job is not None and args.cpus_per_job <= 0:
+        return "--cpus-per-job must be more than 0"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
+    problem = _executor_problem(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if args.workshop:
         # Checked before anything starts: a room with a broken file never opens half-made.
         room = _room_or_none(args.workshop)
@@ -136,10 +156,15 @@ def _serve(args: argparse.Namespace) -> int:
         # leaves them running, and the next start finds the executor already there.
         from core.jobs.executor import start_detached
 
-        pid = start_detached(nice=room.job_nice, threads=room.threads_per_job()) \
-            if args.workshop else start_detached()
+        if args.executor == "ray":
+            pid = start_detached(ray_options=_ray_options(args))
+        elif args.workshop:
+            pid = start_detached(nice=room.job_nice, threads=room.threads_per_job())
+        else:
+            pid = start_detached()
         if pid is not None:
-            print(f"Executor started (pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
+            print(f"{'Ray executor' if args.executor == 'ray' else 'Executor'} started "
+                  f"(pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
     # Streamlit reads .streamlit/config.toml from the working directory.
     os.chdir(PROJECT_ROOT)
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -164,6 +189,18 @@ def _serve(args: argparse.Namespace) -> int:
         return int(exit_.code or 0)
     except KeyboardInterrupt:
         return 0
+
+
+def _ray_options(args: argparse.Namespace) -> list[str]:
+    """The Ray executor's options as `optatlas executor --ray` takes them."""
+    options = []
+    if args.ray_address:
+        options += ["--ray-address", args.ray_address]
+    if args.cpus_per_job is not None:
+        options += ["--cpus-per-job", str(args.cpus_per_job)]
+    if args.artifacts_dir:
+        options += ["--artifacts-dir", str(Path(args.artifacts_dir).expanduser().resolve())]
+    return options
 
 
 def _workshop(args: argparse.Namespace) -> int:
@@ -212,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-seed", action="store_true", help="start without reseeding")
     serve.add_argument("--no-executor", action="store_true",
                        help="do not start the local executor (jobs then wait for a worker)")
+    serve.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="where jobs run: worker processes on this machine (local), or a "
+                       "Ray cluster (ray; pip install 'optatlas[ray]')")
+    serve.add_argument("--ray-address", metavar="ADDR",
+                       help="with --executor ray: the cluster's head, e.g. 10.0.0.1:6380")
+    serve.add_argument("--cpus-per-job", type=float, metavar="N",
+                       help="with --executor ray: CPUs a CPU job takes on its node (default 1)")
+    serve.add_argument("--artifacts-dir", metavar="DIR",
+                       help="with --executor ray: a folder every node mounts at the same "
+                       "path, where jobs save models")
     serve.add_argument("--workshop", metavar="FILE",
                        help="serve a workshop room described by this YAML file "
                        "(see `optatlas workshop check`)")

@@ -198,7 +198,8 @@ def advice(kind: str | None) -> str:
 
 @dataclass(frozen=True)
 class DeviceOption:
-    """A device a job can be sent to, as a live worker describes it."""
+    """A device a job can be sent to, as the live workers serving it describe it (a Ray
+    cluster's dispatcher records one per node: "1x H100 on Ray node 10.0.0.3 (5f0c...)")."""
 
     device: str
     name: str
@@ -207,13 +208,16 @@ class DeviceOption:
 
 
 def devices() -> list[DeviceOption]:
-    """Devices that live workers serve; the CPU is always offered (the embedded executor
-    serves it, and a queued job waits for a worker)."""
-    found: dict[str, DeviceOption] = {}
+    """Devices that live workers serve, each naming the hardware behind it (every distinct
+    description: a cluster's nodes); the CPU is always offered (the embedded executor serves
+    it, and a queued job waits for a worker)."""
+    serving: dict[str, list] = {}
     for worker in store.live_workers(engine()):
-        known = found.get(worker.device)
-        workers = (known.workers if known else 0) + 1
-        found[worker.device] = DeviceOption(worker.device, worker.device_name,
-                                            worker.memory_bytes, workers)
+        serving.setdefault(worker.device, []).append(worker)
+    found = {}
+    for device, workers in serving.items():
+        names = list(dict.fromkeys(w.device_name for w in workers))
+        name = "; ".join(names[:4]) + (f"; and {len(names) - 4} more" if len(names) > 4 else "")
+        found[device] = DeviceOption(device, name, workers[-1].memory_bytes, len(workers))
     found.setdefault("cpu", DeviceOption("cpu", "CPU", None, 0))
     return sorted(found.values(), key=lambda d: (d.device != "cpu", d.device))

@@ -34,7 +34,7 @@ def postgres_server_url() -> str:
 
 
 @functools.cache
-def _postgres_problem() -> str | None:
+def postgres_problem() -> str | None:
     """Why PostgreSQL tests cannot run here, or None when the server answers."""
     try:
         import psycopg  # noqa: F401
@@ -55,7 +55,7 @@ def _postgres_problem() -> str | None:
 def require_postgres() -> None:
     """Skip the calling test when no PostgreSQL server is reachable (fail under
     OPTATLAS_REQUIRE_POSTGRES=1)."""
-    problem = _postgres_problem()
+    problem = postgres_problem()
     if problem is None:
         return
     if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":

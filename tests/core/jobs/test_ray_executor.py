@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.jobs import states, store
-from core.jobs.ray_job import NAMESPACE, actor_name
+from core.jobs.ray_job import NAMESPACE, SLOT_PREFIX
 from db.engine import make_engine, transaction
 from db.job_models import Job, Result
 from db.migrate import upgrade
@@ -94,9 +94,8 @@ def dispatchers(cluster, engine):
     made = Dispatchers(cluster.address)
     yield made
     made.stop()
-    for name in ray.util.list_named_actors():  # what a test left running
-        if name.startswith("optatlas-job-"):
-            ray.kill(ray.get_actor(name), no_restart=True)
+    for name in _slot_names():  # what a test left running
+        ray.kill(ray.get_actor(name), no_restart=True)
 
 
 def _job(engine, job_id: int) -> Job:
@@ -119,9 +118,17 @@ def _wait_measuring(engine, job_id: int) -> Job:
                     and job, 180, f"job {job_id} to start measuring", every_s=0.2)
 
 
-def _actor_pid(job: Job) -> int:
-    actor = ray.get_actor(actor_name(job.id, job.attempt))
-    return ray.get(actor.state.remote(), timeout=30)["pid"]
+def _slot_names() -> list[str]:
+    return [name for name in ray.util.list_named_actors() if name.startswith(SLOT_PREFIX)]
+
+
+def _slot_of(job: Job) -> tuple[str, int]:
+    """The name and process id of the Ray job slot that runs `job`."""
+    for name in _slot_names():
+        state = ray.get(ray.get_actor(name).state.remote(), timeout=30)
+        if state["job"] and tuple(state["job"])[:2] == (job.id, job.attempt):
+            return name, state["pid"]
+    raise AssertionError(f"no slot runs job {job.id} attempt {job.attempt}")
 
 
 def _node_of(job: Job) -> str:
@@ -166,7 +173,7 @@ def test_a_killed_ray_worker_interrupts_its_job_and_a_retry_records_one_result(
         engine, dispatchers):
     job_id = store.submit(engine, RTN)
     dispatchers.start()
-    os.kill(_actor_pid(_wait_measuring(engine, job_id)), signal.SIGKILL)
+    os.kill(_slot_of(_wait_measuring(engine, job_id))[1], signal.SIGKILL)
     job = _wait_status(engine, job_id, (states.INTERRUPTED,), 60)
     assert "Ray worker process" in job.error_message and "retry" in job.error_message
     store.retry(engine, job_id)
@@ -198,15 +205,14 @@ def test_a_cancel_the_process_cannot_answer_is_forced_after_the_grace_period(
         engine, dispatchers):
     job_id = store.submit(engine, RTN)
     dispatchers.start()
-    running = _wait_measuring(engine, job_id)
-    name = actor_name(job_id, running.attempt)
-    os.kill(_actor_pid(running), signal.SIGSTOP)  # frozen: no step boundary, no watchdog
+    name, pid = _slot_of(_wait_measuring(engine, job_id))
+    os.kill(pid, signal.SIGSTOP)  # frozen: no step boundary, no watchdog
     asked = time.monotonic()
     assert store.request_cancel(engine, job_id) == "cancelling"
     job = _wait_status(engine, job_id, (states.CANCELLED,), 60)
     assert time.monotonic() - asked >= GRACE_S
     assert "stopped after the grace period" in job.error_message
-    wait_for(lambda: name not in ray.util.list_named_actors(), 30, "the actor to be gone")
+    wait_for(lambda: name not in _slot_names(), 30, "its slot to be gone")
     assert _results(engine, job_id) == 0
 
 
@@ -215,9 +221,10 @@ def test_a_restarted_dispatcher_follows_what_ray_runs_and_interrupts_what_it_los
     job_id = store.submit(engine, RTN)
     first = dispatchers.start()
     running = _wait_measuring(engine, job_id)
-    first.kill()  # the dispatcher dies; the job's detached actor goes on
+    slot, pid = _slot_of(running)
+    first.kill()  # the dispatcher dies; the job's detached slot goes on
     first.wait(10)
-    # A job the database believes runs on Ray, whose actor Ray never had (its cluster lost it).
+    # A job the database believes runs on Ray, whose slot Ray never had (its cluster lost it).
     lost = store.submit(engine, RTN)
     with transaction(engine) as session:
         session.execute(update(Job).where(Job.id == lost).values(
@@ -228,6 +235,11 @@ def test_a_restarted_dispatcher_follows_what_ray_runs_and_interrupts_what_it_los
     assert "Ray no longer runs it" in job.error_message
     done = _wait_status(engine, job_id, (states.SUCCEEDED,))
     assert done.attempt == running.attempt == 1 and _results(engine, job_id) == 1
-    name = actor_name(job_id, 1)
-    wait_for(lambda: name not in ray.util.list_named_actors(), 30, "the finished job's actor "
-             "to be stopped")
+    # The slot it took over runs the next job in the same process (torch stays loaded): an
+    # idle slot that fits comes before a new one.
+    wait_for(lambda: ray.get(ray.get_actor(slot).state.remote(), timeout=30)["done"], 30,
+             "the slot to be idle")
+    time.sleep(2)  # a few dispatcher rounds: it has seen the slot idle
+    following = store.submit(engine, RTN)
+    assert _slot_of(_wait_measuring(engine, following)) == (slot, pid)
+    _wait_status(engine, following, (states.SUCCEEDED,))
