@@ -72,6 +72,11 @@ class JobSlot:
             worker = JobWorker(make_engine(), self.device, cancel_grace_s=self.cancel_grace_s)
             # Results are keyed by the hardware that measured them, as on a local worker.
             worker.device_name = describe(resolve_device(self.device))
+            import ray
+
+            context = ray.get_runtime_context()
+            worker.place = f"Ray node {ray.util.get_node_ip_address()} " \
+                f"({context.get_node_id()[:8]})"
             self.worker = worker
         return self.worker
 

@@ -127,6 +127,8 @@ class JobWorker:
         self._log: collections.deque[str] = collections.deque(maxlen=store.LOG_TAIL_LINES)
         self._registered = False
         self.device_name = device
+        # Where this worker runs, when that is not this machine (a Ray node), for the log.
+        self.place = ""
 
     # -- the worker's own record -------------------------------------------------------
     def register(self) -> None:
@@ -230,7 +232,7 @@ class JobWorker:
         job = store.get_job(self.engine, lease.job_id)
         spec = store.spec_of(job)
         self.log(f"job {lease.job_id} attempt {lease.attempt}: {spec.name()} on {spec.model} "
-                 f"({self.device})")
+                 f"({self.device}{', ' + self.place if self.place else ''})")
         watchdog = _Watchdog(self, lease, spec.time_limit_s)
         watchdog.start()
         last_write: list = [0.0, None]  # when progress was last stored, and its (stage, message)

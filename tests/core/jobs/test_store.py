@@ -3,8 +3,13 @@ cannot double, leases that a stale worker cannot use, cancel, retry and the reap
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,6 +19,8 @@ from core.jobs.spec import InvalidJobError
 from db.engine import transaction
 from db.job_models import Job
 
+ROOT = Path(__file__).resolve().parents[3]
+
 
 @pytest.fixture
 def engine(backend_engine):
@@ -22,6 +29,8 @@ def engine(backend_engine):
 
 
 RTN = {"model": "tiny", "steps": [{"recipe": "rtn", "settings": {"bits": 4}}], "device": "cpu"}
+# A well-formed Hub id with a revision, longer than jobs.model_ref holds (300).
+LONG_HUB_REF = "o" * 96 + "/" + "n" * 96 + "@" + "r" * 111
 
 
 def _count(engine) -> int:
@@ -38,6 +47,10 @@ def _count(engine) -> int:
     ({**RTN, "steps": [{"recipe": "bnb-nf4"}]}, "needs a CUDA GPU"),
     ({**RTN, "measure": {"eval_windows": 0}}, "eval_windows"),
     ({**RTN, "surprise": True}, "surprise"),
+    # What PostgreSQL refuses to store is refused on every store, before anything is written.
+    ({**RTN, "label": "mine\x00"}, "label: cannot contain control characters"),
+    ({**RTN, "technique_slug": "rtn\x00"}, "technique_slug: cannot contain control"),
+    ({**RTN, "model": LONG_HUB_REF}, "at most 300 characters"),
     ({**RTN, "steps": [{"recipe": "prompt-lookup-decoding"}], "measure": {"speed": "none"}},
      "changes only how the model runs"),
     ({**RTN, "steps": [{"recipe": "speculative-decoding",
@@ -82,6 +95,37 @@ def test_racing_workers_claim_a_job_exactly_once(engine):
     assert sorted(lease.job_id for lease in won) == ids  # each job once, none twice
     assert all(store.get_job(engine, i).status == states.RUNNING for i in ids)
     assert store.claim_next(engine, "cpu", "late") is None
+
+
+# A worker process that claims jobs from the moment given until the queue is empty, and
+# prints the ids it took.
+CLAIMING_PROCESS = """
+import sys, time
+from core.jobs import store
+from db.engine import make_engine
+engine = make_engine()
+engine.connect().close()
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+taken = []
+while (lease := store.claim_next(engine, "cpu", sys.argv[1])) is not None:
+    taken.append(lease.job_id)
+print(" ".join(map(str, taken)))
+"""
+
+
+def test_worker_processes_racing_on_one_database_take_each_job_once(engine):
+    ids = [store.submit(engine, RTN) for _ in range(80)]
+    start_at = time.time() + 4  # every process connected and waiting by then
+    processes = [subprocess.Popen([sys.executable, "-c", CLAIMING_PROCESS, f"p{n}",
+                                   str(start_at)], cwd=ROOT, env=os.environ.copy(),
+                                  stdout=subprocess.PIPE, text=True) for n in range(4)]
+    taken = {f"p{n}": [int(i) for i in process.communicate(timeout=120)[0].split()]
+             for n, process in enumerate(processes)}
+    assert all(process.returncode == 0 for process in processes)
+    assert sorted(i for ids_taken in taken.values() for i in ids_taken) == ids
+    assert sum(1 for ids_taken in taken.values() if ids_taken) >= 2  # they really raced
+    for owner, ids_taken in taken.items():  # the row names the process that took it
+        assert all(store.get_job(engine, i).lease_owner == owner for i in ids_taken)
 
 
 def test_workers_claim_only_their_device(engine):
@@ -199,3 +243,28 @@ def test_active_owners_are_those_with_a_queued_or_running_job(engine):
         session.execute(update(Job).where(Job.owner_session == "c")
                         .values(archived_at=store.now()))
     assert store.active_owner_count(engine) == 2
+
+
+def test_a_long_derived_name_is_shortened_to_what_its_column_holds(engine):
+    # Eight steps with their settings name a job longer than jobs.label (which PostgreSQL
+    # enforces and SQLite does not); the name ends in an ellipsis, the steps stay whole.
+    step = {"recipe": "rtn", "settings": {"bits": 4, "skip": ["lm_head", "down_proj"]}}
+    job_id = store.submit(engine, {**RTN, "steps": [step] * 8})
+    job = store.get_job(engine, job_id)
+    assert len(job.label) == Job.__table__.c.label.type.length and job.label.endswith("…")
+    assert job.label.startswith("rtn(bits=4,group_size=64,skip=") and len(job.recipe) == 8
+    spec = store.spec_of(job)  # what a worker reads back still validates
+    assert spec.name() == job.label and len(spec.steps) == 8
+
+
+def test_a_failure_quoting_a_nul_is_recorded_on_every_store(engine):
+    # A library's error or a log line may quote a file's bytes; PostgreSQL's text holds no
+    # NUL (SQLite's does), and the job's end must be recorded either way, NUL shown.
+    job_id = store.submit(engine, RTN)
+    lease = store.claim_next(engine, "cpu", "w1")
+    assert store.report_progress(engine, lease, "load\x00", 0.5, "read b'\x00'", "log \x00")
+    assert store.finish(engine, lease, states.FAILED, error_kind="crash",
+                        message="bad header b'\x00\x01'", log_tail="line \x00\nend")
+    job = store.get_job(engine, job_id)
+    assert job.error_message == "bad header b'\\x00\x01'"
+    assert (job.log_tail, job.status) == ("line \\x00\nend", states.FAILED)
