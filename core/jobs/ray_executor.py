@@ -64,6 +64,7 @@ IDLE_SLOT_S = 60.0
 # is stopped: a worker that lost its lease normally stops itself within a heartbeat.
 LINGER_S = 30.0
 RECONCILE_ASK_S = 15.0
+SLOT_BEAT_S = 5.0
 
 
 @dataclass
@@ -80,6 +81,7 @@ class _Slot:
     asked: Any = None  # the outstanding state() call, if any
     idle_since: float = 0.0  # time.monotonic() when its last job ended
     ended_at: float | None = None  # when the database said its job ended
+    beaten_at: float = 0.0  # when the dispatcher last beat for its job
 
     def where(self) -> str:
         return f"Ray node {self.node.short()}" if self.node else "its Ray node"
@@ -168,8 +170,15 @@ class RayDispatcher:
                 self._slot_died(slot, error)
                 continue
             lease = slot.lease
-            if lease is None or not state["done"] or \
-                    tuple(state["job"] or ()) != (lease.job_id, lease.attempt, lease.owner):
+            if lease is None or tuple(state["job"] or ()) != (lease.job_id, lease.attempt,
+                                                              lease.owner):
+                continue
+            if not state["done"]:
+                # The slot answers, so its process lives: beat for the job while it starts
+                # (a new slot loads torch and the engine before the job's watchdog beats).
+                if time.monotonic() - slot.beaten_at > SLOT_BEAT_S:
+                    store.heartbeat(self.engine, lease)
+                    slot.beaten_at = time.monotonic()
                 continue
             if state["error"]:
                 store.finish(self.engine, lease, states.FAILED, error_kind="crash",

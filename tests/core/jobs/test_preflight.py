@@ -62,6 +62,14 @@ def test_a_device_no_worker_serves_is_refused_with_what_is_served():
     assert idle.ok and "no worker is running" in idle.unchecked[0]
 
 
+def test_on_a_ray_cluster_a_gpu_type_and_any_gpu_are_served_by_its_gpu_nodes():
+    cluster = [WorkerSeat("cpu", "10.0.0.2"), WorkerSeat("cuda@H100", "10.0.0.3")]
+    assert _check(model="tiny", device="cuda@H100", workers=cluster).ok
+    assert _check(model="tiny", device="cuda", workers=cluster).ok  # any GPU will do
+    found = _check(model="tiny", device="cuda@L4", workers=cluster)
+    assert not found.ok and "devices served now: cpu, cuda@H100" in found.summary()
+
+
 def test_a_draft_with_another_vocabulary_is_refused(tmp_path):
     draft = tmp_path / "draft"
     draft.mkdir()
