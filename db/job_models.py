@@ -109,7 +109,9 @@ class Result(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "baseline" or "compressed"
     name: Mapped[str] = mapped_column(String(200))
     model_ref: Mapped[str] = mapped_column(String(300), index=True)
-    model_key: Mapped[str] = mapped_column(String(200), index=True)
+    # ModelSpec.key: a model reference (at most 300 characters) with its kind prefix and
+    # revision, never cut (it identifies the model); 0008 widened it from 200.
+    model_key: Mapped[str] = mapped_column(String(320), index=True)
     recipe: Mapped[list] = mapped_column(JSON, default=list)
     execution: Mapped[str] = mapped_column(String(20))
     device: Mapped[str] = mapped_column(String(40))

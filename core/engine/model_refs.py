@@ -16,9 +16,11 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 # A Hugging Face id: an optional namespace and a name of letters, digits, '.', '_', '-'.
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 REVISION = re.compile(r"^[\w./-]{1,128}$")
-# Longer than any Hub id with a revision (193 + 1 + 128) and than most real paths; a longer
-# name is a mistake (or an attack), refused before the file system sees it.
-MAX_MODEL_REF_CHARS = 1024
+# What jobs.model_ref and results.model_ref hold (db/job_models.py), so that a name SQLite
+# would store is not one PostgreSQL refuses after the job ran; longer than nearly any Hub id
+# with a revision and than most real paths. A longer name is refused before the file system
+# sees it. A local folder's resolved path is held to it as well: its key (below) is stored.
+MAX_MODEL_REF_CHARS = 300
 ROOTS_VARIABLE = "OPTATLAS_MODEL_ROOTS"
 
 SourceKind = Literal["default", "hub", "local", "tiny"]
@@ -38,7 +40,8 @@ class ModelSpec:
 
     @property
     def key(self) -> str:
-        """A stable identifier for caches keyed by model."""
+        """A stable identifier for caches keyed by model (results.model_key): the name, at
+        most MAX_MODEL_REF_CHARS, with its kind before it and a Hub id's revision after."""
         if self.kind == "hub":
             return f"hub:{self.name}@{self.revision or 'main'}"
         return f"{self.kind}:{self.name}"
@@ -103,6 +106,13 @@ def _local(ref: str, roots: tuple[Path, ...]) -> ModelSpec:
             f"local model folder {quoted(ref)} is not allowed: on this server local models "
             f"must lie under the folders named by {ROOTS_VARIABLE}"
         )
+    if path is not None and len(str(path)) > MAX_MODEL_REF_CHARS:
+        # Its key holds the whole path; the length is not shown (it tells the server's layout).
+        raise ModelNotFoundError(
+            f"local model folder {quoted(ref)} lies at a path longer than "
+            f"{MAX_MODEL_REF_CHARS} characters, the most OptAtlas stores: move it to a "
+            "shorter one (a link does not help: the path is resolved)"
+        )
     if not _is_dir(path):
         raise ModelNotFoundError(f"local model folder {quoted(ref)} does not exist")
     try:
@@ -124,10 +134,12 @@ def is_path_like(ref: str) -> bool:
 
 def parse_model_ref(ref: str) -> ModelSpec:
     """Turn what a user typed into a validated ModelSpec, or say clearly what is wrong."""
-    ref = (ref or "").strip()
-    if len(ref) > MAX_MODEL_REF_CHARS:
+    # Measured before trimming: a job stores the name as it was typed.
+    typed = ref or ""
+    ref = typed.strip()
+    if len(typed) > MAX_MODEL_REF_CHARS:
         raise ModelNotFoundError(
-            f"the model name is {len(ref):,} characters long; a Hugging Face id or folder "
+            f"the model name is {len(typed):,} characters long; a Hugging Face id or folder "
             f"path has at most {MAX_MODEL_REF_CHARS} characters"
         )
     if has_control_characters(ref):

@@ -62,3 +62,18 @@ def test_under_model_roots_a_hub_like_name_is_not_looked_up_on_disk(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPTATLAS_MODEL_ROOTS", str(tmp_path / "models"))
     assert parse_model_ref("org/name").kind == "hub"
+
+
+def test_a_local_folder_whose_full_path_is_too_long_to_store_is_refused(tmp_path, monkeypatch):
+    # Typed short, resolved long: its key (the whole path) would not fit results.model_key,
+    # which PostgreSQL enforces only once the job has run.
+    deep = tmp_path
+    while len(str(deep)) <= MAX_MODEL_REF_CHARS:
+        deep = deep / ("d" * 60)
+    (deep / "m").mkdir(parents=True)
+    (deep / "m" / "config.json").write_text("{}")
+    monkeypatch.chdir(deep)
+    with pytest.raises(ModelNotFoundError, match=f"longer than {MAX_MODEL_REF_CHARS} char"):
+        parse_model_ref("./m")
+    with pytest.raises(ModelNotFoundError, match=f"at most {MAX_MODEL_REF_CHARS} char"):
+        parse_model_ref(" " * MAX_MODEL_REF_CHARS + "tiny")  # a job stores it as typed
