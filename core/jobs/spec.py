@@ -16,6 +16,7 @@ from core.engine.model_refs import ModelNotFoundError, parse_model_ref
 from core.export.formats import FORMATS as EXPORT_FORMATS
 from core.recipes import build_config
 from core.recipes.base import InvalidRecipeError, TechniqueConfig, validation_problems
+from core.text import has_control_characters, shortened
 
 # cuda@TYPE: a GPU of one type on a Ray cluster (Ray's accelerator type: H100, A100-80G, L4).
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,2})?|cuda@[A-Za-z0-9][A-Za-z0-9_.-]{0,30})$")
@@ -24,6 +25,9 @@ MAX_STEPS = 8
 SpeedScope = Literal["full", "decode_b1", "none"]
 # Settings that say which variant of a technique ran; names always show them.
 DEFINING_SETTINGS = ("bits", "group_size", "weights", "activations", "backend")
+# What jobs.label and results.name hold (db/job_models.py): a job's name, given or derived,
+# must fit them, since PostgreSQL refuses a longer value where SQLite stored it.
+MAX_LABEL_CHARS = 200
 
 
 class InvalidJobError(ValueError):
@@ -121,9 +125,19 @@ class JobSpec(BaseModel):
                              "under the data directory, with a model card of its figures")
     time_limit_s: float | None = Field(None, gt=0, le=7 * 24 * 3600,
                                        description="fail the job after this many seconds")
-    label: str = Field("", max_length=200)
+    label: str = Field("", max_length=MAX_LABEL_CHARS)
     technique_slug: str | None = Field(None, max_length=80)
     export: ExportRequest | None = Field(None, description="set for an export job")
+
+    @field_validator("label", "technique_slug")
+    @classmethod
+    def _one_line_text(cls, value: str | None) -> str | None:
+        # Shown on one line in lists and legends; and PostgreSQL refuses a NUL in text that
+        # SQLite stored, so the same job must be refused on both stores, here.
+        if value is not None and has_control_characters(value):
+            raise ValueError("cannot contain control characters (line breaks, tabs, NUL, "
+                             "escapes)")
+        return value
 
     def configs(self) -> list[TechniqueConfig]:
         """The steps as validated technique configs."""
@@ -135,7 +149,9 @@ class JobSpec(BaseModel):
             return self.label
         if self.export is not None:
             return f"export of job {self.export.of_job} to {self.export.format}"
-        return " + ".join(self.step_names()) or "baseline"
+        # Eight steps with their settings run past what the column holds; the steps stay
+        # whole in the job's recipe, so the name may end in an ellipsis.
+        return shortened(" + ".join(self.step_names()), MAX_LABEL_CHARS) or "baseline"
 
     def step_names(self) -> list[str]:
         """Each step as recipe(settings), for lists and legends: the settings given, and the

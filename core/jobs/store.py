@@ -20,6 +20,7 @@ from core.jobs import states
 from core.jobs.fair_queue import fair_order
 from core.jobs.spec import JobSpec, validate_spec
 from core.recipes import current_settings
+from core.text import without_nul
 from db.engine import transaction
 from db.job_models import Job, Worker
 
@@ -254,10 +255,12 @@ def report_progress(engine: Engine, lease: Lease, stage: str, fraction: float,
                     timings: dict | None = None) -> bool:
     """Store the job's progress (and log tail, and its timings record when given); False
     when the lease is lost."""
-    values = {"progress_stage": stage[:80], "progress_fraction": max(0.0, min(1.0, fraction)),
-              "progress_message": message, "heartbeat_at": now()}
+    # Messages and logs quote what libraries and files said: NUL would fail on PostgreSQL.
+    values = {"progress_stage": without_nul(stage[:80]),
+              "progress_fraction": max(0.0, min(1.0, fraction)),
+              "progress_message": without_nul(message), "heartbeat_at": now()}
     if log_tail is not None:
-        values["log_tail"] = log_tail
+        values["log_tail"] = without_nul(log_tail)
     if timings is not None:
         values["timings"] = timings
     with transaction(engine) as session:
@@ -273,12 +276,14 @@ def finish(engine: Engine, lease: Lease, status: str, *, error_kind: str | None 
     nothing written, when the lease was lost meanwhile."""
     if status not in (states.SUCCEEDED, states.FAILED, states.CANCELLED):
         raise ValueError(f"a worker ends a job as succeeded, failed or cancelled, not {status}")
+    # The error may quote a file or a library (NUL included, which PostgreSQL refuses): a
+    # job's end must be recorded whatever it says.
     values = {"status": status, "finished_at": now(), "error_kind": error_kind,
-              "error_message": message, "lease_owner": None,
+              "error_message": without_nul(message), "lease_owner": None,
               "progress_stage": status, "progress_fraction": 1.0 if status == states.SUCCEEDED
               else Job.progress_fraction}
     if log_tail is not None:
-        values["log_tail"] = log_tail
+        values["log_tail"] = without_nul(log_tail)
     if timings is not None:
         values["timings"] = timings
     with transaction(engine) as session:

@@ -44,6 +44,8 @@ def _count(engine) -> int:
     ({**RTN, "steps": [{"recipe": "rtn", "settings": {"colour": 1}}]}, "colour"),
     ({**RTN, "model": "not a model!"}, "model:"),
     ({**RTN, "device": "tpu"}, "device 'tpu'"),
+    ({**RTN, "device": "cpu\n"}, "is not auto, cpu, cuda, cuda:N or cuda@TYPE"),
+    ({**RTN, "device": "cuda@"}, "is not auto, cpu, cuda, cuda:N or cuda@TYPE"),
     ({**RTN, "steps": [{"recipe": "bnb-nf4"}]}, "needs a CUDA GPU"),
     ({**RTN, "measure": {"eval_windows": 0}}, "eval_windows"),
     ({**RTN, "surprise": True}, "surprise"),
