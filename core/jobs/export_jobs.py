@@ -5,6 +5,8 @@ so the Results page can offer it."""
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import Engine
 
 from core.export.formats import FORMATS, format_problem
@@ -36,6 +38,11 @@ def export_spec(engine: Engine, job_id: int, fmt: str) -> JobSpec:
     result = job_result(engine, job_id)
     reference = next((m.value for m in (result.metrics if result else []) if m.name == "ppl"),
                      None)
+    if reference is not None and not math.isfinite(reference):
+        # No read-back can be within 1% of it; and the export request, stored as JSON,
+        # cannot hold inf or nan on PostgreSQL (SQLite stored them).
+        raise InvalidJobError(f"job {job_id} measured a perplexity of {reference}: its model "
+                              "is broken, and an export could not be checked against it")
     original = store.spec_of(job)
     return original.model_copy(update={
         "export": ExportRequest(of_job=job_id, format=fmt, reference_ppl=reference),

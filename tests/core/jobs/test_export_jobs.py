@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.engine.results import Measurement
 from core.jobs import states, store
 from core.jobs.export_jobs import export_spec, submit_export
-from core.jobs.results import job_result
+from core.jobs.results import add_job_result, job_result
 from core.jobs.spec import InvalidJobError
 from core.jobs.worker import JobWorker
 from db.engine import transaction
@@ -89,3 +90,20 @@ def test_the_cli_exports_a_job_and_prints_the_file_and_its_check(engine, capsys)
     assert "compressed-tensors · " in out and "read back by compressed-tensors" in out
     assert main(["export", "12345", "--format", "gguf"]) == 2
     assert "Not exported: there is no job 12345" in capsys.readouterr().err
+
+
+def test_a_job_of_infinite_perplexity_is_not_exported_on_either_store(backend_engine):
+    # Its export request would carry reference_ppl=inf in a JSON column, which PostgreSQL
+    # refuses (SQLite stored it); and no read-back can be checked against it.
+    engine = backend_engine
+    job_id = store.submit(engine, {"model": "tiny", "device": "cpu", "measure": QUICK,
+                                   "steps": [{"recipe": "rtn", "settings": {"bits": 2}}]})
+    lease = store.claim_next(engine, "cpu", "w1")
+    broken = Measurement(name="rtn", model="tiny", model_key="tiny:tiny", device="cpu",
+                         device_name="cpu", dtype="float32", execution="real",
+                         metrics={"ppl": float("inf")})
+    assert store.finish(engine, lease, states.SUCCEEDED, before_commit=lambda session:
+                        add_job_result(session, job_id, broken, model_ref="tiny", recipe=[]))
+    with pytest.raises(InvalidJobError, match=f"job {job_id} measured a perplexity of inf"):
+        submit_export(engine, job_id, "compressed-tensors")
+    assert [job.id for job in store.list_jobs(engine)] == [job_id]
