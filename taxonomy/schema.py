@@ -24,6 +24,12 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 REFERENCE_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 # New-style arXiv identifiers (April 2007 on): YYMM.NNNN (to 2014) or YYMM.NNNNN (2015 on).
 ARXIV_PATTERN = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})$")
+# The widths of the columns these fields are seeded into (db/models.py). PostgreSQL refuses
+# a longer value where SQLite stores it; checked here, content too long is an error naming
+# its file and field on every store, not a failed seed on one.
+SLUG_CHARS = 80
+NAME_CHARS = 200
+UNIT_CHARS = 40
 
 
 class _Strict(BaseModel):
@@ -33,15 +39,15 @@ class _Strict(BaseModel):
 class Reference(_Strict):
     """A paper, report or documentation page that a node cites."""
 
-    key: str = Field(pattern=REFERENCE_KEY_PATTERN)
+    key: str = Field(pattern=REFERENCE_KEY_PATTERN, max_length=SLUG_CHARS)
     title: str = Field(min_length=3)
     authors: list[str] = Field(min_length=1)
     # True when `authors` lists only the first authors of a long author list.
     et_al: bool = False
     year: int = Field(ge=1950, le=2030)
-    venue: str = Field(min_length=2)
+    venue: str = Field(min_length=2, max_length=NAME_CHARS)
     arxiv: str | None = None
-    doi: str | None = Field(default=None, pattern=r"^10\.\d{4,9}/\S+$")
+    doi: str | None = Field(default=None, pattern=r"^10\.\d{4,9}/\S+$", max_length=NAME_CHARS)
     url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     @field_validator("arxiv")
@@ -105,7 +111,7 @@ class Practical(_Strict):
 class Implementation(_Strict):
     """A library or engine that implements a technique."""
 
-    name: str
+    name: str = Field(max_length=NAME_CHARS)
     url: str = Field(pattern=r"^https?://\S+$")
     note: str = ""
 
@@ -113,11 +119,11 @@ class Implementation(_Strict):
 class ReportedResult(_Strict):
     """A number as a paper reports it; never an OptAtlas measurement."""
 
-    model: str
-    metric: str
+    model: str = Field(max_length=NAME_CHARS)
+    metric: str = Field(max_length=NAME_CHARS)
     baseline: float | None = None
     value: float
-    unit: str = ""
+    unit: str = Field("", max_length=UNIT_CHARS)
     lower_is_better: bool
     setting: str = Field(min_length=1, description="bits, sparsity or configuration")
     protocol: str = Field(min_length=3, description="dataset, split, sequence length, ...")
@@ -128,7 +134,7 @@ class ReportedResult(_Strict):
 class Runnable(_Strict):
     """Either the OptAtlas recipe that runs a node, or why none does."""
 
-    recipe: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    recipe: str | None = Field(default=None, pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
     reason: str | None = None
 
     @model_validator(mode="after")
@@ -150,9 +156,9 @@ class Tags(_Strict):
 class Node(_Strict):
     """One node of the taxonomy: a family, a category or a method."""
 
-    slug: str = Field(pattern=SLUG_PATTERN)
-    name: str = Field(min_length=2)
-    parent: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    slug: str = Field(pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
+    name: str = Field(min_length=2, max_length=NAME_CHARS)
+    parent: str | None = Field(default=None, pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
     kind: NodeKind
     summary: str = Field(min_length=40)
     mechanism: str | None = None
@@ -171,7 +177,7 @@ class TaxonomyFile(_Strict):
     """One data file: a family's nodes and the references they cite."""
 
     schema_version: Literal[1]
-    family: str = Field(pattern=SLUG_PATTERN)
+    family: str = Field(pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
     references: list[Reference] = Field(default_factory=list)
     nodes: list[Node] = Field(min_length=1)
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from db import models
 from db.engine import session_factory
 from taxonomy.catalog import load_catalog
-from taxonomy.loader import load_taxonomy
+from taxonomy.loader import TaxonomyError, load_taxonomy
 from taxonomy.seed import seed
 
 TABLES = (
@@ -101,3 +101,22 @@ def test_full_taxonomy_seeds_idempotently(engine, full_taxonomy):
     before = _dump(engine)
     assert not seed(engine, full_taxonomy).changed
     assert _dump(engine) == before
+
+
+@pytest.mark.parametrize(("old", "new", "width"), [
+    ("    name: GPTQ\n", "    name: {}\n", 200),
+    ("      - model: OPT-175B\n", "      - model: {}\n", 200),
+    ('    venue: "ICLR 2023"\n', "    venue: {}\n", 200),
+], ids=["node-name", "reported-model", "venue"])
+def test_content_as_wide_as_its_column_seeds_and_wider_is_named(engine, mini_data_dir,
+                                                                 old, new, width):
+    # PostgreSQL refuses a value wider than its column, where SQLite stored it: the loader
+    # holds content to the widths, so one character more fails on both stores alike.
+    path = mini_data_dir / "quantization.yaml"
+    original = path.read_text()
+    assert old in original
+    path.write_text(original.replace(old, new.format("W" * width), 1))
+    seed(engine, load_taxonomy(mini_data_dir))
+    path.write_text(original.replace(old, new.format("W" * (width + 1)), 1))
+    with pytest.raises(TaxonomyError, match=f"at most {width} characters"):
+        load_taxonomy(mini_data_dir)
