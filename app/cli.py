@@ -165,6 +165,11 @@ def _serve(args: argparse.Namespace) -> int:
         if pid is not None:
             print(f"{'Ray executor' if args.executor == 'ray' else 'Executor'} started "
                   f"(pid {pid}); its log: OPTATLAS_HOME/logs/executor.log")
+        else:
+            # One executor per data directory: a second serve shares the running one, which
+            # may be of the other kind; say so rather than seem to have switched.
+            print("An executor already runs for this data directory and takes the jobs; "
+                  "`optatlas executor --stop` stops it (then serve again to start another)")
     # Streamlit reads .streamlit/config.toml from the working directory.
     os.chdir(PROJECT_ROOT)
     sys.path.insert(0, str(PROJECT_ROOT))
