@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from taxonomy.loader import load_taxonomy
 from taxonomy.seed import seed
-from tests.databases import BACKENDS, DEFAULT_BACKEND_ENV, fresh_database_url
+from tests.databases import BACKENDS, fresh_database_url, suite_database_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TAXONOMY = FIXTURES / "mini_taxonomy"
@@ -25,8 +24,7 @@ def isolated_home(request, tmp_path, monkeypatch):
     suite on PostgreSQL: `OPTATLAS_TEST_DATABASE=postgresql make test`)."""
     home = tmp_path / "home"
     monkeypatch.setenv("OPTATLAS_HOME", str(home))
-    backend = os.environ.get(DEFAULT_BACKEND_ENV, "sqlite")
-    with fresh_database_url(backend, home, request.node.name) as url:
+    with suite_database_url(home, request.node.name) as url:
         monkeypatch.setenv("OPTATLAS_DB_URL", url)
         yield home
 
@@ -76,10 +74,11 @@ def full_taxonomy():
 
 @pytest.fixture(scope="session")
 def seeded_db_url(tmp_path_factory, full_taxonomy) -> str:
-    """A database seeded once with the real taxonomy, shared read-only by UI tests."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'optatlas.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    seed(engine, full_taxonomy)
-    engine.dispose()
-    return url
+    """A database seeded once with the real taxonomy, shared read-only by UI tests (on the
+    store OPTATLAS_TEST_DATABASE names, like every test's own database)."""
+    with suite_database_url(tmp_path_factory.mktemp("seeded"), "seeded") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        seed(engine, full_taxonomy)
+        engine.dispose()
+        yield url

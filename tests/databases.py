@@ -98,3 +98,9 @@ def fresh_database_url(backend: str, folder, hint: str = "test") -> Iterator[str
             yield url
     else:
         raise ValueError(f"unknown test database backend {backend!r}")
+
+
+def suite_database_url(folder, hint: str = "test"):
+    """A fresh database on the store the suite runs on (OPTATLAS_TEST_DATABASE, default
+    SQLite), for fixtures that build their own (a context manager, as fresh_database_url)."""
+    return fresh_database_url(os.environ.get(DEFAULT_BACKEND_ENV, "sqlite"), folder, hint)

@@ -11,6 +11,7 @@ from core.jobs import states, store
 from core.jobs.worker import JobWorker
 from db.engine import make_engine
 from db.migrate import upgrade
+from tests.databases import suite_database_url
 
 QUICK = {"eval_windows": 1, "speed": "decode_b1", "diagnostics": True}
 
@@ -33,8 +34,7 @@ def _app(name: str) -> AppTest:
 def measured_db(tmp_path_factory):
     """A database with a baseline, two finished runs and a failed one, measured for real."""
     home = tmp_path_factory.mktemp("jobs-home")
-    url = f"sqlite:///{home / 'jobs.db'}"
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, suite_database_url(home, "jobs") as url:
         patch.setenv("OPTATLAS_HOME", str(home))
         patch.setenv("OPTATLAS_DB_URL", url)
         engine = make_engine(url)
@@ -48,7 +48,7 @@ def measured_db(tmp_path_factory):
         statuses = [worker.run_one(job_id) for job_id in ids]
         assert statuses == [states.SUCCEEDED, states.SUCCEEDED, states.FAILED]
         engine.dispose()
-    return url, ids
+        yield url, ids
 
 
 @pytest.fixture
