@@ -51,7 +51,7 @@ from core.jobs.worker import CANCEL_GRACE_S
 from db.engine import transaction
 from db.job_models import Job, Worker
 
-POLL_S = 0.5
+POLL_S = 0.25
 NODE_BEAT_S = 2.0
 # The dispatcher forces a cancel this long after the job's own watchdog would have: the
 # watchdog ends a step that does not return; the dispatcher, a process that does not answer.
