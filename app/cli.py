@@ -131,7 +131,9 @@ def _executor_problem(args: argparse.Namespace) -> str | None:
         return "--executor ray needs Ray on this machine: pip install 'optatlas[ray]'"
     if args.cpus_per_job is not None and args.cpus_per_job <= 0:
         return "--cpus-per-job must be more than 0"
-    return None
+    from core.jobs.ray_placement import head_problem
+
+    return head_problem(args.ray_address)
 
 
 def _serve(args: argparse.Namespace) -> int:

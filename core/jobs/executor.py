@@ -286,9 +286,15 @@ def run_ray_executor(args: argparse.Namespace) -> int:
         print("The Ray executor needs Ray: pip install 'optatlas[ray]'", file=sys.stderr)
         return 2
     from core.jobs.ray_executor import RayDispatcher
+    from core.jobs.ray_placement import head_problem
     from db.engine import make_engine
     from db.migrate import upgrade
 
+    problem = "--cpus-per-job must be more than 0" if args.cpus_per_job <= 0 else \
+        head_problem(args.ray_address)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     handle = hold_lock()
     if handle is None:
         return 0

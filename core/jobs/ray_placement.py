@@ -10,10 +10,28 @@ type Ray reports (its `accelerator_type:TYPE` resource, e.g. `cuda@H100`)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 ACCELERATOR_PREFIX = "accelerator_type:"
+
+
+def head_problem(address: str | None, timeout_s: float = 5.0) -> str | None:
+    """Why the Ray head at `address` (host:port) cannot be reached, or None when something
+    listens there. Ray itself retries an unreachable head for minutes; this says so at once.
+    None, too, for no address or `auto` (Ray then finds or starts a cluster itself)."""
+    if not address or address == "auto" or "://" in address:
+        return None
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return f"the Ray address {address[:80]!r} is not host:port (e.g. 10.0.0.1:6380)"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        return (f"no Ray cluster answers at {address} ({error.strerror or error}); start "
+                f"its head there with `ray start --head --port {port}`, or check the address")
+    return None
 
 
 @dataclass(frozen=True)

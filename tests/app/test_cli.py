@@ -42,3 +42,15 @@ def test_the_executor_says_how_to_install_ray_where_it_is_missing(monkeypatch, c
     monkeypatch.setattr(builtins, "__import__", without_ray)
     assert main(["executor", "--ray"]) == 2
     assert "The Ray executor needs Ray: pip install 'optatlas[ray]'" in capsys.readouterr().err
+
+
+def test_serve_with_ray_refuses_an_address_where_no_cluster_answers(capsys, isolated_home):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["serve", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}"]) == 2
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (isolated_home / "executor.lock").exists()

@@ -12,6 +12,7 @@ from core.jobs.ray_placement import (
     Usage,
     cluster_devices,
     engine_device,
+    head_problem,
     live_nodes,
     pick_node,
 )
@@ -75,3 +76,18 @@ def test_inside_its_actor_every_gpu_job_computes_on_the_gpu_ray_gave_it():
 ])
 def test_a_dead_actor_is_explained_by_what_died(ray_says, reason):
     assert reason in death_reason(RuntimeError(ray_says), CPU_NODE)
+
+
+def test_an_unreachable_head_is_said_at_once_with_how_to_start_one():
+    import socket
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert head_problem(f"127.0.0.1:{port}") is None
+    # Nothing listens there any more.
+    assert "no Ray cluster answers at 127.0.0.1:" in head_problem(f"127.0.0.1:{port}")
+    assert f"ray start --head --port {port}" in head_problem(f"127.0.0.1:{port}")
+    assert "is not host:port" in head_problem("my-head")
+    assert head_problem(None) is None and head_problem("auto") is None
