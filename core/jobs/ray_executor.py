@@ -34,6 +34,7 @@ from sqlalchemy import Engine, select
 
 from core.jobs import states, store
 from core.jobs.ray_job import NAMESPACE, SLOT_PREFIX, JobSlot, slot_name
+from core.jobs.ray_nodes import forget_nodes, record_nodes
 from core.jobs.ray_placement import (
     Demand,
     RayNode,
@@ -42,14 +43,13 @@ from core.jobs.ray_placement import (
     demand,
     engine_device,
     live_nodes,
-    node_devices,
     node_fits,
     pick_node,
 )
 from core.jobs.store import Lease
 from core.jobs.worker import CANCEL_GRACE_S
 from db.engine import transaction
-from db.job_models import Job, Worker
+from db.job_models import Job
 
 POLL_S = 0.25
 NODE_BEAT_S = 2.0
@@ -57,7 +57,6 @@ NODE_BEAT_S = 2.0
 # watchdog ends a step that does not return; the dispatcher, a process that does not answer.
 FORCE_MARGIN_S = 5.0
 OWNER_PREFIX = "ray:"
-WORKER_PREFIX = "ray:"
 # A slot idle this long is stopped, giving its node's resources back to the cluster.
 IDLE_SLOT_S = 60.0
 # A slot whose job ended in the database (reaped, say) but that still runs it this long after
@@ -330,28 +329,10 @@ class RayDispatcher:
                               f"attempt {lease.attempt} placed on {slot.where()}")
         self.log(f"job {lease.job_id} attempt {lease.attempt} ({device}) -> {slot.where()}")
 
-    # -- the cluster's devices as worker rows ---------------------------------------------
-    def _beat_nodes(self, *, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last_node_beat < NODE_BEAT_S:
-            return
-        self._last_node_beat = time.monotonic()
-        moment, kept = store.now(), []
-        for node in self.nodes:
-            for device in node_devices(node, self.cpus_per_job):
-                worker_id = f"{WORKER_PREFIX}{node.node_id[:16]}:{device}"
-                kept.append(worker_id)
-                if device == "cpu":
-                    name = f"{node.cpus:g} CPU{'' if node.cpus == 1 else 's'} on Ray node " \
-                        f"{node.short()}"
-                    memory = int(node.resources.get("memory", 0)) or None
-                else:
-                    name = f"{node.gpus:g}x {node.gpu_type or 'GPU'} on Ray node {node.short()}"
-                    memory = None
-                store.register_worker(self.engine, Worker(
-                    id=worker_id, host=node.name, pid=os.getpid(), device=device,
-                    device_name=name[:200], memory_bytes=memory, capability=None,
-                    current_job_id=None, started_at=moment, heartbeat_at=moment))
-        store.forget_workers(self.engine, WORKER_PREFIX, keep=kept)
+    def _beat_nodes(self) -> None:
+        if time.monotonic() - self._last_node_beat >= NODE_BEAT_S:
+            record_nodes(self.engine, self.nodes, self.cpus_per_job)
+            self._last_node_beat = time.monotonic()
 
     # -- start and stop ------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -415,7 +396,7 @@ class RayDispatcher:
         jobs go on (a restarted dispatcher follows them)."""
         try:
             self._stop_idle_slots(all_idle=True)
-            store.forget_workers(self.engine, WORKER_PREFIX)
+            forget_nodes(self.engine)
         except Exception:  # noqa: BLE001 - shutting down; the rows go stale anyway
             pass
         import ray

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, and_, func, select, update
 
 from core.jobs import states
 from core.jobs.fair_queue import fair_order
@@ -390,14 +390,6 @@ def register_worker(engine: Engine, worker: Worker) -> None:
     """Record (or refresh) a worker and the device it serves."""
     with transaction(engine) as session:
         session.merge(worker)
-
-
-def forget_workers(engine: Engine, prefix: str, keep: Sequence[str] = ()) -> None:
-    """Remove the worker records whose id starts with `prefix`, but those in `keep` (a Ray
-    dispatcher's records of nodes that left the cluster)."""
-    with transaction(engine) as session:
-        session.execute(delete(Worker).where(Worker.id.startswith(prefix, autoescape=True),
-                                             Worker.id.not_in(list(keep))))
 
 
 def worker_heartbeat(engine: Engine, worker_id: str, current_job_id: int | None) -> None:
