@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.live_server import CHROMIUM_ARGS, ServerFailed, live_server
+from bench.live_server import ServerFailed, live_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +30,6 @@ def server(tmp_path_factory):
             yield url
     except ServerFailed as error:
         pytest.fail(str(error))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -152,24 +141,34 @@ def test_compare_from_a_node_and_add_another(server, page):
     _screenshot(page, "compare")
 
 
-def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
-    page.goto(f"{server}/?technique=gptq")
+def launch_on_the_tiny_model(page, server: str, technique: str, *, check_form=None,
+                             shots: str = "") -> None:
+    """From `technique`'s page, launch it on the tiny model (decode at batch 1 only), follow
+    the job to its end and stay on the Jobs page; `check_form(page)` looks at the Launch
+    form first. Screenshots are named `shots` + launch / jobs."""
+    page.goto(f"{server}/?technique={technique}")
     page.get_by_role("link", name="Run this technique").click()
     page.get_by_role("heading", name="Launch a job").wait_for()
-    page.get_by_text("Step 1: GPTQ").wait_for()
     page.get_by_text("A tiny random model").click()
+    if check_form is not None:
+        check_form(page)
     _open_expander(page, "What to measure", inside="decode at batch 1 only")
     _settled(page, "decode at batch 1 only")
     page.get_by_text("decode at batch 1 only").first.click()
     page.get_by_text("Estimate:").wait_for()
-    _screenshot(page, "launch")
+    _screenshot(page, f"{shots}launch")
     page.get_by_role("button", name="Launch").click()
     page.get_by_text("queued.").wait_for()
     page.get_by_role("link", name="Follow job").click()
     page.get_by_role("heading", name="Jobs").wait_for()
-    # The embedded executor's worker measures the baseline, runs GPTQ, measures the result.
     page.get_by_role("link", name="See it on the Results page").wait_for(timeout=240_000)
-    _screenshot(page, "jobs")
+    _screenshot(page, f"{shots}jobs")
+
+
+def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
+    # The embedded executor's worker measures the baseline, runs GPTQ, measures the result.
+    launch_on_the_tiny_model(page, server, "gptq", check_form=lambda form: form.get_by_text(
+        "Step 1: GPTQ").wait_for())
     page.get_by_role("link", name="See it on the Results page").click()
     page.get_by_role("heading", name="Results").wait_for()
     charts = page.locator("[data-testid=stPlotlyChart]")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.live_server import CHROMIUM_ARGS, ServerFailed, live_server
+from bench.live_server import ServerFailed, live_server
 from core.jobs import states, store
 from db.engine import make_engine
 from tests.databases import fresh_postgres_url
-from tests.e2e.test_browser import _chromium, _open_expander, _screenshot, _settled
+from tests.e2e.test_browser import _screenshot, launch_on_the_tiny_model
 
 pytestmark = pytest.mark.e2e
 ray = pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]'")
@@ -37,40 +37,20 @@ def cluster_server(tmp_path_factory):
         cluster.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def test_a_job_launched_in_the_browser_runs_on_ray_and_shows_on_results(cluster_server,
                                                                          browser):
     server, engine = cluster_server
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.set_default_timeout(30_000)
-    page.goto(f"{server}/?technique=rtn")
-    page.get_by_role("link", name="Run this technique").click()
-    page.get_by_role("heading", name="Launch a job").wait_for()
-    page.get_by_text("A tiny random model").click()
-    # The device list is the cluster's: the worker node's CPU, named as Ray reports it.
-    device = page.get_by_role("combobox", name="Device")
-    page.wait_for_function("([el]) => el.value.includes('CPU on Ray node')",
-                           arg=[device.element_handle()])
-    _open_expander(page, "What to measure", inside="decode at batch 1 only")
-    _settled(page, "decode at batch 1 only")
-    page.get_by_text("decode at batch 1 only").first.click()
-    page.get_by_text("Estimate:").wait_for()
-    _screenshot(page, "cluster-launch")
-    page.get_by_role("button", name="Launch").click()
-    page.get_by_text("queued.").wait_for()
-    page.get_by_role("link", name="Follow job").click()
-    page.get_by_role("heading", name="Jobs").wait_for()
-    page.get_by_role("link", name="See it on the Results page").wait_for(timeout=240_000)
-    _screenshot(page, "cluster-jobs")
+
+    def offers_the_ray_node(form) -> None:
+        # The device list is the cluster's: the worker node's CPU, named as Ray reports it.
+        device = form.get_by_role("combobox", name="Device")
+        form.wait_for_function("([el]) => el.value.includes('CPU on Ray node')",
+                               arg=[device.element_handle()])
+
+    launch_on_the_tiny_model(page, server, "rtn", check_form=offers_the_ray_node,
+                             shots="cluster-")
     job = store.list_jobs(engine)[0]
     assert job.status == states.SUCCEEDED and job.attempt == 1
     # Ray ran it: its log says on which node, and the only workers this database knows are

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bench.live_server import CHROMIUM_ARGS, ServerFailed, live_server
+from bench.live_server import ServerFailed, live_server
 from core.jobs import states, store
 from core.workshop.passcodes import hash_passcode
 from db.engine import make_engine
 from db.job_models import Seat
-from tests.e2e.test_browser import _chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +32,6 @@ def room(tmp_path_factory):
             yield url, make_engine(f"sqlite:///{home / 'optatlas.db'}")
     except ServerFailed as error:
         pytest.fail(str(error))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _join(browser, url: str, name: str):
