@@ -7,15 +7,11 @@ figure is how its size axis stays honest: the size of its format, computed, not 
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from core.engine.format_bytes import packed_weight_bytes
 from core.engine.memory import stored_bytes
 from core.quantization.packing import LayerGrid, grid_of
-
-SCALE_BYTES = 2  # float16
-GROUP_INDEX_BYTES = 4  # int32 per input column
 
 HOW = ("packed size, computed: each quantized weight at its bits, a float16 scale per group, "
        "a zero point at the weight's bits per group (asymmetric grids) and an int32 group "
@@ -24,12 +20,8 @@ HOW = ("packed size, computed: each quantized weight at its bits, a float16 scal
 
 def layer_packed_bytes(rows: int, columns: int, grid: LayerGrid) -> int:
     """Bytes of one layer's weight packed on `grid` (bias not included)."""
-    groups = columns // (grid.group_size or columns)
-    weight = math.ceil(rows * columns * grid.bits / 8)
-    scales = rows * groups * SCALE_BYTES
-    zeros = 0 if grid.symmetric else math.ceil(rows * groups * grid.bits / 8)
-    index = columns * GROUP_INDEX_BYTES if grid.input_order is not None else 0
-    return weight + scales + zeros + index
+    return packed_weight_bytes(rows, columns, grid.bits, grid.group_size,
+                               symmetric=grid.symmetric, indexed=grid.input_order is not None)
 
 
 def packed_size_computed(model: torch.nn.Module) -> int | None:
