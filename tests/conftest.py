@@ -10,8 +10,12 @@ import pytest
 from db.engine import make_engine
 from db.migrate import upgrade
 from taxonomy.loader import load_taxonomy
-from taxonomy.seed import seed
-from tests.databases import BACKENDS, fresh_database_url, suite_database_url
+from tests.databases import (
+    BACKENDS,
+    fresh_database_url,
+    seeded_database_url,
+    suite_database_url,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TAXONOMY = FIXTURES / "mini_taxonomy"
@@ -76,9 +80,5 @@ def full_taxonomy():
 def seeded_db_url(tmp_path_factory, full_taxonomy) -> str:
     """A database seeded once with the real taxonomy, shared read-only by UI tests (on the
     store OPTATLAS_TEST_DATABASE names, like every test's own database)."""
-    with suite_database_url(tmp_path_factory.mktemp("seeded"), "seeded") as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        seed(engine, full_taxonomy)
-        engine.dispose()
+    with seeded_database_url(tmp_path_factory.mktemp("seeded"), full_taxonomy) as url:
         yield url

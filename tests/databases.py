@@ -104,3 +104,18 @@ def suite_database_url(folder, hint: str = "test"):
     """A fresh database on the store the suite runs on (OPTATLAS_TEST_DATABASE, default
     SQLite), for fixtures that build their own (a context manager, as fresh_database_url)."""
     return fresh_database_url(os.environ.get(DEFAULT_BACKEND_ENV, "sqlite"), folder, hint)
+
+
+@contextmanager
+def seeded_database_url(folder, taxonomy, hint: str = "seeded") -> Iterator[str]:
+    """A fresh database on the suite's store, migrated and seeded with `taxonomy`."""
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from taxonomy.seed import seed
+
+    with suite_database_url(folder, hint) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        seed(engine, taxonomy)
+        engine.dispose()
+        yield url

@@ -13,9 +13,7 @@ from core.gallery.build import BuildSettings, build
 from core.gallery.record import read_gallery
 from core.jobs.gallery_results import seed_gallery
 from db.engine import make_engine
-from db.migrate import upgrade
-from taxonomy.seed import seed
-from tests.databases import suite_database_url
+from tests.databases import seeded_database_url
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 TINY = BuildSettings(model="tiny", measure={"eval_windows": 1, "speed": "none",
@@ -28,10 +26,8 @@ def gallery_db(tmp_path_factory, full_taxonomy):
     out = folder / "runs.json"
     steps = build(["baseline", "rtn-4bit-g64", "rtn-3bit-g64"], out, settings=TINY)
     assert [s.outcome for s in steps] == ["measured"] * 3
-    with suite_database_url(folder, "gallery") as url:
+    with seeded_database_url(folder, full_taxonomy, "gallery") as url:
         engine = make_engine(url)
-        upgrade(engine)
-        seed(engine, full_taxonomy)
         seed_gallery(engine, read_gallery(out))
         engine.dispose()
         yield url

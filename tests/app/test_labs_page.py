@@ -14,9 +14,7 @@ from core.jobs import states, store
 from core.jobs.worker import JobWorker
 from core.labs.content import load_lab
 from db.engine import make_engine
-from db.migrate import upgrade
-from taxonomy.seed import seed
-from tests.databases import suite_database_url
+from tests.databases import seeded_database_url
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 LABS = Path(__file__).resolve().parents[2] / "labs"
@@ -25,11 +23,7 @@ LABS = Path(__file__).resolve().parents[2] / "labs"
 @pytest.fixture(scope="module")
 def lab_db(tmp_path_factory, full_taxonomy):
     """Its own database: these tests queue jobs, which the shared seeded one must not hold."""
-    with suite_database_url(tmp_path_factory.mktemp("labs"), "labs") as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        seed(engine, full_taxonomy)
-        engine.dispose()
+    with seeded_database_url(tmp_path_factory.mktemp("labs"), full_taxonomy, "labs") as url:
         yield url
 
 
