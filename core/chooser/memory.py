@@ -37,15 +37,23 @@ class WeightFormat:
     bits: int = FLOAT_BITS
     group_size: int | None = None
     symmetric: bool = False
+    # 2:4 semi-structured sparsity: half the values kept, with 2 bits of position metadata
+    # per kept value (NVIDIA's sparse tensor-core layout).
+    sparse_2_4: bool = False
 
     def describe(self) -> str:
+        sparse = ", 2:4 sparse" if self.sparse_2_4 else ""
         if self.bits >= FLOAT_BITS:
-            return f"{self.bits}-bit float"
+            return f"{self.bits}-bit float{sparse}"
         groups = f"groups of {self.group_size}" if self.group_size else "per channel"
-        return f"{self.bits}-bit, {groups}"
+        return f"{self.bits}-bit, {groups}{sparse}"
 
 
 def _linear_bytes(rows: int, columns: int, fmt: WeightFormat) -> int:
+    if fmt.sparse_2_4:
+        dense = WeightFormat(fmt.bits, fmt.group_size // 2 if fmt.group_size else None,
+                             fmt.symmetric)
+        return _linear_bytes(rows, columns // 2, dense) + rows * columns // 2 * 2 // 8
     if fmt.bits >= FLOAT_BITS:
         return rows * columns * fmt.bits // 8
     # A group size that does not divide a layer's input leaves that layer per channel, as
@@ -70,6 +78,36 @@ def weight_bytes(model: ChooserModel, fmt: WeightFormat, *, float_bits: int = FL
     embeddings = shape.vocab * shape.hidden * (1 if shape.tied_embeddings else 2)
     norms = (2 * shape.layers + 1) * shape.hidden
     return shape.layers * per_layer + (embeddings + norms) * float_bytes
+
+
+def expert_bytes(model: ChooserModel, fmt: WeightFormat) -> int:
+    """Bytes of every expert's MLP in a mixture of experts (0 for a dense model, whose one
+    MLP every token uses)."""
+    if not model.is_moe:
+        return 0
+    shape = model.shape
+    mlp = 2 * _linear_bytes(shape.intermediate, shape.hidden, fmt) + \
+        _linear_bytes(shape.hidden, shape.intermediate, fmt)
+    return shape.layers * model.experts * mlp
+
+
+def experts_touched(model: ChooserModel, batch: int) -> float:
+    """The expected share of a layer's experts that `batch` tokens route to, with each token
+    choosing `active_experts` of them uniformly: 1 - (1 - k/E)^batch."""
+    if not model.is_moe:
+        return 1.0
+    return 1.0 - (1.0 - model.active_experts / model.experts) ** batch
+
+
+def decode_read_bytes(model: ChooserModel, fmt: WeightFormat, *, batch: int) -> int:
+    """Weight bytes one decode step reads for `batch` sequences: every weight but the input
+    embeddings (a lookup reads only the batch's rows; a tied table is read as the head), and
+    of a mixture's experts only those the batch's tokens route to."""
+    shape = model.shape
+    untied_embeddings = 0 if shape.tied_embeddings else shape.vocab * shape.hidden * 2
+    experts = expert_bytes(model, fmt)
+    unread_experts = experts * (1.0 - experts_touched(model, batch))
+    return int(weight_bytes(model, fmt) - untied_embeddings - unread_experts)
 
 
 def kv_cache_bytes(model: ChooserModel, *, batch: int, context: int,
