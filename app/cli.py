@@ -81,7 +81,28 @@ def _check(_args: argparse.Namespace) -> int:
         print(f"INVALID: {error}")
         return 1
     print(f"OK: gallery of {len(gallery.runs)} measured runs")
-    return _check_labs({node.slug for node in taxonomy.nodes})
+    slugs = {node.slug for node in taxonomy.nodes}
+    return _check_labs(slugs) or _check_chooser(slugs)
+
+
+def _check_chooser(node_slugs: set[str]) -> int:
+    from core.chooser.hardware import HardwareError, load_hardware
+    from core.chooser.rules import RulesError, load_rules, rules_problems
+
+    try:
+        devices = load_hardware()
+        rules = load_rules()
+    except (HardwareError, RulesError) as error:
+        print(f"INVALID: {error}")
+        return 1
+    problems = rules_problems(rules, node_slugs)
+    for problem in problems:
+        print(f"INVALID: rules.yaml: {problem}")
+    if problems:
+        return 1
+    print(f"OK: chooser rules {rules.version} ({len(rules.candidates)} candidates), "
+          f"{len(devices)} devices")
+    return 0
 
 
 def _check_labs(node_slugs: set[str]) -> int:
@@ -281,16 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(handler=_prepare)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(handler=_migrate)
-    check = commands.add_parser("check", help="validate the taxonomy's data files")
+    check = commands.add_parser(
+        "check", help="validate the data files: taxonomy, gallery, labs, chooser")
     check.set_defaults(handler=_check)
     measure = commands.add_parser("measure", help="measure a model's quality, speed, memory, size")
     _engine_cli().add_arguments(measure)
     measure.set_defaults(handler=lambda args: _engine_cli().run(args))
+    from app.choose_cli import add_command as add_choose_command
     from core.gallery.cli import add_commands as add_gallery_commands
     from core.jobs.cli import add_commands
 
     add_commands(commands)
     add_gallery_commands(commands)
+    add_choose_command(commands)
     return parser
 
 

@@ -88,6 +88,7 @@ def results_frame(job_ids: list[int] | None = None, gallery_only: bool = False) 
             "owner": result.owner_session,
             "reused_from": result.reused_from,
             "recipe": " + ".join(step["recipe"] for step in result.recipe or []) or "baseline",
+            "steps": result.recipe or [], "protocol": protocol,
             "created_at": result.created_at,
             **metrics.get(result.id, {}),
         })

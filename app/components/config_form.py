@@ -204,6 +204,30 @@ def parse_names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def prefilled_state(config_type, key: str, settings: dict) -> dict[str, Any]:
+    """The widget state that shows `settings` in the form `render_settings(config_type, key)`
+    draws: what a link that opens the form prefilled puts in session state before the form
+    is drawn. Settings the config has no field for are left out."""
+    state: dict[str, Any] = {}
+    for form_field in form_fields(config_type):
+        if form_field.name not in settings:
+            continue
+        value, widget = settings[form_field.name], f"{key}-{form_field.name}"
+        if form_field.kind in ("optional_int", "optional_float"):
+            state[f"{widget}-choice"] = UNSET if value is None else SET
+            if value is not None:
+                state[widget] = _number_text(value)
+        elif form_field.kind in ("int", "float"):
+            state[widget] = _number_text(value)
+        elif form_field.kind == "names":
+            state[widget] = ", ".join(value)
+        elif form_field.kind == "choice" and value not in form_field.choices:
+            continue  # the form would refuse it; its default stays
+        else:
+            state[widget] = value
+    return state
+
+
 def render_settings(config_type, key: str) -> FormResult:
     """Draw the config's fields; return the settings that differ from the defaults and the
     errors of fields whose text is not a valid value."""

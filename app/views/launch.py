@@ -6,18 +6,28 @@ so what is queued is always exactly what the form shows."""
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from app import jobs_service, page_ids, services, workshop
-from app.components.config_form import FieldError, FormField, parse_value, render_settings
+from app.components.config_form import (
+    FieldError,
+    FormField,
+    parse_value,
+    prefilled_state,
+    render_settings,
+)
 from app.components.launch_summary import show_check, show_estimate, show_twin
 from core.engine.model_refs import MAX_MODEL_REF_CHARS
-from core.jobs.spec import InvalidJobError
+from core.jobs.spec import MAX_STEPS, InvalidJobError
 from core.recipes import build_config, config_types
 from core.recipes.base import InvalidRecipeError
 from core.text import quoted
 
 STEPS_KEY = "launch_steps"
+# A plan of at most MAX_STEPS steps and their settings is far shorter than this.
+MAX_PLAN_CHARS = 4000
 FOLLOWED_KEY = "followed_job"  # the job this session launched or followed last (Results)
 MODEL_CHOICES = {
     "default": "Bundled: SmolLM2-135M-Instruct (offline, 135 M parameters)",
@@ -88,7 +98,35 @@ def _not_runnable(node) -> None:
     )
 
 
+def _planned_steps() -> list[dict]:
+    """The steps a link prefills (`plan`: a JSON list of {recipe, settings}, as the chooser's
+    "Verify on my model" writes it); an unreadable plan is said and ignored."""
+    text = st.query_params.get("plan")
+    if not text:
+        return []
+    try:
+        plan = json.loads(text[:MAX_PLAN_CHARS]) if len(text) <= MAX_PLAN_CHARS else None
+    except ValueError:
+        plan = None
+    if not isinstance(plan, list) or not all(
+            isinstance(step, dict) and isinstance(step.get("recipe"), str)
+            and isinstance(step.get("settings", {}), dict) for step in plan[:MAX_STEPS]):
+        st.warning("The link's planned steps could not be read; choose the steps below.",
+                   icon=":material/help:")
+        return []
+    return plan[:MAX_STEPS]
+
+
 def _initial_steps(node) -> list[str]:
+    planned = _planned_steps()
+    if planned:
+        known = config_types()
+        for index, step in enumerate(planned):
+            if step["recipe"] in known:
+                state = prefilled_state(known[step["recipe"]], f"step-{index}-{step['recipe']}",
+                                        step.get("settings") or {})
+                st.session_state.update(state)
+        return [step["recipe"] for step in planned]
     recipe = st.query_params.get("recipe") or (node.runnable_recipe if node else None)
     return [recipe] if recipe else []
 
@@ -112,6 +150,10 @@ def _model_picker() -> str:
         st.caption(BUNDLED_ORIGIN)
     if room is not None:
         return kind
+    # A link may name the model itself (the chooser's "Verify on my model").
+    named = st.query_params.get("model_ref", "")[:MAX_MODEL_REF_CHARS]
+    if named and st.query_params.get("model") == kind:
+        st.session_state.setdefault(f"launch-{'hub-id' if kind == 'hub' else 'folder'}", named)
     if kind == "hub":
         return st.text_input(
             "Hugging Face id",

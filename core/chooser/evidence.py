@@ -68,21 +68,28 @@ class RiskJudgement:
     deciding: Evidence | None = None
 
 
-def _deciding(evidence: Sequence[Evidence], parameters: float, factor: float) -> Evidence | None:
+def _deciding(evidence: Sequence[Evidence], parameters: float, factor: float,
+              nodes: Sequence[str]) -> Evidence | None:
     close = [item for item in evidence
              if item.relative_increase is not None and item.parameters
              and max(item.parameters, parameters) / min(item.parameters, parameters) <= factor]
-    # The closest in size decides; among equals, OptAtlas's own measurement before a report.
+    # The closest in size decides; among equals, OptAtlas's own measurement before a report,
+    # and a report on the candidate's own node before one on a sibling it lists after it.
     order = {"measured": 0, "gallery": 1, "reported": 2}
-    return min(close, key=lambda item: (abs(math.log(item.parameters / parameters)),
-                                        order.get(item.kind, 3)), default=None)
+
+    def rank(item: Evidence) -> tuple:
+        node = nodes.index(item.node) if item.node in nodes else len(nodes)
+        return (round(abs(math.log(item.parameters / parameters)), 6),
+                order.get(item.kind, 3), node)
+
+    return min(close, key=rank, default=None)
 
 
 def judge_risk(candidate: Candidate, rules: Rules, parameters: float,
                evidence: Sequence[Evidence] = ()) -> RiskJudgement:
     """The risk level of `candidate` on a model of `parameters` parameters."""
     relevant = tuple(evidence)
-    deciding = _deciding(relevant, parameters, rules.evidence_size_factor)
+    deciding = _deciding(relevant, parameters, rules.evidence_size_factor, candidate.nodes)
     if deciding is not None:
         level = rules.risk_of(deciding.relative_increase)
         return RiskJudgement(
@@ -102,11 +109,12 @@ def reported_evidence(candidate: Candidate, node_slug: str, results: Sequence) -
     candidate's (`reported_setting`); `results` are the node's reported results."""
     if not candidate.reported_setting:
         return []
+    wanted = _setting_words(candidate.reported_setting)
     found = []
     for result in results:
         if (result.baseline is None or not result.lower_is_better
                 or "perplexity" not in result.metric.lower()
-                or candidate.reported_setting.lower() not in result.setting.lower()):
+                or wanted not in _setting_words(result.setting)):
             continue
         found.append(Evidence(
             kind="reported", model=result.model, parameters=parameters_in(result.model),
@@ -114,6 +122,11 @@ def reported_evidence(candidate: Candidate, node_slug: str, results: Sequence) -
             value=result.value, protocol=result.protocol,
             source=f"reported by {_citation(result.source)}", node=node_slug))
     return found
+
+
+def _setting_words(text: str) -> str:
+    # "2-bit weights" and "about 2 bits per weight" both say "2 bit".
+    return " ".join(text.lower().replace("-", " ").replace("bits", "bit").split())
 
 
 def _citation(reference) -> str:

@@ -123,3 +123,34 @@ def model_from_config(name: str, config: dict) -> ChooserModel:
         shape = ModelShape(**{**shape.__dict__, "architecture": str(config.get("model_type"))})
     return ChooserModel(name, shape, experts=max(1, experts),
                         active_experts=max(1, min(active, experts)), source="its config.json")
+
+
+# The names the chooser gives the models OptAtlas ships, which its measured runs carry.
+_KNOWN_NAMES = {"default": "SmolLM2-135M-Instruct (the bundled model)",
+                "tiny": "the tiny random test model"}
+
+
+def resolve_model(ref: str, *, ask_hub: bool = True) -> ChooserModel:
+    """The chooser's model for what a user typed: a size preset ("8B"), the bundled model
+    ("default"), a local folder or a Hugging Face id whose config.json is read (never its
+    weights). UnknownModelShape says what could not be had, and what to do instead."""
+    from core.engine.model_configs import lookup_config
+    from core.engine.model_refs import ModelNotFoundError, parse_model_ref
+
+    ref = (ref or "").strip()
+    if ref in PRESETS:
+        return PRESETS[ref]
+    try:
+        spec = parse_model_ref(ref)
+    except ModelNotFoundError as error:
+        raise UnknownModelShape(f"{error}; or choose a size preset "
+                                f"({', '.join(PRESETS)})") from None
+    lookup = lookup_config(spec, ask_hub=ask_hub)
+    if lookup.config is None:
+        raise UnknownModelShape(
+            f"the config.json of {spec.name[:120]} could not be read: {lookup.detail}; choose "
+            f"a size preset ({', '.join(PRESETS)}) or a folder that holds its config.json")
+    model = model_from_config(_KNOWN_NAMES.get(spec.kind, spec.name), lookup.config)
+    source = {"default": "the bundled model's config", "tiny": "the tiny model's config"}
+    return ChooserModel(model.name, model.shape, model.experts, model.active_experts,
+                        source=source.get(spec.kind, lookup.detail))

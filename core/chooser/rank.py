@@ -92,7 +92,8 @@ def _exclusions(candidate: Candidate, query: Query, rules: Rules, found: Estimat
             reasons.append(f"{CAPABILITY_WORDS[capability]}; {device.name} has none")
     if query.engine and query.engine not in candidate.engines:
         can = ", ".join(rules.engines[e].name for e in candidate.engines)
-        reasons.append(f"{rules.engines[query.engine].name} cannot run it (engines that can: {can})")
+        reasons.append(f"{rules.engines[query.engine].name} cannot run it "
+                       f"(engines that can: {can})")
     if candidate.calibration and not query.calibration_data:
         reasons.append("it needs calibration data; without any, RTN, HQQ, NF4 and FP8 still work")
     if gpu_hours > max(query.gpu_hours, rules.free_gpu_hours):

@@ -168,8 +168,8 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
                     Candidate.model_validate(candidate)
                 except ValidationError as error:
                     name = candidate.get("key", f"number {index + 1}")
-                    raise RulesError(f"{path.name}: candidate {name}: "
-                                     f"{validation_problems(error, whole='the candidate')}") from error
+                    problems = validation_problems(error, whole="the candidate")
+                    raise RulesError(f"{path.name}: candidate {name}: {problems}") from error
     try:
         return Rules.model_validate(data)
     except ValidationError as error:
