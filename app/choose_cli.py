@@ -155,8 +155,9 @@ def add_command(commands) -> None:
                         help="the quality loss you accept: lossless, small or some")
     choose.add_argument("--no-calibration-data", action="store_true",
                         help="no calibration data: rules out GPTQ, AWQ, SmoothQuant ...")
-    choose.add_argument("--gpu-hours", type=float, default=1.0,
-                        help="GPU-hours you can spend on calibration or training")
+    choose.add_argument("--gpu-hours", type=float, default=8.0,
+                        help="GPU-hours you can spend on calibration or training "
+                        "(default: 8, a working day on one GPU)")
     choose.add_argument("--engine", choices=ENGINES, help="the serving engine (default: any)")
     choose.add_argument("--json", action="store_true", help="the whole answer as JSON")
     choose.add_argument("--list-hardware", action="store_true", help="list the devices")

@@ -38,7 +38,7 @@ class Question:
     goal: str = "latency"
     tolerance: str = "small"
     calibration_data: bool = True
-    gpu_hours: float = 1.0
+    gpu_hours: float = 8.0  # a working day on one GPU
     engine: str | None = None
 
 
