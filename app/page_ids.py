@@ -27,11 +27,12 @@ def _page(name: str, title: str, icon: str) -> PageId:
 
 EXPLORE = _page("explore", "Explore", ":material/account_tree:")
 COMPARE = _page("compare", "Compare", ":material/compare_arrows:")
+CHOOSE = _page("choose", "Choose", ":material/fact_check:")
 LAUNCH = _page("launch", "Launch", ":material/rocket_launch:")
 JOBS = _page("jobs", "Jobs", ":material/monitoring:")
 RESULTS = _page("results", "Results", ":material/scatter_plot:")
 LABS = _page("labs", "Labs", ":material/science:")
 # Menu order; the first is the landing page.
-ALL = (EXPLORE, COMPARE, LAUNCH, JOBS, RESULTS, LABS)
+ALL = (EXPLORE, COMPARE, CHOOSE, LAUNCH, JOBS, RESULTS, LABS)
 # Only in a workshop room (behind the teacher's passcode).
 TEACHER = _page("teacher", "Teacher", ":material/school:")
