@@ -10,6 +10,7 @@ from html import escape
 import streamlit as st
 
 from app import services
+from app.chooser_charts import options_frame, tradeoff_chart
 from app.chooser_service import (
     PRESET_NOTE,
     THIS_MACHINE,
@@ -271,10 +272,16 @@ def _shortlist(result: Answer, context: Context, batch: int) -> None:
         st.caption(PRESET_NOTE[0].upper() + PRESET_NOTE[1:] + ".")
     for number, option in enumerate(result.shortlist, start=1):
         show_option(number, option, result.baseline, context, batch)
-    shown = {o.candidate.key for o in (*result.shortlist, *result.excluded)}
-    rest = [c.name for c in context.rules.candidates if c.key not in shown]
+    shortlisted = {o.candidate.key for o in result.shortlist}
+    rest = [o.candidate.name for o in result.considered if o.candidate.key not in shortlisted]
     if rest:
         st.caption(f"Also possible, ranked lower or beyond your tolerance: {'; '.join(rest)}.")
+    frame = options_frame(result)
+    if not frame.empty:
+        with st.expander(f"Every candidate that fits, on one chart ({len(frame)})"):
+            st.plotly_chart(tradeoff_chart(frame, goal=context.goal,
+                                           usable_gib=result.baseline.estimate.usable_bytes
+                                           / 2**30), key="choose-chart")
 
 
 def render() -> None:

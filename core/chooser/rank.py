@@ -56,6 +56,8 @@ class Answer:
     rules_version: str
     goal_ranks_by: str
     shortlist: tuple[Option, ...]
+    # Every option no hard constraint excludes, best first (within the tolerance first).
+    considered: tuple[Option, ...]
     excluded: tuple[Option, ...]
     baseline: Option
     problems: tuple[str, ...]
@@ -162,5 +164,6 @@ def choose(query: Query, rules: Rules,
                         "the options below exceed it, as marked")
     return Answer(query=query, rules_version=rules.version,
                   goal_ranks_by=rules.goals[query.goal].ranks_by, shortlist=tuple(shortlist),
+                  considered=tuple(ranked),
                   excluded=tuple(o for o in options if o.exclusions), baseline=baseline,
                   problems=tuple(problems))
