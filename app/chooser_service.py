@@ -78,8 +78,8 @@ def _device(key: str) -> Device:
 
 
 def _matches(candidate: Candidate, steps: list) -> bool:
-    """Whether a run's steps are the candidate's: the same recipes in order, and every
-    setting the candidate names at the candidate's value (defaults included)."""
+    """Whether a run's steps are the candidate's: the same recipes in order, each with the
+    same settings once defaults are filled in."""
     if not candidate.steps or len(steps) != len(candidate.steps):
         return False
     for wanted, done in zip(candidate.steps, steps, strict=True):
@@ -90,9 +90,10 @@ def _matches(candidate: Candidate, steps: list) -> bool:
             have = build_config(done["recipe"], dict(done.get("settings") or {})).model_dump()
         except InvalidRecipeError:
             return False
-        if any(have.get(name) != want[name] for name in wanted.settings):
-            return False
-        if any(have.get(name) != want.get(name) for name in ("bits", "group_size")):
+        # Every setting, defaults included: a run at other settings is other evidence.
+        want.pop("version", None)
+        have.pop("version", None)
+        if have != want:
             return False
     return True
 

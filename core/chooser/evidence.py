@@ -114,7 +114,8 @@ def reported_evidence(candidate: Candidate, node_slug: str, results: Sequence) -
     for result in results:
         if (result.baseline is None or not result.lower_is_better
                 or "perplexity" not in result.metric.lower()
-                or wanted not in _setting_words(result.setting)):
+                or not re.search(rf"(?<![\w.]){re.escape(wanted)}(?!\w)",
+                                 _setting_words(result.setting))):
             continue
         found.append(Evidence(
             kind="reported", model=result.model, parameters=parameters_in(result.model),

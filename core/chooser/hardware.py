@@ -19,6 +19,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.chooser.strict_yaml import load_unique
+
 # Data types a device may have a peak throughput for.
 DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "int4", "fp4")
 # What a candidate may need from the hardware.
@@ -188,7 +190,7 @@ def _problems(error: ValidationError) -> str:
 
 def _parse(path: Path) -> dict[str, Device]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise HardwareError(f"{path.name}: cannot be read as YAML: {error}") from error
     if not isinstance(raw, dict):

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.chooser.hardware import CAPABILITIES, DTYPES, KINDS
+from core.chooser.strict_yaml import load_unique
 from core.recipes.base import validation_problems
 
 RULES_PATH = Path(__file__).resolve().parent / "data" / "rules.yaml"
@@ -157,7 +158,7 @@ class Rules(_Strict):
 def load_rules(path: Path = RULES_PATH) -> Rules:
     """The rules in `path`; RulesError says what is wrong."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise RulesError(f"{path.name}: cannot be read: {error}") from error
     if isinstance(data, dict):

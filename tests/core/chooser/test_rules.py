@@ -156,3 +156,12 @@ def test_tolerances_admit_growing_risks_and_every_goal_says_how_it_ranks():
     assert RULES.tolerances == {"lossless": "negligible", "small": "small", "some": "moderate"}
     assert set(RULES.goals) == {"fit", "latency", "throughput", "energy"}
     assert all(goal.ranks_by for goal in RULES.goals.values())
+
+
+def test_a_key_written_twice_in_the_rules_is_an_error_not_a_silent_override(tmp_path):
+    text = RULES_PATH.read_text(encoding="utf-8").replace(
+        "free_gpu_hours: 0.5", "free_gpu_hours: 0.5\nfree_gpu_hours: 50", 1)
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulesError, match="free_gpu_hours.*appears twice"):
+        load_rules(path)
