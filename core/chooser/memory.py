@@ -9,7 +9,8 @@ its KV cache at a workload's batch and context, and whether it fits.
   KV heads, not the query heads) for `batch` sequences of `context` tokens, at 16 bits or a
   quantized width with a float16 scale and zero point per group of 64 values.
 - Activations: an estimate of prefill's largest transient tensors (the MLP's widest
-  intermediate and the logits of one chunk), named as an estimate.
+  intermediate for one chunk of prompt tokens across the batch, and each sequence's
+  last-position logits), named as an estimate.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ FLOAT_BITS = 16
 # Quantized KV caches keep a float16 scale and zero point per group of this many values
 # (transformers' quantized cache uses groups of 64).
 KV_GROUP = 64
-# Prefill runs in chunks of at most this many tokens in serving engines; HF's generate does
-# the whole prompt at once, which the chooser does not assume.
-PREFILL_CHUNK = 2048
+# Serving engines prefill in chunks of at most this many tokens per step, across the whole
+# batch (vLLM's and SGLang's chunked prefill budgets are of this order); HF's generate does
+# every prompt at once, which the chooser does not assume.
+PREFILL_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,10 @@ def kv_cache_bytes(model: ChooserModel, *, batch: int, context: int,
 
 def activation_bytes(model: ChooserModel, *, batch: int, prompt: int) -> int:
     """An estimate of prefill's peak transient memory: the widest MLP intermediate (gate and
-    up, and their product) and float32 logits, for one chunk of the prompt."""
+    up, and their product) for one chunk of prompt tokens, and float32 logits of the last
+    position of each sequence."""
     shape = model.shape
-    tokens = batch * min(prompt, PREFILL_CHUNK)
+    tokens = min(batch * prompt, PREFILL_CHUNK)
     mlp = 3 * tokens * shape.intermediate * (FLOAT_BITS // 8)
     logits = batch * shape.vocab * 4  # the last position of each sequence, in float32
     return mlp + logits
