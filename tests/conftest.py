@@ -71,6 +71,13 @@ def backend_engine(backend_url):
 
 
 @pytest.fixture(scope="session")
+def bundled_home(tmp_path_factory) -> Path:
+    """One data directory for every test that loads the bundled model in this process, so
+    its GGUF is converted to a float checkpoint once per run (about 30 s), not per module."""
+    return tmp_path_factory.mktemp("bundled-home")
+
+
+@pytest.fixture(scope="session")
 def full_taxonomy():
     """The project's real taxonomy content."""
     return load_taxonomy()

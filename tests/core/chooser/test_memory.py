@@ -63,13 +63,14 @@ def test_every_expert_is_stored_though_a_token_uses_two():
 
 @pytest.mark.integration
 def test_the_bundled_models_figures_are_within_5_percent_of_the_engines_measured_bytes(
-        isolated_home):
+        bundled_home, monkeypatch):
     import torch
 
     from core.engine.kv import cache_bytes
     from core.engine.memory import stored_bytes
     from core.engine.models import load_model
 
+    monkeypatch.setenv("OPTATLAS_HOME", str(bundled_home))  # its conversion, shared
     loaded = load_model("default", device="cpu")
     model = model_from_config("bundled", BUNDLED_CONFIG)
     measured_weights = stored_bytes(loaded.model)  # float32, as loaded here

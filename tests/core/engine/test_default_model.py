@@ -15,10 +15,10 @@ from core.engine.models import load_model
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def default_home(tmp_path_factory):
-    """One data directory for the module, so the GGUF is converted once, not per test."""
-    return tmp_path_factory.mktemp("default-model-home")
+@pytest.fixture
+def default_home(bundled_home):
+    """The suite's one data directory for the bundled model (tests/conftest.py)."""
+    return bundled_home
 
 
 @pytest.fixture
