@@ -142,7 +142,7 @@ def estimate(model: ChooserModel, candidate: Candidate, hardware: Hardware,
     requested = _memory(model, candidate, fmt, workload, workload.batch)
     max_batch = _max_batch(model, candidate, fmt, workload, usable, draft)
     offloaded = 0
-    if max_batch >= workload.batch or goal in ("throughput", "energy") and max_batch:
+    if max_batch >= workload.batch or (goal in ("throughput", "energy") and max_batch):
         batch = workload.batch if max_batch >= workload.batch else max_batch
         fits = True
     elif candidate.offload and hardware.device.host_link_gb_s:
