@@ -46,13 +46,19 @@ class Technique(Base):
     # Order among siblings, as in the data files.
     position: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text)
+    # One sentence shown first, and who the node is written for (introductory / advanced).
+    takeaway: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[str | None] = mapped_column(String(20))
     mechanism: Mapped[str | None] = mapped_column(Text)
     # Structured prose sections (savings, costs, practical notes) as JSON objects of text.
     saves: Mapped[dict | None] = mapped_column(JSON)
     costs: Mapped[dict | None] = mapped_column(JSON)
     practical: Mapped[dict | None] = mapped_column(JSON)
     challenges: Mapped[list] = mapped_column(JSON, default=list)
+    # The usual recipe (the first of recipe_links), kept as a column for the tree's icon.
     runnable_recipe: Mapped[str | None] = mapped_column(String(80))
+    # Every recipe that runs the node, in order: [{"recipe": slug, "note": text}, ...].
+    recipe_links: Mapped[list | None] = mapped_column(JSON)
     not_runnable_reason: Mapped[str | None] = mapped_column(Text)
     needs_calibration: Mapped[bool | None] = mapped_column(Boolean)
     needs_training: Mapped[bool | None] = mapped_column(Boolean)
@@ -151,6 +157,13 @@ class ReportedResult(Base):
     setting: Mapped[str] = mapped_column(Text)
     protocol: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(Text, default="")
+    # What the number is comparable with (taxonomy.schema.ReportedResult).
+    dataset: Mapped[str | None] = mapped_column(String(200))
+    context_tokens: Mapped[int | None] = mapped_column(Integer)
+    perplexity_level: Mapped[str | None] = mapped_column(String(10))
+    baseline_is: Mapped[str] = mapped_column(
+        String(200), default="the unmodified model", server_default="the unmodified model"
+    )
 
     technique: Mapped[Technique] = relationship(back_populates="reported_results")
     reference: Mapped[Reference] = relationship()

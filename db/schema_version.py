@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, text
 
 # The newest migration in db/migrations/versions; tests check it against Alembic's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 def stored_revision(engine: Engine) -> str | None:

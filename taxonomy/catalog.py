@@ -71,6 +71,20 @@ class ReportedResultView:
     protocol: str
     note: str
     source: ReferenceView
+    dataset: str | None = None
+    context_tokens: int | None = None
+    perplexity_level: str | None = None
+    baseline_is: str = "the unmodified model"
+
+    @property
+    def comparison_key(self) -> tuple:
+        """What must match for two reported numbers to sit side by side: model, metric,
+        dataset, window, perplexity level and what the baseline is (case and spacing aside)."""
+        return tuple(
+            " ".join(str(part).lower().split()) if part is not None else None
+            for part in (self.model, self.metric, self.dataset, self.context_tokens,
+                         self.perplexity_level, self.baseline_is)
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,14 @@ class ImplementationView:
     name: str
     url: str
     note: str
+
+
+@dataclass(frozen=True)
+class RecipeLinkView:
+    """An OptAtlas recipe that runs a node; `note` says how it departs from the method."""
+
+    recipe: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,10 @@ class TechniqueView:
     implementations: tuple[ImplementationView, ...]
     reported_results: tuple[ReportedResultView, ...]
     children: tuple[str, ...] = ()
+    takeaway: str | None = None
+    level: str | None = None
+    # Every recipe that runs the node, the usual one (`runnable_recipe`) first.
+    recipes: tuple[RecipeLinkView, ...] = ()
 
     @property
     def is_leaf(self) -> bool:
@@ -268,7 +294,16 @@ def _technique_view(row: models.Technique, refs: dict[int, ReferenceView]) -> Te
         reported_results=tuple(_view(ReportedResultView, r, source=refs[r.reference_id])
                                for r in row.reported_results),
         children=tuple(child.slug for child in row.children),
+        recipes=_recipe_links(row),
     )
+
+
+def _recipe_links(row: models.Technique) -> tuple[RecipeLinkView, ...]:
+    links = row.recipe_links
+    # A row seeded before recipe_links existed names its one recipe only.
+    if links is None and row.runnable_recipe:
+        links = [{"recipe": row.runnable_recipe}]
+    return tuple(RecipeLinkView(**link) for link in links or ())
 
 
 def _search_text(node: TechniqueView) -> tuple[str, ...]:

@@ -13,11 +13,23 @@ import yaml
 from pydantic import ValidationError
 
 from taxonomy.recipes import RECIPE_SLUGS
-from taxonomy.schema import LEAF_REQUIRED_FIELDS, Node, Reference, TaxonomyFile
+from taxonomy.schema import (
+    LEAF_REQUIRED_FIELDS,
+    NODE_REQUIRED_FIELDS,
+    Node,
+    Reference,
+    ReportedResult,
+    TaxonomyFile,
+)
 
 DATA_DIR = Path(__file__).parent / "data"
 # The survey's order of its four families; the tree and the chart follow it.
 FAMILY_ORDER = ("quantization", "pruning", "distillation", "architecture")
+
+
+# The teaching layer and the structured protocols are being written (issue 18); until every
+# node has them, gaps are listed by `scripts/check_taxonomy.py --gaps` but do not stop a load.
+ALLOW_GAPS = True
 
 
 class TaxonomyError(ValueError):
@@ -141,8 +153,9 @@ def _check_tree(files: dict[str, TaxonomyFile], references: dict[str, Reference]
             missing = [f for f in LEAF_REQUIRED_FIELDS if not getattr(node, f)]
             if missing:
                 raise TaxonomyError(f"{where}: a leaf must fill {', '.join(missing)}")
-        if node.runnable and node.runnable.recipe and node.runnable.recipe not in RECIPE_SLUGS:
-            raise TaxonomyError(f"{where}: unknown recipe {node.runnable.recipe!r}")
+        for link in node.runnable.links if node.runnable else ():
+            if link.recipe not in RECIPE_SLUGS:
+                raise TaxonomyError(f"{where}: unknown recipe {link.recipe!r}")
         for key in node.references:
             if key not in references:
                 raise TaxonomyError(f"{where}: cites unknown reference {key!r}")
@@ -155,22 +168,61 @@ def _check_tree(files: dict[str, TaxonomyFile], references: dict[str, Reference]
     return family_of
 
 
-def load_taxonomy(data_dir: Path = DATA_DIR) -> Taxonomy:
+def _result_gaps(result: ReportedResult) -> list[str]:
+    # What a reader needs to know before comparing the number with another.
+    gaps = []
+    if result.dataset is None:
+        gaps.append("name the dataset or benchmark it was measured on")
+    if result.is_perplexity and result.perplexity_level is None:
+        gaps.append("a perplexity needs its perplexity_level: token, word or byte")
+    if result.is_perplexity and result.context_tokens is None:
+        gaps.append("a perplexity needs its context_tokens (window length)")
+    if result.baseline is None and not result.note:
+        gaps.append("give the baseline, or a note saying why there is none")
+    return gaps
+
+
+def content_gaps(files: dict[str, TaxonomyFile]) -> list[str]:
+    """What the teaching layer and the comparable evidence still lack, one line per gap.
+
+    Separate from the structural checks so that an author can list every gap at once
+    (`scripts/check_taxonomy.py --gaps`); loading refuses content with any gap.
+    """
+    gaps: list[str] = []
+    for name, content in files.items():
+        for node in content.nodes:
+            where = f"{name}: node {node.slug!r}"
+            missing = [f for f in NODE_REQUIRED_FIELDS if not getattr(node, f)]
+            if missing:
+                gaps.append(f"{where}: every node must fill {', '.join(missing)}")
+            for i, result in enumerate(node.reported_results):
+                gaps += [f"{where}: reported_results[{i}]: {gap}" for gap in _result_gaps(result)]
+    return gaps
+
+
+def load_taxonomy(data_dir: Path = DATA_DIR, *, allow_gaps: bool = ALLOW_GAPS) -> Taxonomy:
     """Load every `*.yaml` file under `data_dir` and check the whole tree."""
     paths = sorted(data_dir.glob("*.yaml"))
     if not paths:
         raise TaxonomyError(f"no taxonomy data files in {data_dir}")
-    return load_paths(paths)
+    return load_paths(paths, allow_gaps=allow_gaps)
 
 
-def load_paths(paths: list[Path]) -> Taxonomy:
-    """Load the given data files and check the tree they form together."""
+def load_paths(paths: list[Path], *, allow_gaps: bool = ALLOW_GAPS) -> Taxonomy:
+    """Load the given data files and check the tree they form together.
+
+    With `allow_gaps`, content that passes every structural check loads even where
+    `content_gaps` lists something missing.
+    """
     loaded = [(path.name, load_file(path)) for path in paths]
     rank = {family: i for i, family in enumerate(FAMILY_ORDER)}
     loaded.sort(key=lambda item: (rank.get(item[1].family, len(rank)), item[0]))
     files = dict(loaded)
     references = _merge_references(files)
     family_of = _check_tree(files, references)
+    gaps = [] if allow_gaps else content_gaps(files)
+    if gaps:
+        raise TaxonomyError("\n".join(gaps))
     nodes = tuple(node for content in files.values() for node in content.nodes)
     hashes = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
     return Taxonomy(nodes=nodes, references=references, family_of=family_of, file_hashes=hashes)

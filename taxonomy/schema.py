@@ -12,13 +12,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from taxonomy.links import reference_link
-from taxonomy.vocabulary import GOAL_LABELS, HARDWARE_LABELS, NODE_KINDS
+from taxonomy.vocabulary import (
+    GOAL_LABELS,
+    HARDWARE_LABELS,
+    LEVELS,
+    NODE_KINDS,
+    PERPLEXITY_LEVELS,
+)
 
 SCHEMA_VERSION = 1
 
 Goal = Literal[tuple(GOAL_LABELS)]  # type: ignore[valid-type]
 Hardware = Literal[tuple(HARDWARE_LABELS)]  # type: ignore[valid-type]
 NodeKind = Literal[NODE_KINDS]  # type: ignore[valid-type]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+PerplexityLevel = Literal[PERPLEXITY_LEVELS]  # type: ignore[valid-type]
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 REFERENCE_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -30,6 +38,9 @@ ARXIV_PATTERN = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<num>\d{4,5})$")
 SLUG_CHARS = 80
 NAME_CHARS = 200
 UNIT_CHARS = 40
+# A takeaway is one sentence a newcomer reads first: long enough to say what the technique
+# does, what it buys and what it costs, short enough to stay one sentence.
+TAKEAWAY_CHARS = (40, 320)
 
 
 class _Strict(BaseModel):
@@ -117,7 +128,12 @@ class Implementation(_Strict):
 
 
 class ReportedResult(_Strict):
-    """A number as a paper reports it; never an OptAtlas measurement."""
+    """A number as a paper reports it; never an OptAtlas measurement.
+
+    `model`, `metric`, `dataset`, `context_tokens`, `perplexity_level` and `baseline_is`
+    together say what the number is comparable with: two reported numbers sit side by side
+    only when all of them match (`comparison_key`).
+    """
 
     model: str = Field(max_length=NAME_CHARS)
     metric: str = Field(max_length=NAME_CHARS)
@@ -129,19 +145,73 @@ class ReportedResult(_Strict):
     protocol: str = Field(min_length=3, description="dataset, split, sequence length, ...")
     source: str = Field(pattern=REFERENCE_KEY_PATTERN, description="key of the citing reference")
     note: str = ""
+    # What the number was measured on: a corpus and split, a benchmark, or a hardware setup.
+    dataset: str | None = Field(default=None, min_length=2, max_length=NAME_CHARS)
+    # The evaluation window in tokens (perplexity and other language-model scores).
+    context_tokens: int | None = Field(default=None, ge=1)
+    # Perplexity per token of the model's own tokenizer, per word or per byte: the same model
+    # scores very differently on each, so they are never compared with each other.
+    perplexity_level: PerplexityLevel | None = None
+    # What `baseline` is when it is not the unmodified model: for distillation, the same
+    # student trained without distillation; for a draft model, the target alone.
+    baseline_is: str = Field("the unmodified model", min_length=3, max_length=NAME_CHARS)
+
+    @property
+    def is_perplexity(self) -> bool:
+        """True for a perplexity, whose level and window decide what it compares with."""
+        return "perplexity" in self.metric.lower()
+
+    @model_validator(mode="after")
+    def _says_what_it_is(self) -> ReportedResult:
+        if not self.is_perplexity and self.perplexity_level is not None:
+            raise ValueError("perplexity_level is for perplexities only")
+        return self
+
+
+class RecipeLink(_Strict):
+    """An OptAtlas recipe that runs a node, and how closely it follows the method."""
+
+    recipe: str = Field(pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
+    # Empty when the recipe is the method; otherwise what it leaves out or does differently
+    # ("runs a simplified variant: ..."), shown beside the recipe wherever it is offered.
+    note: str = ""
 
 
 class Runnable(_Strict):
-    """Either the OptAtlas recipe that runs a node, or why none does."""
+    """The OptAtlas recipes that run a node, or why none does.
+
+    `recipe: gptq` is short for `recipes: [gptq]`; a node that several recipes run (RTN:
+    simulated, optimum-quanto, torchao) lists them, the usual one first.
+    """
 
     recipe: str | None = Field(default=None, pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
+    recipes: list[RecipeLink] = Field(default_factory=list)
     reason: str | None = None
+
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _bare_slugs(cls, value: object) -> object:
+        # A bare slug in the list is a link without a note.
+        if isinstance(value, list):
+            return [{"recipe": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Runnable:
-        if (self.recipe is None) == (self.reason is None):
-            raise ValueError("runnable needs exactly one of 'recipe' or 'reason'")
+        given = [self.recipe is not None, bool(self.recipes), self.reason is not None]
+        if sum(given) != 1:
+            raise ValueError("runnable needs exactly one of 'recipe', 'recipes' or 'reason'")
+        slugs = [link.recipe for link in self.links]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError(f"runnable lists a recipe twice: {slugs}")
         return self
+
+    @property
+    def links(self) -> list[RecipeLink]:
+        """Every recipe that runs the node, the usual one first (empty with a reason)."""
+        if self.recipe is not None:
+            return [RecipeLink(recipe=self.recipe)]
+        return list(self.recipes)
 
 
 class Tags(_Strict):
@@ -161,6 +231,11 @@ class Node(_Strict):
     parent: str | None = Field(default=None, pattern=SLUG_PATTERN, max_length=SLUG_CHARS)
     kind: NodeKind
     summary: str = Field(min_length=40)
+    # One sentence shown first: what it does, what it buys, its price.
+    takeaway: str | None = Field(
+        default=None, min_length=TAKEAWAY_CHARS[0], max_length=TAKEAWAY_CHARS[1]
+    )
+    level: Level | None = None
     mechanism: str | None = None
     saves: Savings | None = None
     costs: Costs | None = None
@@ -181,6 +256,9 @@ class TaxonomyFile(_Strict):
     references: list[Reference] = Field(default_factory=list)
     nodes: list[Node] = Field(min_length=1)
 
+
+# Fields every node must carry, the families and categories too.
+NODE_REQUIRED_FIELDS = ("takeaway", "level")
 
 # Fields every leaf must carry (TAXONOMY.md, "What each node holds").
 LEAF_REQUIRED_FIELDS = (

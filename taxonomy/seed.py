@@ -98,11 +98,14 @@ def _fill_technique(
     row.name, row.kind, row.family, row.position = node.name, node.kind, family, position
     row.parent = parent
     row.summary, row.mechanism = node.summary, node.mechanism
+    row.takeaway, row.level = node.takeaway, node.level
     row.saves = node.saves.model_dump() if node.saves else None
     row.costs = node.costs.model_dump() if node.costs else None
     row.practical = node.practical.model_dump() if node.practical else None
     row.challenges = list(node.challenges)
-    row.runnable_recipe = node.runnable.recipe if node.runnable else None
+    links = node.runnable.links if node.runnable else []
+    row.runnable_recipe = links[0].recipe if links else None
+    row.recipe_links = [link.model_dump() for link in links]
     row.not_runnable_reason = node.runnable.reason if node.runnable else None
     row.needs_calibration = node.tags.needs_calibration if node.tags else None
     row.needs_training = node.tags.needs_training if node.tags else None

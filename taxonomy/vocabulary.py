@@ -18,6 +18,10 @@ HARDWARE_LABELS = {
     "datacenter_gpu": "Datacenter GPU",
 }
 NODE_KINDS = ("family", "category", "method")
+# Who a node is written for: a newcomer (introductory) or a reader who knows the basics.
+LEVELS = ("introductory", "advanced")
+# What a perplexity is per: a token of the model's own tokenizer, a word, or a byte.
+PERPLEXITY_LEVELS = ("token", "word", "byte")
 # A node's trade-off fields (saves, costs, practical) by key, as pages and tables title them.
 SAVES_LABELS = {
     "memory": "Memory",
