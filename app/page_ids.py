@@ -32,7 +32,9 @@ LAUNCH = _page("launch", "Launch", ":material/rocket_launch:")
 JOBS = _page("jobs", "Jobs", ":material/monitoring:")
 RESULTS = _page("results", "Results", ":material/scatter_plot:")
 LABS = _page("labs", "Labs", ":material/science:")
+# Its url_path is the one app.glossary_links writes into node pages' term links.
+GLOSSARY = _page("glossary", "Glossary", ":material/menu_book:")
 # Menu order; the first is the landing page.
-ALL = (EXPLORE, COMPARE, CHOOSE, LAUNCH, JOBS, RESULTS, LABS)
+ALL = (EXPLORE, COMPARE, CHOOSE, LAUNCH, JOBS, RESULTS, LABS, GLOSSARY)
 # Only in a workshop room (behind the teacher's passcode).
 TEACHER = _page("teacher", "Teacher", ":material/school:")

@@ -1,4 +1,4 @@
-"""The UI's one door to storage: a shared engine and the cached taxonomy catalog."""
+"""The UI's one door to storage: a shared engine, the cached taxonomy catalog and glossary."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from db import models
 from db.engine import database_url, make_engine
 from db.schema_version import is_current
 from taxonomy.catalog import Catalog, load_catalog
+from taxonomy.glossary import Glossary, load_glossary
 
 
 def prepare_database(engine: Engine) -> None:
@@ -57,3 +58,9 @@ def get_catalog() -> Catalog:
     """The taxonomy as the database holds it now."""
     url = database_url()
     return _catalog_for(url, _content_version(get_engine(url)))
+
+
+@st.cache_resource(show_spinner=False)
+def get_glossary() -> Glossary:
+    """The glossary file, shared by every session (it changes only with a release)."""
+    return load_glossary()

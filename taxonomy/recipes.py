@@ -9,6 +9,9 @@ RECIPE_SLUGS = frozenset(
         # quantization
         "rtn",
         "quanto",
+        "hqq",
+        "autoround",
+        "gguf",
         "gptq",
         "awq",
         "w8a8",
@@ -22,6 +25,7 @@ RECIPE_SLUGS = frozenset(
         "magnitude-pruning",
         "wanda",
         "sparsegpt",
+        "owl",
         "nm-sparsity",
         "head-pruning",
         "mlp-channel-pruning",

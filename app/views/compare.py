@@ -8,6 +8,8 @@ import streamlit as st
 
 from app import selection, services
 from app.components.html_table import MISSING, html_link, html_list, html_table
+from app.components.technique_detail import result_cell, source_cell
+from app.reported_comparison import compare_reported
 from taxonomy.catalog import Catalog, TechniqueView
 from taxonomy.vocabulary import (
     COSTS_LABELS,
@@ -32,8 +34,10 @@ def _text(value: str | None) -> str:
 
 
 def _runnable(node: TechniqueView) -> str:
-    if node.runnable_recipe:
-        return f"recipe <code>{escape(node.runnable_recipe)}</code>"
+    if node.recipes:
+        return html_list([f"recipe <code>{escape(link.recipe)}</code>"
+                          + (f": {escape(link.note)}" if link.note else "")
+                          for link in node.recipes])
     return _text(node.not_runnable_reason)
 
 
@@ -44,6 +48,8 @@ def comparison_cells(catalog: Catalog, nodes: list[TechniqueView]) -> dict[str, 
         "Category": [
             _text(" › ".join(a.name for a in catalog.ancestors(n.slug)[1:])) for n in nodes
         ],
+        "In one sentence": [_text(n.takeaway) for n in nodes],
+        "Level": [_text(n.level) for n in nodes],
         "Summary": [_text(n.summary) for n in nodes],
         "How it works": [_text(n.mechanism) for n in nodes],
     }
@@ -118,4 +124,53 @@ def render() -> None:
     if len(chosen) < 2:
         st.info("Choose at least two techniques to compare them side by side.")
         return
-    st.html(comparison_html(catalog, [catalog.nodes[s] for s in chosen]))
+    compared = [catalog.nodes[s] for s in chosen]
+    st.html(comparison_html(catalog, compared))
+    _reported(compared)
+
+
+def _shared_fields(result) -> str:
+    window = f"{result.context_tokens}-token window" if result.context_tokens else None
+    level = f"{result.perplexity_level}-level" if result.perplexity_level else None
+    parts = [result.model, result.metric, result.dataset, window, level,
+             f"baseline: {result.baseline_is}"]
+    return " · ".join(p for p in parts if p)
+
+
+def reported_side_by_side_html(nodes: list[TechniqueView]) -> tuple[list[str], str | None]:
+    """One table per group of reported numbers that measure the same thing, and one table of
+    the numbers that stand alone with the reason (None when there are none)."""
+    groups, alone = compare_reported(nodes)
+    names = {n.slug: n.name for n in nodes}
+    tables = []
+    for group in groups:
+        rows = [[escape(names[slug]), escape(r.setting), escape(result_cell(r)), source_cell(r)]
+                for slug, results in group.by_node.items() for r in results]
+        arrow = " ↓" if group.example.lower_is_better else " ↑"
+        tables.append(f"<p><b>{escape(_shared_fields(group.example))}</b>{arrow}</p>"
+                      + html_table(["Technique", "Setting", "Baseline → reported", "Source"],
+                                   rows, widths=[22, 34, 24, 20]))
+    rest = None
+    if alone:
+        rows = [[escape(names[item.node]), escape(item.result.model),
+                 escape(item.result.metric), escape(result_cell(item.result)),
+                 escape(item.reason)] for item in alone]
+        rest = html_table(["Technique", "Model", "Metric", "Baseline → reported",
+                           "Why not side by side"], rows, widths=[14, 14, 18, 14, 40])
+    return tables, rest
+
+
+def _reported(nodes: list[TechniqueView]) -> None:
+    st.markdown("##### Reported numbers side by side")
+    st.caption("Numbers as the cited papers report them (OptAtlas did not measure these), "
+               "placed side by side only where model, metric, dataset, window, perplexity "
+               "level (token, word or byte) and baseline all match.")
+    tables, rest = reported_side_by_side_html(nodes)
+    if not tables:
+        st.info("None of these techniques' reported numbers measure the same thing, so none "
+                "are placed side by side; the list below says what differs.")
+    for table in tables:
+        st.html(table)
+    if rest is not None:
+        with st.expander("Reported numbers that stand alone, and why", expanded=not tables):
+            st.html(rest)

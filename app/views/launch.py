@@ -61,8 +61,9 @@ def _recipe_names() -> dict[str, str]:
     known = config_types()
     names = {}
     for node in catalog.nodes.values():
-        if node.runnable_recipe in known and node.runnable_recipe not in names:
-            names[node.runnable_recipe] = node.name
+        for link in node.recipes:
+            if link.recipe in known and link.recipe not in names:
+                names[link.recipe] = node.name
     for recipe in known:
         names.setdefault(recipe, recipe)
     room = workshop.room()
@@ -127,8 +128,14 @@ def _initial_steps(node) -> list[str]:
                                         step.get("settings") or {})
                 st.session_state.update(state)
         return [step["recipe"] for step in planned]
-    recipe = st.query_params.get("recipe") or (node.runnable_recipe if node else None)
+    recipe = st.query_params.get("recipe") or next(_implemented(node), None)
     return [recipe] if recipe else []
+
+
+def _implemented(node):
+    """The node's recipes this version runs, the usual one first."""
+    known = config_types()
+    return (link.recipe for link in (node.recipes if node else ()) if link.recipe in known)
 
 
 def _model_picker() -> str:
@@ -344,7 +351,7 @@ def render() -> None:
     if (
         node is not None
         and "recipe" not in st.query_params
-        and node.runnable_recipe not in config_types()
+        and next(_implemented(node), None) is None
     ):
         _not_runnable(node)
         return

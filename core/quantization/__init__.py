@@ -6,6 +6,7 @@ from core.quantization import (  # noqa: F401  (registers on import)
     awq,
     bnb_nf4,
     fp8,
+    gguf,
     gptq,
     llm_int8,
     quanto,

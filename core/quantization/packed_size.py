@@ -15,7 +15,25 @@ from core.quantization.packing import LayerGrid, grid_of
 
 HOW = ("packed size, computed: each quantized weight at its bits, a float16 scale per group, "
        "a zero point at the weight's bits per group (asymmetric grids) and an int32 group "
-       "index per input column (GPTQ act_order); the other tensors as stored")
+       "index per input column (GPTQ act_order), or its block format's bytes (GGUF); the "
+       "other tensors as stored")
+# A layer rounded to a block format with a byte count of its own (GGUF's Q4_1 stores a float16
+# minimum per block, which no grid above describes) carries its exact bytes here.
+FORMAT_BYTES_ATTRIBUTE = "_optatlas_format_bytes"
+
+
+def remember_format_bytes(linear: torch.nn.Linear, nbytes: int) -> None:
+    """Record the bytes `linear`'s weight takes in the format it was rounded to."""
+    setattr(linear, FORMAT_BYTES_ATTRIBUTE, int(nbytes))
+
+
+def _format_bytes(linear: torch.nn.Linear) -> int | None:
+    nbytes = getattr(linear, FORMAT_BYTES_ATTRIBUTE, None)
+    if nbytes is not None:
+        return nbytes
+    grid = grid_of(linear)
+    return None if grid is None else layer_packed_bytes(linear.out_features,
+                                                         linear.in_features, grid)
 
 
 def layer_packed_bytes(rows: int, columns: int, grid: LayerGrid) -> int:
@@ -27,12 +45,12 @@ def layer_packed_bytes(rows: int, columns: int, grid: LayerGrid) -> int:
 def packed_size_computed(model: torch.nn.Module) -> int | None:
     """The model's bytes with every rounded (simulated) layer counted packed; None when no
     layer carries a grid (nothing was rounded, or everything is packed already)."""
-    rounded = [(m, grid_of(m)) for m in model.modules()
-               if isinstance(m, torch.nn.Linear) and grid_of(m) is not None]
+    rounded = [(m, _format_bytes(m)) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    rounded = [(linear, nbytes) for linear, nbytes in rounded if nbytes is not None]
     if not rounded:
         return None
     total = stored_bytes(model)
-    for linear, grid in rounded:
+    for linear, nbytes in rounded:
         total -= linear.weight.untyped_storage().nbytes()
-        total += layer_packed_bytes(linear.out_features, linear.in_features, grid)
+        total += nbytes
     return total

@@ -222,6 +222,35 @@ class QuantoConfig(TechniqueConfig):
     execution = "real"
 
 
+# llama.cpp's block formats that the gguf package can quantize (the k-quants it only reads).
+# Each block holds 32 consecutive weights of a row: bytes per block from GGML_QUANT_SIZES.
+GGUF_QUANT_TYPES = ("Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "MXFP4")
+GGUF_BLOCK = 32
+
+
+class GGUFConfig(TechniqueConfig):
+    """llama.cpp's GGUF quantization types, simulated with the gguf package's quantizers."""
+
+    recipe: Literal["gguf"] = "gguf"
+    algorithm = "gguf_round_trip"
+    quant_type: Literal[GGUF_QUANT_TYPES] = Field(  # type: ignore[valid-type]
+        "Q4_0", description="Q8_0: 8-bit, one float16 scale per 32 weights (8.5 bits per "
+        "weight); Q5_0/Q4_0: 5/4-bit, a scale per 32; Q5_1/Q4_1: plus a float16 minimum per "
+        "32; MXFP4: 4-bit floats (E2M1) with a power-of-two scale per 32 (4.25 bits)"
+    )
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """GGUF blocks run along each row: 32 must divide every target layer's input."""
+        wrong = sorted({f"{linear.name.rsplit('.', 1)[-1]} ({linear.in_features})"
+                        for linear in targets(shape, self.skip)
+                        if linear.in_features % GGUF_BLOCK})
+        if not wrong:
+            return []
+        return [f"GGUF blocks hold {GGUF_BLOCK} weights of a row, which must divide the input "
+                f"dimension of every target layer: {', '.join(wrong)} do not"]
+
+
 class BnbNF4Config(TechniqueConfig):
     """4-bit NormalFloat weights through bitsandbytes' Linear4bit, as in QLoRA."""
 
