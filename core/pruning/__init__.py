@@ -7,6 +7,7 @@ from core.pruning import (  # noqa: F401  (registers on import)
     magnitude_pruning,
     mlp_channel_pruning,
     nm_sparsity,
+    owl,
     sparsegpt,
     wanda,
 )

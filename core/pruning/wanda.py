@@ -14,14 +14,18 @@ from core.techniques.context import ApplyContext, ApplyReport
 from core.techniques.registry import register
 
 
+def wanda_scores(weight: torch.Tensor, stats: InputStats) -> torch.Tensor:
+    """|w_ij| times the norm of input feature j over the calibration tokens."""
+    norms = torch.diag(stats.gram).clamp_min(0).sqrt()
+    return weight.abs().float() * norms[None, :]
+
+
 @register(WandaConfig)
 def apply_wanda(model: torch.nn.Module, config: WandaConfig, context: ApplyContext) -> ApplyReport:
     """Score |w_ij| * ||x_j||, drop the lowest per output row (N:M: per group), no update."""
 
     def prune(name, linear, stats: InputStats) -> None:
-        norms = torch.diag(stats.gram).clamp_min(0).sqrt()
-        scores = linear.weight.abs().float() * norms[None, :]
-        linear.weight.mul_(keep_mask(scores, config.sparsity_for(name), config.pattern,
+        linear.weight.mul_(keep_mask(wanda_scores(linear.weight, stats), config.sparsity_for(name), config.pattern,
                                      per_row=True))
 
     linears, count = prune_layer_by_layer(model, config, context, prune)

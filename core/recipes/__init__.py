@@ -29,6 +29,7 @@ from core.recipes.pruning import (
     MagnitudePruningConfig,
     MLPChannelPruningConfig,
     NMSparsityConfig,
+    OWLConfig,
     SparseGPTConfig,
     WandaConfig,
 )
@@ -64,6 +65,7 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     MagnitudePruningConfig,
     WandaConfig,
     SparseGPTConfig,
+    OWLConfig,
     NMSparsityConfig,
     LayerDropConfig,
     MLPChannelPruningConfig,

@@ -123,6 +123,38 @@ class SparseGPTConfig(CalibratedPruningConfig):
                             "together before the error is spread to later columns")
 
 
+class OWLConfig(CalibratedPruningConfig):
+    """OWL: each decoder layer's own sparsity from its share of outlier weights (more outliers,
+    fewer pruned), averaging `sparsity`; the weights then pruned by Wanda or SparseGPT."""
+
+    recipe: Literal["owl"] = "owl"
+    algorithm = "owl_layer_sparsities"
+    sparsity: float = Field(0.7, ge=0.0, lt=1.0, description="average share of the weights "
+                            "set to zero; each layer's share moves around it by its outliers")
+    pruner: Literal["wanda", "sparsegpt"] = Field(
+        "wanda", description="how each layer is pruned once its share is set: Wanda (|w| "
+        "times input norm, no update) or SparseGPT (second order, with weight updates)")
+    outlier_threshold: float = Field(
+        5.0, ge=1.0, le=100.0, description="a weight is an outlier when its Wanda score "
+        "exceeds this many times its layer's mean score (OWL's M)")
+    max_deviation: float = Field(
+        0.08, ge=0.0, le=0.3, description="how far a layer's sparsity may move from the "
+        "average, up or down (OWL's lambda)")
+
+    @model_validator(mode="after")
+    def _unstructured_only(self):
+        if self.pattern != "unstructured":
+            raise ValueError("OWL sets a share per layer, which an N:M pattern fixes; use "
+                             "pattern unstructured")
+        if self.per_layer:
+            raise ValueError("OWL computes every layer's share itself; leave per_layer empty")
+        if self.sparsity + self.max_deviation >= 1:
+            raise ValueError(f"sparsity {self.sparsity:g} + max_deviation "
+                             f"{self.max_deviation:g} would prune whole layers; keep their "
+                             "sum below 1")
+        return self
+
+
 class NMSparsityConfig(CalibratedConfig):
     """Semi-structured N:M sparsity with a choice of pruner."""
 
