@@ -25,7 +25,8 @@ def apply_wanda(model: torch.nn.Module, config: WandaConfig, context: ApplyConte
     """Score |w_ij| * ||x_j||, drop the lowest per output row (N:M: per group), no update."""
 
     def prune(name, linear, stats: InputStats) -> None:
-        linear.weight.mul_(keep_mask(wanda_scores(linear.weight, stats), config.sparsity_for(name), config.pattern,
+        scores = wanda_scores(linear.weight, stats)
+        linear.weight.mul_(keep_mask(scores, config.sparsity_for(name), config.pattern,
                                      per_row=True))
 
     linears, count = prune_layer_by_layer(model, config, context, prune)

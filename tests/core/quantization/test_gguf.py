@@ -65,9 +65,10 @@ def test_applying_rounds_the_targets_and_counts_their_blocks_on_the_size_axis():
 
 
 def test_a_row_that_does_not_split_into_blocks_is_refused_before_and_during_a_run():
-    shape = ModelShape.from_config({"model_type": "llama", "hidden_size": 48, "intermediate_size": 96,
-                             "num_hidden_layers": 1, "num_attention_heads": 4,
-                             "num_key_value_heads": 4, "vocab_size": 100})
+    shape = ModelShape.from_config({"model_type": "llama", "hidden_size": 48,
+                                    "intermediate_size": 96, "num_hidden_layers": 1,
+                                    "num_attention_heads": 4, "num_key_value_heads": 4,
+                                    "vocab_size": 100})
     problems = GGUFConfig().shape_problems(shape)
     assert problems and "32" in problems[0] and "48" in problems[0]
     with pytest.raises(ValueError, match="GGUF blocks hold 32 weights"):
