@@ -8,6 +8,7 @@ from core.quantization import (  # noqa: F401  (registers on import)
     fp8,
     gguf,
     gptq,
+    hqq,
     llm_int8,
     quanto,
     rtn,

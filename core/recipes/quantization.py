@@ -222,6 +222,42 @@ class QuantoConfig(TechniqueConfig):
     execution = "real"
 
 
+class HQQConfig(TechniqueConfig):
+    """HQQ: calibration-free zero points fitted by half-quadratic optimization."""
+
+    recipe: Literal["hqq"] = "hqq"
+    algorithm = "hqq_round"
+    bits: Literal[2, 4] = Field(4, description="bits per weight (optimum-quanto's qint2, qint4)")
+    group_size: int = Field(
+        64, ge=8, description="weights sharing one scale and zero point along the input "
+        "dimension; must divide it",
+        json_schema_extra={"value_label": "groups of weights"},
+    )
+    iterations: int = Field(
+        20, ge=1, le=200, description="half-quadratic steps refining each group's zero point "
+        "(each stops early once the error stops falling)"
+    )
+    lp_norm: float = Field(
+        0.7, gt=0.0, le=1.0, description="p of the l_p error minimized: below 1 it tolerates "
+        "a few large errors (outlier weights) to make most others small"
+    )
+    skip: LayerNames = Field(DEFAULT_SKIP, description=SKIP_HELP)
+    pack: Literal["none", "quanto"] = Field(
+        "none", description="none: simulated (the rounded weights stay in float: quality only; "
+        "the size axis counts them packed with float16 scales and zero points); quanto: "
+        "packed into optimum-quanto's int2/int4 weights and run through its kernels (real: "
+        "size and speed are measured)"
+    )
+
+    def planned_execution(self) -> str:
+        """Real when packed through optimum-quanto, simulated otherwise."""
+        return "real" if self.pack == "quanto" else self.execution
+
+    def shape_problems(self, shape: ModelShape) -> list[str]:
+        """A group size that does not divide some target layer's input dimension."""
+        return group_problems(shape, self.group_size, self.skip)
+
+
 # llama.cpp's block formats that the gguf package can quantize (the k-quants it only reads).
 # Each block holds 32 consecutive weights of a row: bytes per block from GGML_QUANT_SIZES.
 GGUF_QUANT_TYPES = ("Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "MXFP4")
