@@ -163,7 +163,8 @@ def _apply_steps(configs, loaded: LoadedModel, calibration, original, hooks: Run
         label = f"step {index}/{len(configs)} {step.recipe}"
         hooks.log(f"{label}: {step.to_json()}")
         context = ApplyContext(device=loaded.device, calibration=calibration,
-                               progress=_stage_reporter(hooks, label), original=original)
+                               progress=_stage_reporter(hooks, label), original=original,
+                               tokenizer=loaded.tokenizer)
         reports.append(apply(loaded.model, step, context))
         hooks.log(f"{label}: changed {reports[-1].modules} modules")
     return reports

@@ -3,6 +3,7 @@ shared maths (grid, capture, rescale, int8 layers). Importing this package regis
 one of them."""
 
 from core.quantization import (  # noqa: F401  (registers on import)
+    autoround,
     awq,
     bnb_nf4,
     fp8,

@@ -34,6 +34,7 @@ from core.recipes.pruning import (
     WandaConfig,
 )
 from core.recipes.quantization import (
+    AutoRoundConfig,
     AWQConfig,
     BnbNF4Config,
     FP8Config,
@@ -54,6 +55,7 @@ CONFIG_TYPES: tuple[type[TechniqueConfig], ...] = (
     RTNConfig,
     GPTQConfig,
     AWQConfig,
+    AutoRoundConfig,
     W8A8Config,
     SmoothQuantConfig,
     LLMInt8Config,

@@ -131,6 +131,22 @@ class AWQConfig(CalibratedWeightQuantConfig):
     )
 
 
+class AutoRoundConfig(CalibratedWeightQuantConfig):
+    """AutoRound: rounding offsets and clipping tuned by signed gradient descent, block by
+    block, through the auto-round package."""
+
+    recipe: Literal["autoround"] = "autoround"
+    algorithm = "autoround_blocks"
+    iterations: int = Field(
+        50, ge=1, le=1000, description="signed-gradient steps per decoder block (the paper "
+        "uses 200; each step runs the block forward and backward on a batch, so time grows "
+        "with steps)"
+    )
+    batch_size: int = Field(4, ge=1, le=64, description="calibration sequences per step")
+
+    requirements = Requirements(calibration=True, packages=("auto_round",))
+
+
 # --- Int8 weights and activations, real: W8A8, SmoothQuant (core/quantization/w8a8.py,
 # smoothquant.py) ---
 

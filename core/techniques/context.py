@@ -26,6 +26,9 @@ class ApplyContext:
     # The unmodified model, for techniques that learn from it (distillation's teacher):
     # a callable returning it, so it is only loaded when a step asks.
     original: object = None
+    # The model's tokenizer, for libraries that insist on one even when given token ids
+    # (auto-round); the calibration text itself comes as `calibration`.
+    tokenizer: object = None
 
     def original_model(self) -> torch.nn.Module:
         """The model as it was before any step of this recipe."""
