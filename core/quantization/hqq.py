@@ -51,7 +51,8 @@ def hqq_round(weight: torch.Tensor, config: HQQConfig) -> torch.Tensor:
 
 def packed_bytes(rows: int, columns: int, config: HQQConfig) -> int:
     """The weight's bytes packed: `bits` per weight plus a float16 scale and zero per group."""
-    return rows * columns * config.bits // 8 + rows * (columns // config.group_size) * GROUP_META_BYTES
+    groups = rows * (columns // config.group_size)
+    return rows * columns * config.bits // 8 + groups * GROUP_META_BYTES
 
 
 def _pack_with_quanto(model: torch.nn.Module, layers: dict[str, torch.nn.Linear],
