@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from core.engine.metrics import PERPLEXITY_UNITS
+
 BUILTIN = "pydoc"
 # The first quarter of the text calibrates; the rest evaluates. Cut at a paragraph break.
 CALIBRATION_FRACTION = 0.25
@@ -144,11 +146,37 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 @dataclass(frozen=True)
 class Windows:
-    """Token windows to score: ids [n, seq_len], and from which position each is scored."""
+    """Token windows to score: ids [n, seq_len], and from which position each is scored.
+
+    `scored_words` and `scored_bytes` count the text the scored tokens spell (each window's
+    scored span decoded; words split on whitespace, bytes in UTF-8): the same negative
+    log-likelihood divided by them gives per-word and per-byte perplexity, which, unlike
+    per-token perplexity, compare across tokenizers.
+    """
 
     input_ids: torch.Tensor
     score_from: tuple[int, ...]
     protocol: Protocol
+    scored_words: int = 0
+    scored_bytes: int = 0
+
+
+def perplexity_levels(windows: Windows) -> dict:
+    """The protocol's note of what each perplexity is per, with the scored text's size."""
+    return {**PERPLEXITY_UNITS, "scored_words": windows.scored_words,
+            "scored_bytes": windows.scored_bytes}
+
+
+def scored_text_size(tokenizer, windows: list[torch.Tensor],
+                     score_from: list[int]) -> tuple[int, int]:
+    """(words, UTF-8 bytes) of the text that the scored targets of `windows` spell."""
+    words = size = 0
+    for window, start in zip(windows, score_from):
+        # Targets run from position max(start - 1, 0) + 1 to the end (see evaluate_quality).
+        text = tokenizer.decode(window[max(start - 1, 0) + 1:].tolist())
+        words += len(text.split())
+        size += len(text.encode("utf-8"))
+    return words, size
 
 
 def evaluation_windows(
@@ -197,4 +225,5 @@ def evaluation_windows(
         token_count=scored,
         kl_top_k=kl_top_k,
     )
-    return Windows(torch.stack(windows), tuple(score_from), protocol)
+    words, size = scored_text_size(tokenizer, windows, score_from)
+    return Windows(torch.stack(windows), tuple(score_from), protocol, words, size)

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 from core.engine import roofline
-from core.engine.data import Windows, evaluation_windows, load_corpus
+from core.engine.data import Windows, evaluation_windows, load_corpus, perplexity_levels
 from core.engine.decode_speed import Progress, decode_figures, text_prompts
 from core.engine.decoding import decoding_option
 from core.engine.devices import describe
@@ -19,7 +19,7 @@ from core.engine.fingerprint import model_fingerprint
 from core.engine.kv import cache_bytes, cache_option
 from core.engine.measure_config import DECODE_BATCHES, MeasureConfig
 from core.engine.memory import PeakMemory, disk_bytes, stored_bytes
-from core.engine.metrics import REAL
+from core.engine.metrics import PERPLEXITY_KEY, REAL
 from core.engine.models import LoadedModel
 from core.engine.paths import cache_dir
 from core.engine.quality import CACHE_CHUNK_TOKENS, BaselineOutputs, baseline_path, evaluate_quality
@@ -246,6 +246,8 @@ def measure_model(
         if save_to is not None:
             outputs.save(save_to)
         metrics["ppl"] = quality.ppl
+        metrics["word_ppl"] = quality.word_ppl
+        metrics["byte_ppl"] = quality.byte_ppl
         metrics["kl"], metrics["top1_agreement"] = quality.kl, quality.top1_agreement
         metrics["eval_tok_s"] = quality.eval_tok_s
         report("kv_cache", 0.0)
@@ -283,6 +285,7 @@ def measure_model(
             )
     report("done", 1.0)
     protocol = windows.protocol.to_dict()
+    protocol[PERPLEXITY_KEY] = perplexity_levels(windows)
     protocol["kv_cache"] = {
         "prompt_tokens": config.decode_prompt_tokens,
         "new_tokens": config.decode_new_tokens,

@@ -24,7 +24,15 @@ class Metric:
 
 
 _METRICS = (
-    Metric("ppl", "", True, label="perplexity", description="perplexity on the evaluation split"),
+    Metric("ppl", "", True, label="perplexity (per token)",
+           description="perplexity on the evaluation split, per token of the model's own "
+           "tokenizer: compare only runs that share a tokenizer"),
+    Metric("word_ppl", "", True, label="word perplexity",
+           description="the same likelihood per whitespace-separated word of the scored text "
+           "(as lm-evaluation-harness's word_perplexity): comparable across tokenizers"),
+    Metric("byte_ppl", "", True, label="byte perplexity",
+           description="the same likelihood per UTF-8 byte of the scored text: comparable "
+           "across tokenizers"),
     Metric(
         "kl",
         "nats/token",
@@ -223,6 +231,16 @@ METRICS: dict[str, Metric] = {metric.name: metric for metric in _METRICS}
 
 # How a speed or size figure came about: a real low-bit kernel on packed weights, or
 # fake-quantization (weights rounded but stored and computed in float: accuracy only).
+# The protocol's record of which perplexity is per what (and of the scored text's size). It
+# describes figures the rest of the protocol already fixes, so results measured before it
+# existed stay comparable: core.jobs.results.protocol_hash leaves it out.
+PERPLEXITY_KEY = "perplexity"
+PERPLEXITY_UNITS = {
+    "ppl": "per token of the model's own tokenizer",
+    "word_ppl": "per whitespace-separated word of the scored text",
+    "byte_ppl": "per UTF-8 byte of the scored text",
+}
+
 REAL = "real"
 SIMULATED = "simulated"
 EXECUTIONS = (REAL, SIMULATED)

@@ -92,6 +92,20 @@ class QualityResult:
     kl: float | None
     top1_agreement: float | None
     eval_tok_s: float
+    # The same likelihood per word and per byte of the scored text (None when the windows
+    # carry no text counts): token perplexity depends on the tokenizer, these do not.
+    word_ppl: float | None = None
+    byte_ppl: float | None = None
+
+
+def _per_unit_ppl(total_nll: float, units: int) -> float | None:
+    # exp(total NLL / units); overflow means a model so bad that "infinite" is the honest value.
+    if units <= 0:
+        return None
+    try:
+        return math.exp(total_nll / units)
+    except OverflowError:
+        return math.inf
 
 
 def _rest_logprob(logprobs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -213,6 +227,8 @@ def evaluate_quality(
         kl=kl_sum / total_tokens if compared else None,
         top1_agreement=agree / total_tokens if compared else None,
         eval_tok_s=total_tokens / elapsed,
+        word_ppl=_per_unit_ppl(total_nll, windows.scored_words),
+        byte_ppl=_per_unit_ppl(total_nll, windows.scored_bytes),
     )
     outputs = BaselineOutputs(
         torch.cat(parts["ids"]),

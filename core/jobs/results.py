@@ -11,7 +11,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core.engine.metrics import METRICS
+from core.engine.metrics import METRICS, PERPLEXITY_KEY
 from core.engine.results import Measurement
 from core.jobs.spec import MeasureSettings
 from core.jobs.store import now
@@ -26,8 +26,11 @@ COMPRESSED = "compressed"
 
 
 def protocol_hash(protocol: dict) -> str:
-    """sha256 of the protocol record: results with equal hashes were measured alike."""
-    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()
+    """sha256 of the protocol record: results with equal hashes were measured alike. The
+    perplexity note is left out: it describes what the rest already fixes (see
+    core.engine.metrics.PERPLEXITY_KEY), so runs recorded before it stay comparable."""
+    identity = {key: value for key, value in protocol.items() if key != PERPLEXITY_KEY}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def baseline_key(model_key: str, device: str, dtype: str, measure: dict) -> str:

@@ -19,9 +19,9 @@ SMALL = MeasureConfig(
 
 def test_every_figure_is_measured_and_labelled(tiny):
     result = measure_model(tiny, SMALL)
-    expected = {"ppl", "kl", "top1_agreement", "prefill_ms", "ttft_ms", "decode_tok_s_b1",
-                "decode_tok_s_b8", "peak_mem_bytes", "stored_bytes", "bandwidth_gb_s",
-                "roofline_decode_tok_s", "roofline_ratio", "eval_tok_s"}
+    expected = {"ppl", "word_ppl", "byte_ppl", "kl", "top1_agreement", "prefill_ms", "ttft_ms",
+                "decode_tok_s_b1", "decode_tok_s_b8", "peak_mem_bytes", "stored_bytes",
+                "bandwidth_gb_s", "roofline_decode_tok_s", "roofline_ratio", "eval_tok_s"}
     assert expected <= {name for name, value in result.metrics.items() if value is not None}
     assert result.execution == "real"
     assert result.metrics["kl"] == pytest.approx(0.0, abs=1e-6)
@@ -32,6 +32,20 @@ def test_every_figure_is_measured_and_labelled(tiny):
     assert result.protocol["seq_len"] == 64 and result.protocol["windows"] == 2
     for name in ("prefill_ms", "decode_tok_s_b1", "decode_tok_s_b8"):
         assert name in result.spread
+    # The protocol says what each perplexity is per, and how much text was scored.
+    levels = result.protocol["perplexity"]
+    assert "token" in levels["ppl"] and "word" in levels["word_ppl"]
+    assert "byte" in levels["byte_ppl"]
+    assert levels["scored_bytes"] > levels["scored_words"] > 0
+
+
+def test_the_perplexity_note_leaves_a_results_protocol_hash_as_it_was(tiny):
+    from core.jobs.results import protocol_hash
+
+    protocol = measure_model(tiny, SMALL).protocol
+    before_the_note = {k: v for k, v in protocol.items() if k != "perplexity"}
+    assert protocol_hash(protocol) == protocol_hash(before_the_note)
+    assert protocol_hash(protocol) != protocol_hash({**before_the_note, "seq_len": 32})
 
 
 def test_the_second_run_reuses_the_cached_baseline(tiny):

@@ -98,3 +98,25 @@ def test_a_baseline_from_another_protocol_is_refused(tiny):
     )
     with pytest.raises(BaselineMismatchError):
         evaluate_quality(tiny.model, other_split, device=tiny.device, baseline=baseline)
+
+
+def test_word_and_byte_perplexity_spread_the_same_likelihood_over_the_scored_text(tiny):
+    windows = _windows(tiny.tokenizer)
+    result, _ = evaluate_quality(tiny.model, windows, device=tiny.device)
+    # The scored targets spell (nearly) the repeated sentence: 9 words in 45 bytes.
+    assert windows.scored_bytes == pytest.approx(windows.scored_words * 45 / 9, rel=0.05)
+    total_nll = result.mean_nll * result.tokens
+    assert math.log(result.word_ppl) * windows.scored_words == pytest.approx(total_nll, rel=1e-6)
+    assert math.log(result.byte_ppl) * windows.scored_bytes == pytest.approx(total_nll, rel=1e-6)
+    # The tiny model's tokenizer is byte-level: per byte is per token, and a word (plus its
+    # space) spans about five tokens, so its perplexity is about the token one to the fifth.
+    assert windows.scored_bytes == result.tokens
+    assert result.byte_ppl == pytest.approx(result.ppl)
+    assert math.log(result.word_ppl) == pytest.approx(5 * math.log(result.ppl), rel=0.05)
+
+
+def test_scored_text_counts_follow_the_scored_span_of_strided_windows(tiny):
+    plain, strided = _windows(tiny.tokenizer), _windows(tiny.tokenizer, stride=32)
+    # Strided windows after the first score only their 32 new tokens: less text.
+    assert 0 < strided.scored_bytes < plain.scored_bytes
+    assert 0 < strided.scored_words < plain.scored_words
