@@ -1,8 +1,11 @@
 """Validate taxonomy data files and print what they hold:
-`python scripts/check_taxonomy.py [--gaps] [FILE ...]`.
+`python scripts/check_taxonomy.py [--gaps] [--alone] [FILE ...]`.
 
-`--gaps` lists everything the teaching layer and the reported results' protocols still lack
-(takeaways, levels, datasets, windows, baselines) in the named files, or in all of them.
+Named files are checked in place of the data files of the same name, with the rest of
+taxonomy/data around them (a new node's parent may live in another file); `--alone` checks
+the named files by themselves. `--gaps` lists everything the teaching layer and the reported
+results' protocols still lack (takeaways, levels, datasets, windows, baselines) in the named
+files, or in all of them, and exits 1 while any remain.
 """
 
 import sys
@@ -18,19 +21,30 @@ from taxonomy.loader import (  # noqa: E402
     load_paths,
 )
 
+OPTIONS = ("--gaps", "--alone")
+
+
+def _paths(named: list[Path], alone: bool) -> list[Path]:
+    if not named:
+        return sorted(DATA_DIR.glob("*.yaml"))
+    if alone:
+        return named
+    # A named file stands in for the data file of its name: an edited copy is checked, not
+    # the original beside it.
+    by_name = {path.name: path for path in DATA_DIR.glob("*.yaml")}
+    by_name.update({path.name: path for path in named})
+    return sorted(by_name.values(), key=lambda path: path.name)
+
 
 def main(argv: list[str]) -> int:
-    list_gaps = "--gaps" in argv
-    named = [Path(a) for a in argv if a != "--gaps"]
-    paths = named or sorted(DATA_DIR.glob("*.yaml"))
+    named = [Path(a) for a in argv if a not in OPTIONS]
     try:
-        taxonomy = load_paths(paths, allow_gaps=True) if not named else load_paths(
-            sorted({*paths, *DATA_DIR.glob("*.yaml")}), allow_gaps=True)
-        gaps = content_gaps({p.name: load_file(p) for p in paths})
+        taxonomy = load_paths(_paths(named, "--alone" in argv), allow_gaps=True)
+        gaps = content_gaps({p.name: load_file(p) for p in named or _paths([], False)})
     except TaxonomyError as error:
         print(f"INVALID\n{error}")
         return 1
-    if list_gaps:
+    if "--gaps" in argv:
         print("\n".join(gaps) if gaps else "No gaps.")
         return 1 if gaps else 0
     if gaps:

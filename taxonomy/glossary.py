@@ -86,8 +86,15 @@ class Glossary:
         """(start, end, slug) of every mention in `text`, left to right, none overlapping."""
         if self.pattern is None:
             return []
-        return [(m.start(), m.end(), self.by_spelling[m.group(0).lower()])
-                for m in self.pattern.finditer(text)]
+        found = []
+        for match in self.pattern.finditer(text):
+            # Case-insensitive matching also accepts letters whose lower case is another
+            # letter (the long s 'ſ' matches 's'): such a match names no spelling, and is
+            # not a mention.
+            slug = self.by_spelling.get(match.group(0).lower())
+            if slug is not None:
+                found.append((match.start(), match.end(), slug))
+        return found
 
 
 def term_pattern(spellings: list[str]) -> re.Pattern[str] | None:

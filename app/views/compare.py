@@ -166,7 +166,9 @@ def _reported(nodes: list[TechniqueView]) -> None:
                "placed side by side only where model, metric, dataset, window, perplexity "
                "level (token, word or byte) and baseline all match.")
     tables, rest = reported_side_by_side_html(nodes)
-    if not tables:
+    if not tables and rest is None:
+        st.info("None of these techniques has a reported number in the atlas.")
+    elif not tables:
         st.info("None of these techniques' reported numbers measure the same thing, so none "
                 "are placed side by side; the list below says what differs.")
     for table in tables:

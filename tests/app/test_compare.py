@@ -8,8 +8,15 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.views.compare import comparison_html
-from taxonomy.catalog import Catalog, ImplementationView, TechniqueView, load_catalog
+from app.views.compare import comparison_cells, comparison_html, reported_side_by_side_html
+from taxonomy.catalog import (
+    Catalog,
+    ImplementationView,
+    ReferenceView,
+    ReportedResultView,
+    TechniqueView,
+    load_catalog,
+)
 from taxonomy.seed import seed
 
 
@@ -134,3 +141,98 @@ def test_split_compared_says_why_each_name_was_left_out(catalog):
         "“Pruning” is a family of techniques, not a single technique; it was left out.",
         "No technique is called “nope”; it was left out.",
     ]
+
+
+SIDE_BY_SIDE = "##### Reported numbers side by side"
+LLAMA_7B = ("Llama-2-7B · WikiText-2 perplexity · WikiText-2 test · 2048-token window · "
+            "token-level · baseline: the unmodified model")
+
+
+def _technique_cells(table: str) -> list[str]:
+    # Each row's first cell: the technique that reports the number.
+    body = table[table.index("<tbody>"):]
+    return [html.unescape(row) for row in re.findall(r"<tr><td>(.*?)</td>", body)]
+
+
+def test_gptq_and_awq_numbers_on_llama_2_7b_sit_side_by_side(app, full_taxonomy):
+    app.query_params["techniques"] = "gptq,awq"
+    at = app.run()
+    assert not at.exception
+    assert any(m.value == SIDE_BY_SIDE for m in at.main.markdown)
+    tables = [h.value for h in at.main.get("html")[1:]]
+    (llama,) = [t for t in tables if t.startswith(f"<p><b>{html.escape(LLAMA_7B)}</b> ↓</p>")]
+    gptq, awq = _names(full_taxonomy, "gptq", "awq")
+    assert {gptq, awq} == set(_technique_cells(llama))
+    # The two papers' settings, with their own baseline → reported cells.
+    assert "INT4 weights in groups of 128 (g128), GPTQ" in llama
+    assert "INT4 weights in groups of 128 (g128), AWQ" in llama
+    assert "5.47 → " in llama
+    # Numbers measured differently are listed apart, each with its reason.
+    (rest,) = [e for e in at.main.expander if e.label.startswith("Reported numbers that stand")]
+    assert "nearest counterpart differs in" in rest.get("html")[0].value
+
+
+def test_techniques_without_comparable_numbers_say_so(app):
+    app.query_params["techniques"] = "wanda,medusa"
+    at = app.run()
+    assert not at.exception
+    assert any(m.value == SIDE_BY_SIDE for m in at.main.markdown)
+    assert any("None of these techniques' reported numbers measure the same thing" in i.value
+               for i in at.info)
+    (rest,) = [e for e in at.main.expander if e.label.startswith("Reported numbers that stand")]
+    assert "nearest counterpart differs in model" in rest.get("html")[0].value
+
+
+def _perplexity(level: str, value: float) -> ReportedResultView:
+    source = ReferenceView(key="p2023", title="P", authors=("A",), et_al=False, year=2023,
+                           venue="V", arxiv=None, doi=None, url="https://example.org/p")
+    return ReportedResultView(
+        model="Llama-2-7B", metric="WikiText-2 perplexity", baseline=None, value=value,
+        unit="", lower_is_better=True, setting=f"{level} setting", protocol="p", note="",
+        source=source, dataset="WikiText-2 test", context_tokens=2048, perplexity_level=level)
+
+
+def test_token_and_word_perplexities_are_never_put_side_by_side():
+    nodes = [_view("a", name="Token paper", reported_results=(_perplexity("token", 5.6),)),
+             _view("b", name="Word paper", reported_results=(_perplexity("word", 9.1),))]
+    tables, rest = reported_side_by_side_html(nodes)
+    assert tables == []
+    assert "perplexity level: token vs word" in rest
+    assert "perplexity level: word vs token" in rest
+    assert _technique_cells(rest) == ["Token paper", "Word paper"]
+
+
+def test_matching_perplexities_make_one_table_naming_the_shared_fields():
+    nodes = [_view("a", name="A <paper>", reported_results=(_perplexity("word", 9.1),)),
+             _view("b", name="B", reported_results=(_perplexity("word", 9.4),))]
+    tables, rest = reported_side_by_side_html(nodes)
+    assert rest is None
+    (table,) = tables
+    assert table.startswith("<p><b>Llama-2-7B · WikiText-2 perplexity · WikiText-2 test · "
+                            "2048-token window · word-level · baseline: the unmodified model"
+                            "</b> ↓</p>")
+    assert "A &lt;paper&gt;" in table and "<paper>" not in table
+
+
+def test_the_comparison_shows_takeaway_level_and_every_recipe(catalog):
+    rtn, gptq = catalog.get("rtn"), catalog.get("gptq")
+    cells = comparison_cells(catalog, [rtn, gptq])
+    assert cells["In one sentence"] == [html.escape(rtn.takeaway), html.escape(gptq.takeaway)]
+    assert cells["Level"] == [rtn.level, gptq.level]
+    runnable = cells["Runnable in OptAtlas"][0]
+    assert re.findall(r"recipe <code>([a-z0-9-]+)</code>", runnable) == [
+        "rtn", "quanto", "torchao-int4"]
+    for link in rtn.recipes:
+        assert html.escape(link.note) in runnable
+    assert cells["Runnable in OptAtlas"][1].count("<code>") == 1
+
+
+def test_techniques_without_any_reported_numbers_promise_no_list(app, full_taxonomy):
+    chosen = [n for n in full_taxonomy.nodes if n.slug in ("spqr", "nf4")]
+    assert len(chosen) == 2 and not any(n.reported_results for n in chosen)
+    app.query_params["techniques"] = "spqr,nf4"
+    at = app.run()
+    assert not at.exception
+    promised = any("the list below" in i.value for i in at.info)
+    listed = any(e.label.startswith("Reported numbers that stand") for e in at.main.expander)
+    assert listed or not promised

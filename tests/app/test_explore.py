@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 import core
 from db.engine import make_engine
 from taxonomy.catalog import SearchFilter, load_catalog
+from taxonomy.glossary import load_glossary
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
@@ -304,3 +306,116 @@ def test_a_node_without_a_recipe_shows_no_code(app):
     at = app.run()
     assert not at.exception
     assert not any("Implemented in" in m.value for m in at.main.markdown)
+
+
+def _node(full_taxonomy, slug: str):
+    return next(n for n in full_taxonomy.nodes if n.slug == slug)
+
+
+def test_a_node_page_shows_its_takeaway_first_and_its_level(app, full_taxonomy):
+    rtn = _node(full_taxonomy, "rtn")
+    app.query_params["technique"] = "rtn"
+    at = app.run()
+    assert not at.exception
+    (takeaway,) = at.main.info
+    assert re.sub(r'\[([^\]]+)\]\([^)]* "[^"]*"\)', r"\1", takeaway.value) == rtn.takeaway
+    order = _main_order(at)
+    header = order.index("header:RTN (round-to-nearest)")
+    badges = next(i for i, e in enumerate(order) if e.startswith("markdown::blue-badge[method]"))
+    summary = next(i for i, e in enumerate(order) if e.startswith("markdown:The simplest"))
+    # The takeaway sits right under the title, before the badges and the summary.
+    assert order[header + 1] == "info"
+    assert header < badges < summary
+    assert ":violet-badge[introductory]" in order[badges]
+
+
+def test_an_advanced_node_says_so(app, full_taxonomy):
+    node = next(n for n in full_taxonomy.nodes if n.level == "advanced")
+    app.query_params["technique"] = node.slug
+    at = app.run()
+    assert any(":violet-badge[advanced]" in m.value for m in at.main.markdown)
+    assert not any(":violet-badge[introductory]" in m.value for m in at.main.markdown)
+
+
+def test_a_node_run_by_several_recipes_offers_one_entry_per_recipe(app, full_taxonomy):
+    rtn = _node(full_taxonomy, "rtn")
+    app.query_params["technique"] = "rtn"
+    at = app.run()
+    runs = [link.proto for link in at.main.get("page_link")
+            if link.proto.label.startswith("Run ")]
+    assert [(r.label, r.page, r.query_string) for r in runs] == [
+        ("Run with `rtn`", "launch", "technique=rtn&recipe=rtn"),
+        ("Run with `quanto`", "launch", "technique=rtn&recipe=quanto"),
+        ("Run with `torchao-int4`", "launch", "technique=rtn&recipe=torchao-int4"),
+    ]
+    # Each entry says how its recipe departs from the method, on hover and beneath it.
+    notes = [link.note for link in rtn.runnable.links]
+    assert [r.help for r in runs] == notes
+    captions = [c.value for c in at.main.caption]
+    assert all(note in captions for note in notes)
+    assert not any(b.key == "run-technique" for b in at.button)
+    # And each recipe's code sits in its own tab.
+    assert [t.label for t in at.main.tabs] == [
+        "Code: rtn", "Code: quanto", "Code: torchao-int4"]
+
+
+@pytest.mark.parametrize("recipe", ["rtn", "quanto", "torchao-int4"])
+def test_a_run_entry_opens_launch_on_its_recipe(app, recipe):
+    app.switch_page("routes/launch.py")
+    app.query_params.update(technique="rtn", recipe=recipe)
+    at = app.run()
+    assert not at.exception
+    assert any(m.value == f"**Step 1: RTN (round-to-nearest)** · `{recipe}`"
+               for m in at.markdown)
+
+
+def test_a_glossary_term_on_a_node_page_links_to_its_entry_once(app):
+    app.query_params["technique"] = "rtn"
+    at = app.run()
+    said = [m.value for m in at.main.markdown]
+    summary = next(s for s in said if s.startswith("The simplest"))
+    mechanism = next(s for s in said if s.startswith("For a group of weights"))
+    assert '[zero point](glossary?term=scale-and-zero-point "' in summary
+    # The mechanism mentions it again: plain text there, the page links a term once.
+    assert "zero point" in mechanism
+    assert "term=scale-and-zero-point" not in mechanism
+    linked = re.findall(r"\]\(glossary\?term=([a-z0-9-]+) ", "\n".join(said))
+    assert len(linked) == len(set(linked)) >= 2
+    (terms,) = [e for e in at.main.expander if e.label.startswith("Terms used here")]
+    assert terms.label == f"Terms used here ({len(terms.markdown[0].value.splitlines())})"
+    assert "(glossary?term=scale-and-zero-point)" in terms.markdown[0].value
+
+
+def test_a_term_link_leads_to_a_glossary_entry(app):
+    app.query_params["technique"] = "gptq"
+    at = app.run()
+    text = "\n".join(m.value for m in at.main.markdown) + at.main.info[0].value
+    slugs = set(re.findall(r"\]\(glossary\?term=([a-z0-9-]+)", text))
+    assert slugs and slugs <= set(load_glossary().by_slug)
+
+
+def test_only_the_recipes_this_version_implements_are_offered(app, monkeypatch):
+    import core.recipes
+
+    everything = core.recipes.config_types()
+    monkeypatch.setattr(core.recipes, "config_types", lambda: {
+        slug: kind for slug, kind in everything.items() if slug != "quanto"})
+    app.query_params["technique"] = "rtn"
+    at = app.run()
+    runs = [link.proto.query_string for link in at.main.get("page_link")
+            if link.proto.label.startswith("Run ")]
+    assert runs == ["technique=rtn&recipe=rtn", "technique=rtn&recipe=torchao-int4"]
+
+
+def test_one_implemented_recipe_of_several_is_the_plain_run_entry(app, monkeypatch):
+    import core.recipes
+
+    everything = core.recipes.config_types()
+    monkeypatch.setattr(core.recipes, "config_types", lambda: {
+        slug: kind for slug, kind in everything.items() if slug not in ("rtn", "quanto")})
+    app.query_params["technique"] = "rtn"
+    at = app.run()
+    (run,) = [link.proto for link in at.main.get("page_link")
+              if link.proto.label.startswith("Run ")]
+    assert (run.label, run.query_string) == ("Run this technique", "technique=rtn")
+    assert "`torchao-int4`" in " ".join(c.value for c in at.main.caption)
