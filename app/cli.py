@@ -72,7 +72,9 @@ def _check(_args: argparse.Namespace) -> int:
     taxonomy = _taxonomy_or_none("INVALID")
     if taxonomy is None:
         return 1
-    print(f"OK: {len(taxonomy.nodes)} nodes, {len(taxonomy.references)} references")
+    leaves = sum(1 for node in taxonomy.nodes if not taxonomy.children(node.slug))
+    print(f"OK: {len(taxonomy.nodes)} nodes ({leaves} leaves), "
+          f"{len(taxonomy.references)} references")
     from core.gallery.record import DEFAULT_PATH, GalleryError, read_gallery
 
     try:
@@ -82,7 +84,24 @@ def _check(_args: argparse.Namespace) -> int:
         return 1
     print(f"OK: gallery of {len(gallery.runs)} measured runs")
     slugs = {node.slug for node in taxonomy.nodes}
-    return _check_labs(slugs) or _check_chooser(slugs)
+    return _check_glossary(slugs) or _check_labs(slugs) or _check_chooser(slugs)
+
+
+def _check_glossary(node_slugs: set[str]) -> int:
+    from taxonomy.glossary import GlossaryError, load_glossary, unknown_nodes
+
+    try:
+        glossary = load_glossary()
+    except GlossaryError as error:
+        print(f"INVALID: {error}")
+        return 1
+    problems = unknown_nodes(glossary, node_slugs)
+    for problem in problems:
+        print(f"INVALID: glossary.yaml: term -> node that does not exist: {problem}")
+    if problems:
+        return 1
+    print(f"OK: glossary of {len(glossary.terms)} terms")
+    return 0
 
 
 def _check_chooser(node_slugs: set[str]) -> int:

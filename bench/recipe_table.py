@@ -33,7 +33,7 @@ from core.recipes.base import InvalidRecipeError
 from core.techniques.calibration import calibration_data
 from core.techniques.context import ApplyContext
 
-COLUMNS = ("ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
+COLUMNS = ("ppl", "word_ppl", "kl", "top1_agreement", "stored_bytes", "layer_bytes_ratio",
            "decode_tok_s_b1", "decode_speedup_b1", "compression_s")
 # Per-layer diagnostics are a look at where the error sits, not a measurement: a few
 # sequences show the ranking, and keep the extra float passes short.
@@ -65,7 +65,7 @@ def _run_row(name, steps, args, config, baseline, calibration, reference, diagno
     loaded = load_model(args.model, device=args.device)
     # The float reference doubles as the teacher of a distillation step.
     context = ApplyContext(device=loaded.device, calibration=calibration,
-                           original=lambda: reference.model)
+                           original=lambda: reference.model, tokenizer=loaded.tokenizer)
     result, reports = measure_steps(loaded, steps, context, config, name=name, baseline=baseline)
     if result.execution == REAL:
         speedup, rates = _speedup_against(reference, loaded, config)
