@@ -104,34 +104,69 @@ def _normal(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def reported_for(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
-    """The taxonomy's reported numbers that match a shown run's model and protocol (metric
-    and corpus): columns metric, value, label."""
-    rows = []
+# A reported perplexity's level names the metric it can sit beside (core.engine.metrics).
+PERPLEXITY_METRIC = {"token": "ppl", "word": "word_ppl", "byte": "byte_ppl"}
+
+
+@dataclass(frozen=True)
+class ReportedMatches:
+    """Reported numbers that measure what the shown runs measure (`rows`: metric, value,
+    label), and, for those on the same model and corpus that do not, why (`near_misses`)."""
+
+    rows: pd.DataFrame
+    near_misses: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when no reported number can be overlaid."""
+        return self.rows.empty
+
+
+def _run_windows(frame: pd.DataFrame) -> dict[tuple[str, str], set[int]]:
+    # (model, corpus) -> the evaluation window lengths the shown runs used.
+    windows: dict[tuple[str, str], set[int]] = {}
+    protocols = frame["protocol"] if "protocol" in frame else [{}] * len(frame)
+    for model, corpus, protocol in zip(frame["model"], frame["corpus"], protocols):
+        seq_len = (protocol or {}).get("seq_len")
+        windows.setdefault((_normal(str(model)), str(corpus)), set()).update(
+            {seq_len} if seq_len else set())
+    return windows
+
+
+def reported_for(catalog: Catalog, frame: pd.DataFrame) -> ReportedMatches:
+    """The taxonomy's reported numbers that measure what a shown run measures: the same
+    model, corpus, window length and perplexity level (per token, word or byte). A number
+    on the same model and corpus that differs in window or level is not overlaid: it is
+    named in `near_misses` with what differs."""
+    rows, near = [], []
     if frame.empty:
-        return pd.DataFrame(rows, columns=["metric", "value", "label"])
-    shown = {
-        (_normal(str(model)), corpus) for model, corpus in zip(frame["model"], frame["corpus"])
-    }
+        return ReportedMatches(pd.DataFrame(rows, columns=["metric", "value", "label"]))
+    shown = _run_windows(frame)
     for node in catalog.nodes.values():
         for reported in node.reported_results:
             mapped = REPORTED_METRICS.get(reported.metric.lower())
             if mapped is None:
                 continue
-            metric, corpus = mapped
-            if not any(
-                model == _normal(reported.model) and corpus in str(run_corpus)
-                for model, run_corpus in shown
-            ):
+            _, corpus = mapped
+            windows = next((w for (model, run_corpus), w in shown.items()
+                            if model == _normal(reported.model) and corpus in run_corpus), None)
+            if windows is None:
                 continue
-            rows.append(
-                {
-                    "metric": metric,
-                    "value": reported.value,
-                    "label": f"{node.name} {reported.setting} ({reported.source.key})",
-                }
-            )
-    return pd.DataFrame(rows, columns=["metric", "value", "label"])
+            label = f"{node.name} {reported.setting} ({reported.source.key})"
+            metric = PERPLEXITY_METRIC.get(reported.perplexity_level or "")
+            differs = []
+            if metric is None:
+                differs.append("its perplexity level is not stated")
+            if reported.context_tokens not in windows:
+                runs = ", ".join(str(w) for w in sorted(windows)) or "unknown"
+                differs.append(f"its window is {reported.context_tokens or 'not stated'} "
+                               f"tokens, these runs' {runs}")
+            if differs:
+                near.append(f"{label}: {'; '.join(differs)}")
+                continue
+            rows.append({"metric": metric, "value": reported.value, "label": label})
+    return ReportedMatches(pd.DataFrame(rows, columns=["metric", "value", "label"]),
+                           tuple(near))
 
 
 def _baseline_of(frame: pd.DataFrame, run: pd.Series) -> pd.Series | None:

@@ -18,12 +18,15 @@ from app import (
     workshop,
 )
 from app import results_selection as selection
+from app.markdown_text import plain
 from app.views import model_exports
 from core.engine.metrics import METRICS, format_value
 
 CHOICE_KEY = "results-choice"
 WHOSE_KEY = "results-whose"
 TRADEOFF_AXES = ("stored_bytes", "decode_tok_s_b1", "prefill_ms", "peak_mem_bytes")
+# Reported numbers on the runs' model that differ in window or level, named under the plots.
+MAX_NEAR_MISSES = 3
 # Decode speed is the lean path's (static cache, compiled step); plain transformers
 # generate() stands beside it, and the roofline columns show how far each is from the bound.
 TABLE_METRICS = ("ppl", "kl", "top1_agreement", "stored_bytes", "packed_bytes_computed",
@@ -221,7 +224,7 @@ def render() -> None:
     for column, x in zip(columns, TRADEOFF_AXES):
         with column:
             st.plotly_chart(
-                result_charts.tradeoff_figure(selected, x, quality, reported=reported),
+                result_charts.tradeoff_figure(selected, x, quality, reported=reported.rows),
                 width="stretch",
                 key=f"tradeoff-{x}",
             )
@@ -240,6 +243,8 @@ def render() -> None:
             "No reported number in the taxonomy matches these runs' model and protocol "
             "(papers report e.g. LLaMA models on WikiText-2), so none is overlaid."
         )
+    for miss in reported.near_misses[:MAX_NEAR_MISSES]:
+        st.caption(f"Reported, not overlaid: {plain(miss, 300)}")
     metrics = st.multiselect(
         "Relative to the baseline",
         [m for m in TABLE_METRICS if m in frame],

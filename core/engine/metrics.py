@@ -24,7 +24,7 @@ class Metric:
 
 
 _METRICS = (
-    Metric("ppl", "", True, label="perplexity (per token)",
+    Metric("ppl", "", True, label="perplexity",
            description="perplexity on the evaluation split, per token of the model's own "
            "tokenizer: compare only runs that share a tokenizer"),
     Metric("word_ppl", "", True, label="word perplexity",
