@@ -216,7 +216,11 @@ def load_paths(paths: list[Path], *, allow_gaps: bool = ALLOW_GAPS) -> Taxonomy:
     """
     loaded = [(path.name, load_file(path)) for path in paths]
     rank = {family: i for i, family in enumerate(FAMILY_ORDER)}
-    loaded.sort(key=lambda item: (rank.get(item[1].family, len(rank)), item[0]))
+    # Families in the survey's order; within one, the file named after the family first (its
+    # root and the survey's own nodes), then the others by name: a sibling added in a later
+    # file comes after the established ones in the tree.
+    loaded.sort(key=lambda item: (rank.get(item[1].family, len(rank)),
+                                  item[0] != f"{item[1].family}.yaml", item[0]))
     files = dict(loaded)
     references = _merge_references(files)
     family_of = _check_tree(files, references)

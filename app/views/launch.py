@@ -60,10 +60,15 @@ def _recipe_names() -> dict[str, str]:
     catalog = services.get_catalog()
     known = config_types()
     names = {}
-    for node in catalog.nodes.values():
-        for link in node.recipes:
-            if link.recipe in known and link.recipe not in names:
-                names[link.recipe] = node.name
+    # A recipe is named after the node it runs most faithfully: one whose link has no
+    # "runs a variant" note, where it is the usual recipe, whose slug it starts (gguf: GGUF
+    # k-quants, not the FP4 node that also offers it); else the first node in tree order.
+    links = [((bool(link.note), index > 0, not node.slug.startswith(link.recipe)),
+              link.recipe, node.name) for node in catalog.nodes.values()
+             for index, link in enumerate(node.recipes)]
+    for _, recipe, name in sorted(links, key=lambda item: item[0]):
+        if recipe in known and recipe not in names:
+            names[recipe] = name
     for recipe in known:
         names.setdefault(recipe, recipe)
     room = workshop.room()
