@@ -54,3 +54,16 @@ def test_serve_with_ray_refuses_an_address_where_no_cluster_answers(capsys, isol
     assert main(["serve", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}"]) == 2
     assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (isolated_home / "executor.lock").exists()
+
+
+def test_check_validates_the_glossary_against_the_taxonomy(monkeypatch, capsys):
+    import taxonomy.glossary as glossary_module
+
+    assert main(["check"]) == 0
+    assert "OK: glossary of " in capsys.readouterr().out
+    broken = glossary_module.parse_glossary({"schema_version": 1, "terms": [{
+        "slug": "kv-cache", "term": "KV cache", "nodes": ["no-such-node"],
+        "definition": "The keys and values of earlier tokens, kept for the next ones."}]})
+    monkeypatch.setattr(glossary_module, "load_glossary", lambda: broken)
+    assert main(["check"]) == 1
+    assert "term -> node that does not exist: kv-cache -> no-such-node" in capsys.readouterr().out

@@ -177,3 +177,37 @@ def test_launch_a_technique_and_find_it_on_the_results_page(server, page):
     page.get_by_text("Pareto frontier").first.wait_for()
     page.wait_for_function("location.search.includes('jobs=')")
     _screenshot(page, "results")
+
+
+def test_a_node_shows_its_takeaway_first_and_offers_each_of_its_recipes(server, page):
+    page.goto(f"{server}/?technique=rtn")
+    page.get_by_role("heading", name="RTN (round-to-nearest)", exact=True).wait_for()
+    main = page.get_by_test_id("stMain")
+    takeaway = main.get_by_test_id("stAlertContentInfo").first
+    takeaway.wait_for()
+    # The takeaway is the first text under the title, above the badges and the summary.
+    assert "Rounds every weight" in takeaway.inner_text()
+    summary_box = main.get_by_text("introductory", exact=True).first.bounding_box()
+    assert takeaway.bounding_box()["y"] < summary_box["y"]
+    for recipe in ("rtn", "quanto", "torchao-int4"):
+        link = page.get_by_role("link", name=f"Run with {recipe}")
+        link.wait_for()
+        assert f"recipe={recipe}" in link.get_attribute("href")
+    _screenshot(page, "rtn-takeaway-recipes")
+    page.get_by_role("link", name="Run with quanto").click()
+    page.get_by_role("heading", name="Launch a job").wait_for()
+    page.wait_for_function("location.search.includes('recipe=quanto')")
+
+
+def test_a_glossary_link_on_a_node_opens_its_entry(server, page):
+    page.goto(f"{server}/?technique=gptq")
+    page.get_by_role("heading", name="GPTQ", exact=True).wait_for()
+    link = page.locator("[data-testid=stMain] a[href*='glossary?term=']").first
+    link.wait_for()
+    href = link.get_attribute("href")
+    term = href.split("term=")[1]
+    assert link.get_attribute("title"), "the definition is the link's hover text"
+    page.goto(f"{server}/glossary?term={term}")
+    page.get_by_role("heading", name="Glossary").wait_for()
+    page.get_by_text("you came for this").wait_for()
+    _screenshot(page, "glossary-term")
