@@ -136,7 +136,8 @@ class OWLConfig(CalibratedPruningConfig):
         "times input norm, no update) or SparseGPT (second order, with weight updates)")
     outlier_threshold: float = Field(
         5.0, ge=1.0, le=100.0, description="a weight is an outlier when its Wanda score "
-        "exceeds this many times its layer's mean score (OWL's M)")
+        "exceeds this many times its layer's mean score (OWL's M; the paper tunes M and lambda "
+        "per model, and the defaults are its LLaMA-7B values)")
     max_deviation: float = Field(
         0.08, ge=0.0, le=0.3, description="how far a layer's sparsity may move from the "
         "average, up or down (OWL's lambda)")
