@@ -301,10 +301,10 @@ def test_after_launching_the_same_job_again_is_a_link_not_a_second_click(pages):
 
 def test_launch_of_a_method_that_cannot_run_says_why_and_links_its_page(pages):
     at = pages("launch")
-    at.query_params["technique"] = "hqq"
+    at.query_params["technique"] = "spqr"
     at.run()
     assert not at.exception
-    assert any("cannot be run here" in w.value and "no HQQ recipe" in w.value for w in at.warning)
+    assert any("cannot be run here" in w.value and "SpQR" in w.value for w in at.warning)
     assert not [b for b in at.button if b.label == "Launch"]
 
 
