@@ -19,6 +19,7 @@ from app.components.config_form import (
     render_settings,
 )
 from app.components.launch_summary import show_check, show_estimate, show_twin
+from app.components.technique_detail import runnable_links
 from core.engine.model_refs import MAX_MODEL_REF_CHARS
 from core.jobs.spec import MAX_STEPS, InvalidJobError
 from core.recipes import build_config, config_types
@@ -133,14 +134,9 @@ def _initial_steps(node) -> list[str]:
                                         step.get("settings") or {})
                 st.session_state.update(state)
         return [step["recipe"] for step in planned]
-    recipe = st.query_params.get("recipe") or next(_implemented(node), None)
+    links = runnable_links(node) if node else []
+    recipe = st.query_params.get("recipe") or (links[0].recipe if links else None)
     return [recipe] if recipe else []
-
-
-def _implemented(node):
-    """The node's recipes this version runs, the usual one first."""
-    known = config_types()
-    return (link.recipe for link in (node.recipes if node else ()) if link.recipe in known)
 
 
 def _model_picker() -> str:
@@ -356,7 +352,7 @@ def render() -> None:
     if (
         node is not None
         and "recipe" not in st.query_params
-        and next(_implemented(node), None) is None
+        and not runnable_links(node)
     ):
         _not_runnable(node)
         return
